@@ -1,0 +1,1 @@
+"""Storage: SQLModel models, the engine, writes (store) and reads (queries)."""

@@ -1,0 +1,234 @@
+"""Tables: colorways, sources, listings, observations, check runs, events, deliveries, releases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, UTC-aware."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always returns aware datetimes (SQLite keeps no zone of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Decimal money; stored as NUMERIC on PostgreSQL and as exact text-backed NUMERIC on SQLite."""
+
+    impl = sa.Numeric(14, 4, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(32))
+        return dialect.type_descriptor(sa.Numeric(14, 4, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be Decimal, got {type(value).__name__}")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        amount = Decimal(str(value))
+        return amount.normalize() if amount == amount.to_integral() else amount
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime(), **kw)
+
+
+def _money(**kw: Any) -> Any:
+    return Field(default=None, sa_type=Money(), **kw)
+
+
+def _json(**kw: Any) -> Any:
+    return Field(sa_type=sa.JSON(), **kw)
+
+
+class Colorway(SQLModel, table=True):
+    """A colorway from the catalogue in config.toml (synced on start) or added from discoveries."""
+
+    __tablename__ = "colorways"
+    id: int | None = Field(default=None, primary_key=True)
+    style_code: str = Field(unique=True, index=True, max_length=32)
+    name: str
+    line: str = "2002R"
+    list_prices: dict[str, str] = _json(default_factory=dict)
+    target_prices: dict[str, str] = _json(default_factory=dict)
+    sizes: list[str] = _json(default_factory=list)
+    release_date: date | None = None
+    watched: bool = False
+    image: str | None = None
+    in_config: bool = True
+
+
+class Source(SQLModel, table=True):
+    """A shop or calendar from config.toml, with its health."""
+
+    __tablename__ = "sources"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    kind: str
+    url: str
+    enabled: bool = True
+    consecutive_failures: int = 0
+    broken: bool = False
+    last_checked_at: datetime | None = _ts(default=None)
+    last_status: str | None = None
+    baseline_done: bool = False
+
+
+class Listing(SQLModel, table=True):
+    """A product at a shop: matched to a colorway, or discovered (a 2002R matching none)."""
+
+    __tablename__ = "listings"
+    __table_args__ = (sa.UniqueConstraint("source_id", "external_id", name="uq_listing_source_external"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="sources.id", index=True)
+    colorway_id: int | None = Field(default=None, foreign_key="colorways.id", index=True)
+    external_id: str = Field(max_length=512)
+    url: str
+    title: str | None = None
+    style_code: str | None = Field(default=None, index=True, max_length=32)
+    image: str | None = None
+    match_method: str | None = None
+    discovered: bool = False
+    first_seen_at: datetime = _ts(default_factory=utcnow)
+    last_checked_at: datetime = _ts(default_factory=utcnow)
+    last_observation_id: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    gone: bool = False
+
+
+class Observation(SQLModel, table=True):
+    """What a listing showed, written only when price, currency, stock or sizes changed."""
+
+    __tablename__ = "observations"
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    run_id: int | None = Field(default=None, foreign_key="check_runs.id")
+    observed_at: datetime = _ts(default_factory=utcnow, index=True)
+    price: Decimal | None = _money()
+    currency: str | None = Field(default=None, max_length=3)
+    compare_at: Decimal | None = _money()
+    availability: str = "unknown"
+    sizes: list[dict[str, Any]] = _json(default_factory=list)
+    suspect: bool = False
+
+
+class CheckRun(SQLModel, table=True):
+    """One check of one source: status, duration, bytes, what it wrote."""
+
+    __tablename__ = "check_runs"
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="sources.id", index=True)
+    started_at: datetime = _ts(default_factory=utcnow, index=True)
+    finished_at: datetime | None = _ts(default=None)
+    status: str = "running"
+    duration_ms: int | None = None
+    bytes: int = 0
+    requests: int = 0
+    not_modified: int = 0
+    http_status: int | None = None
+    listings_seen: int = 0
+    observations_written: int = 0
+    events_created: int = 0
+    error: str | None = None
+
+
+class Event(SQLModel, table=True):
+    """Something that happened: new listing, price drop, sold out, restock, release news..."""
+
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts(default_factory=utcnow, index=True)
+    kind: str = Field(index=True)
+    source_id: int | None = Field(default=None, foreign_key="sources.id")
+    listing_id: int | None = Field(default=None, foreign_key="listings.id", index=True)
+    colorway_id: int | None = Field(default=None, foreign_key="colorways.id", index=True)
+    observation_id: int | None = Field(default=None, foreign_key="observations.id")
+    message: str = ""
+    data: dict[str, Any] = _json(default_factory=dict)
+
+
+class Delivery(SQLModel, table=True):
+    """Outbox row: one (event, channel) pair, delivered exactly once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (sa.UniqueConstraint("event_id", "channel", name="uq_delivery_event_channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", index=True)
+    channel: str
+    status: str = Field(default="pending", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _ts(default_factory=utcnow)
+    claimed_at: datetime | None = _ts(default=None)
+    claim_token: str | None = None
+    sent_at: datetime | None = _ts(default=None)
+    last_error: str | None = None
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class Release(SQLModel, table=True):
+    """A release date per colorway and region, as last read from a calendar or shop."""
+
+    __tablename__ = "releases"
+    __table_args__ = (sa.UniqueConstraint("style_code", "region", name="uq_release_style_region"),)
+    id: int | None = Field(default=None, primary_key=True)
+    colorway_id: int | None = Field(default=None, foreign_key="colorways.id")
+    style_code: str = Field(index=True, max_length=32)
+    name: str | None = None
+    region: str = "global"
+    release_date: date | None = None
+    release_at: datetime | None = _ts(default=None)
+    timezone: str | None = None
+    price: Decimal | None = _money()
+    currency: str | None = None
+    source_name: str | None = None
+    url: str | None = None
+    live: bool = False
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class ReleaseChange(SQLModel, table=True):
+    """History: each date a release was given, in order."""
+
+    __tablename__ = "release_changes"
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="releases.id", index=True)
+    changed_at: datetime = _ts(default_factory=utcnow)
+    old_date: date | None = None
+    new_date: date | None = None
+    source_name: str | None = None
