@@ -268,7 +268,7 @@ class Alerts(_Strict):
 class Dashboard(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8501, ge=1, le=65535)
-    password_env: str = "TRACKER_DASHBOARD_PASSWORD"
+    password_env: str = "TRACKER_DASHBOARD_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 
 
 class Drops(_Strict):
@@ -308,7 +308,8 @@ class Config(_Strict):
             if colorway.style_code in seen:
                 raise _KeyedError(
                     f"colorways[{i}].style_code",
-                    f"duplicate style code {colorway.style_code} (also colorways[{seen[colorway.style_code]}])",
+                    f"duplicate style code {colorway.style_code}"
+                    f" (also colorways[{seen[colorway.style_code]}])",
                 )
             seen[colorway.style_code] = i
         names: dict[str, int] = {}
@@ -357,7 +358,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         else:
             # pydantic adds validator names like "function-after[...]" to the path.
-            if "[" in part and "(" in part or part.startswith("function-"):
+            if ("[" in part and "(" in part) or part.startswith("function-"):
                 continue
             out += ("." if out else "") + part
     return out
@@ -399,7 +400,7 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (copy config.toml from the project or pass --config)") from None
+        raise ConfigError(f"{path}: no such file (copy the project's config.toml or pass --config)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     return parse_text(text, str(path))

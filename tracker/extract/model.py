@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Availability(str, Enum):
+class Availability(StrEnum):
     """Three states: 'unknown' (blocked, challenge page, nothing found) is never out of stock."""
 
     IN_STOCK = "InStock"
