@@ -107,6 +107,8 @@ class Source(SQLModel, table=True):
     last_checked_at: datetime | None = _ts(default=None)
     last_status: str | None = None
     baseline_done: bool = False
+    # Validators (ETag / Last-Modified) of catalogue pages, by URL, for conditional requests.
+    http_cache: dict[str, dict[str, str]] = _json(default_factory=dict)
 
 
 class Listing(SQLModel, table=True):

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: bcb3addaf817
+Revision ID: d1691b698f7d
 Revises: 
-Create Date: 2026-11-29 07:15:46.833973
+Create Date: 2026-11-29 07:17:48.776749
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import db.models
 
 
-revision: str = 'bcb3addaf817'
+revision: str = 'd1691b698f7d'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -52,6 +52,7 @@ def upgrade() -> None:
     sa.Column('last_checked_at', db.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_status', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('baseline_done', sa.Boolean(), nullable=False),
+    sa.Column('http_cache', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('sources', schema=None) as batch_op:
