@@ -1,0 +1,408 @@
+"""The `tracker` command: parses arguments, calls the library, turns known errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tracker import __version__
+from tracker.config import DEFAULT_CONFIG, Config, Selectors, load_config
+from tracker.errors import ConfigError, TrackerError
+
+log = logging.getLogger("tracker")
+
+
+def _engine(config: Config, config_path: Path) -> Any:
+    from db.engine import make_engine
+
+    return make_engine(config.effective_database_url(base=config_path.resolve().parent))
+
+
+def _planner() -> Any:
+    from tracker.alerts import plan_deliveries
+
+    return plan_deliveries
+
+
+def _build_pipeline(config: Config, config_path: Path, fetcher: Any) -> Any:
+    from tracker.pipeline import Pipeline
+
+    return Pipeline(config, _engine(config, config_path), fetcher, planner=_planner())
+
+
+def _source_names(config: Config, wanted: Sequence[str] | None) -> list[str]:
+    if not wanted:
+        return [s.name for s in config.sources if s.enabled]
+    unknown = [w for w in wanted if config.source(w) is None]
+    if unknown:
+        known = ", ".join(s.name for s in config.sources) or "none"
+        raise ConfigError(f"no source named {unknown[0]!r} in the config (sources: {known})")
+    return list(wanted)
+
+
+async def _check(config: Config, config_path: Path, names: list[str], *, quiet: bool) -> list[Any]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tracker.alerts import deliver_due
+    from tracker.fetch import Fetcher
+
+    console = Console(stderr=True)
+    summaries: list[Any] = []
+    async with Fetcher(config.defaults) as fetcher:
+        pipeline = _build_pipeline(config, config_path, fetcher)
+        with Progress(
+            TextColumn("[bold]checking"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet or not console.is_terminal,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("", total=len(names))
+
+            async def one(name: str) -> None:
+                summary = await pipeline.check(name)
+                summaries.append(summary)
+                progress.update(task, advance=1, description=f"{name}: {summary.status}")
+
+            await asyncio.gather(*(one(n) for n in names))
+        if any(s.events for s in summaries):
+            await deliver_due(pipeline.engine, config)
+    order = {n: i for i, n in enumerate(names)}
+    return sorted(summaries, key=lambda s: order[s.source])
+
+
+def _print_summaries(summaries: Sequence[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="check summary")
+    for column in ("source", "status", "ms", "requests", "304", "listings", "new rows", "events", "error"):
+        table.add_column(column, overflow="fold")
+    for s in summaries:
+        style = "green" if s.status in ("ok", "not_modified") else ("yellow" if s.status == "partial" else "red")
+        table.add_row(
+            s.source,
+            f"[{style}]{s.status}[/]",
+            str(s.duration_ms),
+            str(s.requests),
+            str(s.not_modified),
+            str(s.listings),
+            str(s.observations),
+            str(s.events),
+            (s.error or "")[:160],
+            )
+    Console().print(table)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    names = _source_names(config, args.source)
+    if not names:
+        raise ConfigError(f"{args.config}: no enabled sources to check (add [[sources]])")
+    summaries = asyncio.run(_check(config, args.config, names, quiet=args.quiet))
+    if args.json:
+        print(json.dumps([s.__dict__ for s in summaries], default=str, indent=2))
+    else:
+        _print_summaries(summaries)
+    failed = [s for s in summaries if s.status not in ("ok", "not_modified", "partial")]
+    return 1 if failed and len(failed) == len(summaries) else 0
+
+
+async def _serve(config: Config, config_path: Path, *, on_summary: Any = None) -> None:
+    from tracker.alerts import deliver_due
+    from tracker.fetch import Fetcher
+    from tracker.scheduler import Service
+
+    async with Fetcher(config.defaults) as fetcher:
+        pipeline = _build_pipeline(config, config_path, fetcher)
+
+        async def deliver() -> object:
+            return await deliver_due(pipeline.engine, config)
+
+        service = Service(config, pipeline, deliver=deliver, on_summary=on_summary)
+        await service.serve()
+
+
+def _log_summary(summary: Any) -> None:
+    level = logging.INFO if summary.status in ("ok", "not_modified") else logging.WARNING
+    log.log(
+        level,
+        "%s: %s in %d ms, %d listings, %d new rows, %d events%s",
+        summary.source,
+        summary.status,
+        summary.duration_ms,
+        summary.listings,
+        summary.observations,
+        summary.events,
+        f" ({summary.error})" if summary.error else "",
+    )
+    for kind in summary.event_kinds:
+        log.info("  event: %s", kind)
+
+
+def _start_dashboard(config: Config, config_path: Path, host: str | None, port: int | None) -> Any:
+    from dashboard.serve import serve
+
+    proc = serve(config_path.resolve(), host or config.dashboard.host, port or config.dashboard.port)
+    log.info("dashboard on http://%s:%d", host or config.dashboard.host, port or config.dashboard.port)
+    return proc
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if not config.sources:
+        raise ConfigError(f"{args.config}: no sources to check (add [[sources]])")
+    _engine(config, args.config)  # migrate before the dashboard opens the database
+    dash = None if args.no_dashboard else _start_dashboard(config, args.config, args.host, args.port)
+    try:
+        log.info("tracking %d sources; Ctrl+C stops", len([s for s in config.sources if s.enabled]))
+        asyncio.run(_serve(config, args.config, on_summary=_log_summary))
+    finally:
+        if dash is not None:
+            dash.terminate()
+            dash.wait(10)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    _engine(config, args.config)
+    proc = _start_dashboard(config, args.config, args.host, args.port)
+    try:
+        return int(proc.wait())
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(10)
+        return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tracker.config import parse_text
+    from tracker.demo import DemoClock, DemoStore, demo_config_text
+
+    store = DemoStore(clock=DemoClock(speed=args.speed), step_seconds=args.step_seconds)
+    base = store.start(port=args.store_port)
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config_path = data_dir / "config.toml"
+    text = demo_config_text(base, data_dir=".", interval=args.interval)
+    parse_text(text, str(config_path))
+    config_path.write_text(text, encoding="utf-8")
+    config = load_config(config_path)
+    log.info("demo store on %s (timeline: %d steps, one every %ss of store time, speed x%s)",
+             base, len(store.steps), args.step_seconds, args.speed)
+    for i, step in enumerate(store.steps):
+        log.info("  step %d: %s", i, step)
+    log.info("demo config written to %s", config_path)
+    _engine(config, config_path)
+    dash = None if args.no_dashboard else _start_dashboard(config, config_path, args.host, args.port)
+    try:
+        asyncio.run(_serve(config, config_path, on_summary=_log_summary))
+    finally:
+        if dash is not None:
+            dash.terminate()
+            dash.wait(10)
+        store.stop()
+    return 0
+
+
+def _selectors(args: argparse.Namespace) -> Selectors | None:
+    if not args.selector:
+        return None
+    values: dict[str, str] = {}
+    for item in args.selector:
+        key, sep, value = item.partition("=")
+        if not sep or key not in Selectors.model_fields:
+            keys = ", ".join(Selectors.model_fields)
+            raise ConfigError(f"--selector {item!r}: expected KEY=SELECTOR with KEY one of {keys}")
+        values[key] = value
+    return Selectors(**values)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from tracker.extract import extract_body
+
+    if args.file in (None, "-"):
+        body = sys.stdin.buffer.read()
+        name = "<stdin>"
+    else:
+        path = Path(args.file)
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            raise TrackerError(f"{path}: cannot read: {exc.strerror}") from None
+        name = str(path)
+    if not body.strip():
+        raise TrackerError(f"{name}: empty input")
+    content_type = "application/json" if name.endswith((".json", ".js")) else None
+    products = extract_body(
+        body,
+        url=args.url,
+        content_type=content_type,
+        selectors=_selectors(args),
+        currency=args.currency,
+        query=args.query,
+    )
+    out: Any = [p.to_json() for p in products]
+    if len(out) == 1:
+        out = out[0]
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from db.export import observation_rows
+
+    config = load_config(args.config)
+    engine = _engine(config, args.config)
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise TrackerError(f"--since {args.since!r}: expected a date such as 2026-11-01") from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=config.tz())
+        since = since.astimezone(UTC)
+    rows = observation_rows(engine, since=since)
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        if args.format == "json":
+            out.write(json.dumps(list(rows), indent=2, ensure_ascii=False) + "\n")
+        else:
+            fields = [
+                "observed_at", "colorway", "style_code", "shop", "title", "url", "price", "currency",
+                "compare_at", "availability", "sizes", "suspect",
+            ]
+            writer = csv.DictWriter(out, fieldnames=fields)
+            writer.writeheader()
+            for row in rows:
+                row["sizes"] = json.dumps(row["sizes"], ensure_ascii=False)
+                writer.writerow(row)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from tracker import alerts
+
+    config = load_config(args.config)
+    if args.alerts_command == "test":
+        if not config.alerts.channels:
+            raise ConfigError(f"{args.config}: alerts.channels is empty: add a channel to test")
+        results = alerts.send_test(config, args.channel)
+        for name, ok, error in results:
+            print(f"{name}: {'sent' if ok else 'FAILED'}{'' if ok else f' ({error})'}")
+        return 0 if all(ok for _, ok, _ in results) else 1
+    rows = alerts.recent_deliveries(_engine(config, args.config), limit=args.limit)
+    if not rows:
+        print("no deliveries yet")
+        return 0
+    tz = config.tz()
+    for row in rows:
+        when = row.get("sent_at") or row.get("created_at")
+        stamp = when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if isinstance(when, datetime) else str(when)
+        error = f"  error: {row['last_error']}" if row.get("last_error") else ""
+        print(f"{stamp}  {row.get('channel')}  {row.get('status')}  {row.get('message', '')}{error}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (the README's command list is checked against it)."""
+    parser = argparse.ArgumentParser(prog="tracker", description="New Balance 2002R release and price tracker")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="path to config.toml")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="check every source on its schedule, deliver alerts, serve the dashboard")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.add_argument("--host", help="dashboard address (default: dashboard.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="dashboard port (default: dashboard.port)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check", help="one pass over the sources, with a progress bar and a summary table")
+    p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("extract", help="print the product found in a saved page, a Shopify JSON or stdin")
+    p.add_argument("file", nargs="?", help="an HTML page, a products.json / .js payload, or - for stdin")
+    p.add_argument("--url", help="the page's address (resolves links, helps pick the currency)")
+    p.add_argument("--currency", help="the shop's currency when the page only shows a symbol (e.g. USD)")
+    p.add_argument("--query", default="2002R", help="filter for catalogue payloads (default 2002R)")
+    p.add_argument(
+        "--selector", action="append", metavar="KEY=SELECTOR",
+        help="override: price=CSS, availability=CSS, sizes=CSS... or JSON paths for JSON ($.price)",
+    )
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("export", help="observations as CSV or JSON")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+    p.add_argument("--since", help="only observations from this date or time (your time zone)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("demo", help="run the bundled demo store with the tracker and the dashboard")
+    p.add_argument("--speed", type=float, default=10.0, help="demo store clock speed (default x10)")
+    p.add_argument("--step-seconds", type=float, default=120.0, help="store seconds between timeline steps")
+    p.add_argument("--interval", default="15s", help="check interval for the demo sources")
+    p.add_argument("--data-dir", default="data/demo", help="where the demo database and config go")
+    p.add_argument("--store-port", type=int, default=0, help="demo store port (default: any free port)")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.add_argument("--host", help="dashboard address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="dashboard port (default 8501)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("dashboard", help="serve the dashboard only")
+    p.add_argument("--host", help="address to bind (default: dashboard.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: dashboard.port, 8501)")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("alerts", help="test alert channels, list recent deliveries")
+    asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    t = asub.add_parser("test", help="send a test message")
+    t.add_argument("--channel", help="only this channel")
+    t = asub.add_parser("list", help="recent deliveries")
+    t.add_argument("--limit", type=int, default=30)
+    p.set_defaults(func=cmd_alerts)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: one clear line and a non-zero exit for every known error."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except TrackerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The long-running tracker: one APScheduler job per source, alert delivery, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from tracker.config import Config
+from tracker.config import Source as SourceConfig
+from tracker.pipeline import Pipeline, RunSummary
+
+log = logging.getLogger("tracker")
+
+Deliver = Callable[[], Awaitable[object]]
+
+
+def source_interval(config: Config, src: SourceConfig) -> tuple[float, float]:
+    """(interval, jitter) in seconds for a source, falling back to the defaults."""
+    interval = src.interval if src.interval is not None else config.defaults.interval
+    jitter = src.jitter if src.jitter is not None else config.defaults.jitter
+    return interval, min(jitter, interval / 2)
+
+
+class Service:
+    """Schedules every enabled source; a failing source is recorded and never stops another."""
+
+    def __init__(
+        self,
+        config: Config,
+        pipeline: Pipeline,
+        *,
+        deliver: Deliver | None = None,
+        deliver_every: float = 5.0,
+        on_summary: Callable[[RunSummary], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.deliver = deliver
+        self.deliver_every = deliver_every
+        self.on_summary = on_summary
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.summaries: list[RunSummary] = []
+        self._stop = asyncio.Event()
+        self._delivering = asyncio.Lock()
+        self._running: set[asyncio.Task[object]] = set()
+
+    async def run_source(self, name: str) -> None:
+        """Job body: one check; anything unexpected is logged with the source, not raised."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            summary = await self.pipeline.check(name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one broken source must never stop the scheduler
+            log.exception("check of %s failed unexpectedly", name)
+            return
+        finally:
+            if task is not None:
+                self._running.discard(task)
+        self.summaries.append(summary)
+        del self.summaries[:-1000]
+        if self.on_summary:
+            self.on_summary(summary)
+        if summary.events and self.deliver is not None:
+            await self.run_delivery()
+
+    async def run_delivery(self) -> None:
+        """Deliver due alerts; one delivery pass at a time."""
+        if self.deliver is None:
+            return
+        async with self._delivering:
+            try:
+                await self.deliver()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("alert delivery failed")
+
+    def schedule(self) -> None:
+        """Add one job per enabled source (first run now) and the delivery job."""
+        now = datetime.now(UTC)
+        for i, src in enumerate(s for s in self.config.sources if s.enabled):
+            interval, jitter = source_interval(self.config, src)
+            self.scheduler.add_job(
+                self.run_source,
+                IntervalTrigger(seconds=interval, jitter=jitter or None, timezone=UTC),
+                args=[src.name],
+                id=f"source:{src.name}",
+                name=src.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(30, int(interval)),
+                next_run_time=now + timedelta(seconds=0.2 * i),
+            )
+        if self.deliver is not None:
+            self.scheduler.add_job(
+                self.run_delivery,
+                IntervalTrigger(seconds=self.deliver_every, timezone=UTC),
+                id="alerts:deliver",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now,
+            )
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def serve(self, *, install_signals: bool = True) -> None:
+        """Run until stop() or SIGINT/SIGTERM; running checks are cancelled before writing."""
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.stop)
+        self.schedule()
+        self.scheduler.start()
+        try:
+            await self._stop.wait()
+        finally:
+            self.scheduler.shutdown(wait=False)
+            # Checks write in one transaction at their end, synchronously: cancelling a task
+            # can interrupt its fetches but never a half-done write.
+            pending = [t for t in self._running if not t.done()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            if install_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
