@@ -1,0 +1,88 @@
+"""Extraction: turning a fetched body (product page, Shopify JSON, JSON endpoint) into Products."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tracker.config import Selectors
+from tracker.errors import ExtractError
+from tracker.extract.blocks import detect_block
+from tracker.extract.jsonpath import extract_json
+from tracker.extract.model import Availability, Product, SizeOffer
+from tracker.extract.page import decode, extract_page
+from tracker.extract.prices import parse_price
+from tracker.extract.shopify import extract_shopify_catalogue, extract_shopify_product_js
+
+__all__ = [
+    "Availability",
+    "Product",
+    "SizeOffer",
+    "detect_block",
+    "extract_body",
+    "extract_json",
+    "extract_page",
+    "extract_shopify_catalogue",
+    "extract_shopify_product_js",
+    "parse_price",
+]
+
+
+def _looks_json(text: str, content_type: str | None) -> bool:
+    if content_type and ("json" in content_type.lower() or "javascript" in content_type.lower()):
+        return True
+    return text.lstrip()[:1] in ("{", "[")
+
+
+def _base_url(url: str | None) -> str:
+    """The shop's origin, used to build /products/<handle> links from a catalogue."""
+    if not url:
+        return ""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.netloc}" if parsed.netloc else url
+
+
+def extract_body(
+    body: bytes,
+    *,
+    url: str | None = None,
+    content_type: str | None = None,
+    selectors: Selectors | None = None,
+    currency: str | None = None,
+    query: str | None = "2002R",
+) -> list[Product]:
+    """Read any fetched body: Shopify catalogue, Shopify product JSON, JSON endpoint or HTML page."""
+    text = decode(body, content_type)
+    if _looks_json(text, content_type):
+        try:
+            data: Any = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            if isinstance(data.get("products"), list):
+                return extract_shopify_catalogue(
+                    data, base_url=_base_url(url), currency=currency, query=query
+                )
+            is_product_json = isinstance(data.get("product"), dict) and "variants" in data["product"]
+            if is_product_json or ("variants" in data and "handle" in data):
+                return [extract_shopify_product_js(data, url=url or "", currency=currency)]
+            if selectors is not None:
+                return [extract_json(data, url=url, selectors=selectors, currency=currency)]
+            raise ExtractError("JSON body with no Shopify shape and no JSON-path selectors to read it")
+        if data is not None:
+            if selectors is not None:
+                return [extract_json({"$": data}, url=url, selectors=_rebase(selectors), currency=currency)]
+            raise ExtractError("JSON body with no Shopify shape and no JSON-path selectors to read it")
+    return [extract_page(text, url, selectors=selectors, currency=currency, content_type=content_type)]
+
+
+def _rebase(selectors: Selectors) -> Selectors:
+    """Selectors whose paths point into a top-level list wrapped as {"$": [...]}."""
+    changes = {
+        name: "$.$" + value[1:] if value.startswith("$") else "$.$." + value
+        for name, value in selectors.model_dump().items()
+        if isinstance(value, str) and name not in ("in_stock_text", "size_available_attr")
+    }
+    return selectors.model_copy(update=changes)

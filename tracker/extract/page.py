@@ -1,0 +1,407 @@
+"""Reading one product page: structured data first, then the visible page, with user selectors on top.
+
+Price rule: a per-source selector wins; else the main product's structured offer (the variant the
+URL selects, else the one whose price the page shows, else the first in stock, else the first);
+else OpenGraph / twitter card prices; else the best visible price. A structured price the visible
+page contradicts (the page shows another main price and never this one) gives way to the visible
+price; the disagreement is recorded in ``extra["conflict"]``.
+
+Availability rule: a selector wins; else structured data (in stock if any size is); the visible
+page overrides it only towards "out of stock", when a sold-out message near the product is shown and
+no enabled add-to-cart control exists (shops leave "InStock" in templates, a buyer cannot buy).
+With no structured availability, the add-to-cart control decides, then stock words. Otherwise
+unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from selectolax.lexbor import LexborHTMLParser
+
+from tracker.config import Selectors
+from tracker.extract.blocks import detect_block
+from tracker.extract.jsonld import (
+    OfferData,
+    ProductData,
+    availability_of,
+    loads_lenient,
+    products_from,
+)
+from tracker.extract.model import Availability, Product, SizeOffer
+from tracker.extract.prices import parse_amount, parse_price
+from tracker.extract.visible import (
+    PriceCandidate,
+    best_price,
+    buy_button,
+    price_candidates,
+    stock_text,
+)
+from tracker.stylecode import find_style_code
+
+_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.I)
+_LISTING_HINT = re.compile(
+    r"/(search|collections?|category|categories|catalog|shop)(/|\?|$)|[?&](q|query|search)=", re.I
+)
+
+
+def decode(body: str | bytes, content_type: str | None = None) -> str:
+    """Bytes to text by the Content-Type charset, the page's meta charset, then UTF-8."""
+    if isinstance(body, str):
+        return body
+    charset = None
+    if content_type and "charset=" in content_type.lower():
+        charset = content_type.lower().split("charset=", 1)[1].split(";")[0].strip().strip('"')
+    if charset is None:
+        match = _CHARSET.search(body[:4096])
+        if match:
+            charset = match.group(1).decode("ascii", "replace")
+    for candidate in (charset, "utf-8"):
+        if not candidate:
+            continue
+        try:
+            return body.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("utf-8", "replace")
+
+
+def _meta(tree: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for node in tree.css("meta"):
+        attrs = node.attributes
+        key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+        content = attrs.get("content")
+        if key and content is not None and key.lower() not in out:
+            out[key.lower()] = content.strip()
+    return out
+
+
+def _microdata(tree: Any, currency_hint: str | None, lang: str | None) -> ProductData | None:
+    """The first schema.org Product in microdata, with the offers inside it."""
+    scope = tree.css_first('[itemtype*="schema.org/Product" i], [itemtype*="schema.org/IndividualProduct" i]')
+    root = scope if scope is not None else None
+    if root is None:
+        if tree.css_first('[itemprop="price"]') is None:
+            return None
+        root = tree.body or tree.root
+    product = ProductData(source="microdata")
+    offers: list[OfferData] = []
+    for node in root.css('[itemprop="price"], [itemprop="lowPrice"]'):
+        raw = node.attributes.get("content")
+        text = raw if raw is not None else node.text(deep=True, separator=" ", strip=True)
+        if raw is not None:
+            amount = parse_amount(raw)
+            currency = None
+        else:
+            amount, currency = parse_price(text or "", currency_hint=currency_hint, page_lang=lang)
+        offer_scope = node.parent
+        depth = 0
+        while offer_scope is not None and "itemscope" not in offer_scope.attributes and depth < 8:
+            offer_scope = offer_scope.parent
+            depth += 1
+        cur_node = offer_scope.css_first('[itemprop="priceCurrency"]') if offer_scope is not None else None
+        if cur_node is not None:
+            cur = cur_node.attributes.get("content") or cur_node.text(strip=True)
+            currency = cur.strip().upper() if cur and len(cur.strip()) == 3 else currency
+        avail_node = offer_scope.css_first('[itemprop="availability"]') if offer_scope is not None else None
+        availability = Availability.UNKNOWN
+        if avail_node is not None:
+            attrs = avail_node.attributes
+            availability = availability_of(
+                attrs.get("href") or attrs.get("content") or avail_node.text(strip=True)
+            )
+        offers.append(OfferData(price=amount, currency=currency, availability=availability))
+    if not offers:
+        avail_node = root.css_first('[itemprop="availability"]')
+        if avail_node is not None:
+            attrs = avail_node.attributes
+            offers.append(OfferData(availability=availability_of(attrs.get("href") or attrs.get("content"))))
+    product.offers = offers
+    name = root.css_first('[itemprop="name"]')
+    if name is not None:
+        product.title = name.attributes.get("content") or name.text(strip=True) or None
+    sku = root.css_first('[itemprop="sku"]')
+    if sku is not None:
+        product.sku = sku.attributes.get("content") or sku.text(strip=True) or None
+    return product if product.offers else None
+
+
+def _jsonld_blocks(tree: Any) -> list[Any]:
+    blocks: list[Any] = []
+    for node in tree.css('script[type*="ld+json" i]'):
+        data = loads_lenient(node.text(deep=False) or "")
+        if data is not None:
+            blocks.append(data)
+    return blocks
+
+
+def _url_keys(url: str | None) -> set[str]:
+    """Variant ids and SKUs named in the page URL (?variant=123, ?sku=..., #variationId=...)."""
+    if not url:
+        return set()
+    parsed = urlparse(url)
+    keys: set[str] = set()
+    for part in (parsed.query, parsed.fragment):
+        for name, values in parse_qs(part).items():
+            if any(w in name.lower() for w in ("variant", "sku", "size", "variation", "pid", "child")):
+                keys.update(v for v in values if v)
+    return keys
+
+
+def _choose_offer(
+    offers: list[OfferData], url: str | None, visible: list[PriceCandidate]
+) -> OfferData | None:
+    """The offer of the selected / default variant among a product's offers."""
+    priced = [o for o in offers if o.price is not None]
+    if not priced:
+        return offers[0] if offers else None
+    keys = _url_keys(url)
+    if keys:
+        for offer in priced:
+            if (offer.sku and offer.sku in keys) or (offer.url and any(k in offer.url for k in keys)):
+                return offer
+    if url:
+        for offer in priced:
+            if offer.url and offer.url.rstrip("/") == url.rstrip("/"):
+                return offer
+    if len({o.price for o in priced}) == 1:
+        in_stock = [o for o in priced if o.availability == Availability.IN_STOCK]
+        return in_stock[0] if in_stock else priced[0]
+    shown = sorted((c for c in visible if not c.old), key=lambda c: -c.score)
+    for cand in shown:
+        for offer in priced:
+            if offer.price == cand.amount:
+                return offer
+    in_stock = [o for o in priced if o.availability == Availability.IN_STOCK]
+    return in_stock[0] if in_stock else priced[0]
+
+
+def _main_product(products: list[ProductData], url: str | None) -> ProductData | None:
+    """The page's own product: the one at this URL, else the first with offers."""
+    if not products:
+        return None
+    with_offers = [p for p in products if p.offers or p.variants]
+    if url:
+        path = urlparse(url).path.rstrip("/")
+        for p in with_offers:
+            if p.url and path and urlparse(p.url).path.rstrip("/") == path:
+                return p
+    return with_offers[0] if with_offers else products[0]
+
+
+def _merge_size_products(products: list[ProductData], main: ProductData) -> list[OfferData]:
+    """Offers of the main product, plus its variants and sibling Products that are one size each."""
+    offers = list(main.offers)
+    for variant in main.variants:
+        for offer in variant.offers:
+            offers.append(
+                OfferData(
+                    price=offer.price,
+                    currency=offer.currency,
+                    compare_at=offer.compare_at,
+                    availability=offer.availability,
+                    sku=offer.sku or variant.sku,
+                    url=offer.url or variant.url,
+                    size=offer.size or variant.size,
+                )
+            )
+    # One Product per size: siblings with the same name and their own size or SKU.
+    if main.title:
+        for p in products:
+            if p is main or p.title != main.title or not p.offers:
+                continue
+            for offer in p.offers:
+                offers.append(
+                    OfferData(
+                        price=offer.price,
+                        currency=offer.currency,
+                        compare_at=offer.compare_at,
+                        availability=offer.availability,
+                        sku=offer.sku or p.sku,
+                        url=offer.url or p.url,
+                        size=offer.size or p.size,
+                    )
+                )
+    return offers
+
+
+def _any_in_stock(offers: list[OfferData]) -> Availability:
+    states = {o.availability for o in offers}
+    if Availability.IN_STOCK in states:
+        return Availability.IN_STOCK
+    if Availability.OUT_OF_STOCK in states:
+        return Availability.OUT_OF_STOCK
+    return Availability.UNKNOWN
+
+
+def _sizes(offers: list[OfferData]) -> tuple[SizeOffer, ...]:
+    out: list[SizeOffer] = []
+    seen: set[str] = set()
+    for o in offers:
+        if o.size and o.size not in seen:
+            seen.add(o.size)
+            out.append(SizeOffer(size=o.size, availability=o.availability, price=o.price, sku=o.sku))
+    return tuple(out)
+
+
+def extract_page(
+    body: str | bytes,
+    url: str | None = None,
+    *,
+    selectors: Selectors | None = None,
+    currency: str | None = None,
+    content_type: str | None = None,
+) -> Product:
+    """Read a product page (HTML) into a Product; blocked pages say so and carry no price."""
+    text = decode(body, content_type)
+    blocked = detect_block(text)
+    if blocked:
+        return Product(url=url, blocked=blocked, availability=Availability.UNKNOWN, method="blocked")
+    tree = LexborHTMLParser(text)
+    html_node = tree.css_first("html")
+    lang = html_node.attributes.get("lang") if html_node is not None else None
+    extra: dict[str, Any] = {}
+    meta = _meta(tree)
+    visible = price_candidates(tree, currency_hint=currency, lang=lang)
+
+    title: str | None = None
+    sku: str | None = None
+    image: str | None = None
+    brand: str | None = None
+    price: Decimal | None = None
+    cur: str | None = None
+    compare_at: Decimal | None = None
+    availability = Availability.UNKNOWN
+    sizes: tuple[SizeOffer, ...] = ()
+    method: str | None = None
+
+    products = products_from(_jsonld_blocks(tree))
+    main = _main_product(products, url)
+    if main is None or not (main.offers or main.variants):
+        md = _microdata(tree, currency, lang)
+        if md is not None:
+            main = (
+                md
+                if main is None
+                else ProductData(
+                    title=main.title or md.title,
+                    sku=main.sku or md.sku,
+                    image=main.image,
+                    brand=main.brand,
+                    url=main.url,
+                    offers=md.offers,
+                    source="microdata",
+                )
+            )
+            products = [main]
+    if main is not None:
+        offers = _merge_size_products(products, main)
+        chosen = _choose_offer(offers, url, visible)
+        title, sku, image, brand = main.title, main.sku, main.image, main.brand
+        if chosen is not None and chosen.price is not None:
+            price, cur, compare_at = chosen.price, chosen.currency, chosen.compare_at
+            sku = sku or chosen.sku
+            method = main.source
+        availability = _any_in_stock(offers)
+        sizes = _sizes(offers)
+
+    # OpenGraph and twitter cards: a price the page states about itself.
+    if price is None:
+        amount = (
+            meta.get("product:price:amount")
+            or meta.get("og:price:amount")
+            or meta.get("product:sale_price:amount")
+        )
+        if amount:
+            price = parse_amount(amount) or parse_price(amount, currency_hint=currency, page_lang=lang)[0]
+            cur = meta.get("product:price:currency") or meta.get("og:price:currency") or cur
+            method = "opengraph" if price is not None else method
+    if price is None:
+        for i in ("1", "2"):
+            if (meta.get(f"twitter:label{i}") or "").strip().lower() in (
+                "price",
+                "preis",
+                "prix",
+                "precio",
+                "prezzo",
+            ):
+                price, cur = parse_price(
+                    meta.get(f"twitter:data{i}", ""), currency_hint=currency, page_lang=lang
+                )
+                method = "twitter" if price is not None else method
+    if availability == Availability.UNKNOWN:
+        availability = availability_of(meta.get("product:availability") or meta.get("og:availability"))
+
+    best, strike = best_price(visible)
+    if price is None and best is not None:
+        price, cur, method = best.amount, best.currency, "visible"
+        if strike is not None:
+            compare_at = strike.amount
+    elif price is not None and best is not None and visible:
+        shown = {c.amount for c in visible}
+        if price not in shown and best.score >= 3.0 and not best.old:
+            extra["conflict"] = {"structured": str(price), "visible": str(best.amount)}
+            price, cur = best.amount, best.currency or cur
+            method = f"{method}+visible"
+    if price is not None and compare_at is None and strike is not None and strike.amount > price:
+        near = [c for c in visible if c.amount == price and not c.old]
+        if near:
+            compare_at = strike.amount
+
+    button = buy_button(tree)
+    words = stock_text(tree)
+    if availability == Availability.UNKNOWN:
+        if button != Availability.UNKNOWN:
+            availability = button
+        elif words != Availability.UNKNOWN:
+            availability = words
+    elif (
+        availability == Availability.IN_STOCK
+        and words == Availability.OUT_OF_STOCK
+        and button != Availability.IN_STOCK
+        and not any(s.availability == Availability.IN_STOCK for s in sizes)
+    ):
+        extra["conflict_availability"] = {"structured": "InStock", "visible": "OutOfStock"}
+        availability = Availability.OUT_OF_STOCK
+
+    if title is None:
+        h1 = tree.css_first("h1")
+        title = (meta.get("og:title") or (h1.text(strip=True) if h1 is not None else None)) or None
+    if image is None:
+        image = meta.get("og:image")
+    if cur is None and price is not None:
+        cur = meta.get("product:price:currency") or currency
+    if cur is not None and len(cur) != 3:
+        cur = parse_price(cur + " 1", currency_hint=currency, page_lang=lang)[1]
+
+    product = Product(
+        title=title,
+        url=url,
+        sku=sku,
+        style_code=find_style_code(sku, title, url),
+        price=price,
+        currency=cur.upper() if cur else cur,
+        compare_at=compare_at
+        if compare_at is not None and price is not None and compare_at > price
+        else None,
+        availability=availability,
+        sizes=sizes,
+        image=image,
+        brand=brand,
+        method=method,
+        extra=extra,
+    )
+    if selectors is not None:
+        from tracker.extract.css import apply_selectors
+
+        product = apply_selectors(product, text, selectors, currency=currency, lang=lang)
+    if product.price is None and main is None and url and _LISTING_HINT.search(url):
+        product.extra["not_product"] = True
+        product = product.with_(method=product.method or "not_product")
+    if product.method is None:
+        product = product.with_(method="none")
+    return product

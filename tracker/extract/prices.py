@@ -1,0 +1,228 @@
+"""Where prices are parsed: amounts as Decimal, currencies as ISO 4217 codes."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from price_parser import Price
+
+# Currencies whose shops write "2.449" for two thousand four hundred and forty-nine: no minor
+# unit in everyday prices, and a dot (or comma) grouping thousands.
+_NO_DECIMALS = frozenset(
+    {"JPY", "KRW", "CLP", "ARS", "COP", "IDR", "VND", "HUF", "ISK", "PYG", "UGX", "KZT", "TWD"}
+)
+_THREE_DECIMALS = frozenset({"KWD", "BHD", "OMR", "JOD", "TND", "IQD", "LYD"})
+_DOLLARS = frozenset(
+    {"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "ARS", "CLP", "COP", "TWD", "BRL", "UYU"}
+)
+_KRONOR = {"sv": "SEK", "no": "NOK", "nb": "NOK", "nn": "NOK", "da": "DKK", "is": "ISK"}
+
+# Symbols and words that name exactly one currency, longest first so "R$" beats "$".
+_SYMBOLS: list[tuple[str, str]] = [
+    ("R$", "BRL"),
+    ("A$", "AUD"),
+    ("AU$", "AUD"),
+    ("C$", "CAD"),
+    ("CA$", "CAD"),
+    ("NZ$", "NZD"),
+    ("HK$", "HKD"),
+    ("S$", "SGD"),
+    ("US$", "USD"),
+    ("MX$", "MXN"),
+    ("NT$", "TWD"),
+    ("€", "EUR"),
+    ("£", "GBP"),
+    ("¥", "JPY"),
+    ("円", "JPY"),
+    ("￥", "JPY"),
+    ("元", "CNY"),
+    ("₩", "KRW"),
+    ("원", "KRW"),
+    ("₽", "RUB"),
+    ("руб", "RUB"),
+    ("₴", "UAH"),
+    ("грн", "UAH"),
+    ("zł", "PLN"),
+    ("zl", "PLN"),
+    ("Kč", "CZK"),
+    ("₹", "INR"),
+    ("Rs.", "INR"),
+    ("₺", "TRY"),
+    ("₪", "ILS"),
+    ("₫", "VND"),
+    ("฿", "THB"),
+    ("₱", "PHP"),
+    ("lei", "RON"),
+    ("Ft", "HUF"),
+    ("лв", "BGN"),
+    ("Rp", "IDR"),
+    ("RM", "MYR"),
+    ("د.إ", "AED"),
+    ("Fr.", "CHF"),
+]
+_SYMBOLS.sort(key=lambda pair: -len(pair[0]))
+_ISO_RE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])")
+_KNOWN_ISO = frozenset(
+    [
+        "USD",
+        "EUR",
+        "GBP",
+        "JPY",
+        "CHF",
+        "CAD",
+        "AUD",
+        "NZD",
+        "SEK",
+        "NOK",
+        "DKK",
+        "ISK",
+        "PLN",
+        "CZK",
+        "HUF",
+        "RON",
+        "BGN",
+        "RUB",
+        "UAH",
+        "TRY",
+        "ILS",
+        "INR",
+        "CNY",
+        "HKD",
+        "SGD",
+        "KRW",
+        "TWD",
+        "THB",
+        "VND",
+        "IDR",
+        "MYR",
+        "PHP",
+        "MXN",
+        "BRL",
+        "ARS",
+        "CLP",
+        "COP",
+        "PEN",
+        "UYU",
+        "ZAR",
+        "AED",
+        "SAR",
+        "QAR",
+        "KWD",
+        "BHD",
+        "OMR",
+        "JOD",
+        "LBP",
+        "EGP",
+        "MAD",
+        "NGN",
+        "KES",
+        "GHS",
+        "TND",
+        "IQD",
+        "LYD",
+        "PKR",
+        "BDT",
+        "LKR",
+        "KZT",
+        "BYN",
+        "RSD",
+        "HRK",
+        "GEL",
+        "AMD",
+        "AZN",
+        "PYG",
+        "UGX",
+    ]
+)
+_KR_RE = re.compile(r"(?<![A-Za-z])(kr|Kr|KR|kr\.)(?![A-Za-z])")
+_NUMBER_RE = re.compile(r"\d[\d.,'\u00a0\u202f\u2009 ]*")
+
+
+def _currency_of(text: str, currency_hint: str | None, page_lang: str | None) -> str | None:
+    """The ISO code the text names, read with the source's hint and the page language."""
+    hint = currency_hint.upper() if currency_hint else None
+    for match in _ISO_RE.finditer(text):
+        if match.group(1) in _KNOWN_ISO:
+            return match.group(1)
+    for symbol, code in _SYMBOLS:
+        if symbol in text:
+            # "¥" is also the yuan; trust a CNY hint over the more common yen.
+            if code == "JPY" and hint == "CNY" and symbol != "円":
+                return "CNY"
+            return code
+    if _KR_RE.search(text):
+        if hint in ("SEK", "NOK", "DKK", "ISK"):
+            return hint
+        lang = (page_lang or "").lower()[:2]
+        return _KRONOR.get(lang, "SEK")
+    if "$" in text:
+        return hint if hint in _DOLLARS else "USD"
+    return hint
+
+
+def _decimal_separator(text: str, currency: str | None) -> str | None:
+    """The decimal separator to force, when the currency settles what a lone separator means."""
+    numbers = _NUMBER_RE.findall(text)
+    if not numbers:
+        return None
+    digits = numbers[0].strip()
+    seps = [c for c in digits if c in ".,"]
+    if len(seps) != 1:
+        return None
+    tail = digits.rsplit(seps[0], 1)[1]
+    tail_digits = re.match(r"\d*", tail)
+    n_tail = len(tail_digits.group(0)) if tail_digits else 0
+    if n_tail != 3:
+        return None
+    if currency in _NO_DECIMALS:
+        # "$2.449" or "3,500円": the lone separator groups thousands.
+        return "," if seps[0] == "." else "."
+    if currency in _THREE_DECIMALS:
+        return str(seps[0])
+    return None
+
+
+def parse_amount(value: object) -> Decimal | None:
+    """A machine-written amount (JSON number or "129.99" in a content attribute) as Decimal."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            return None
+    elif isinstance(value, str):
+        text = value.strip().replace("\u00a0", "").replace(" ", "")
+        if not text:
+            return None
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            parsed, _ = parse_price(value)
+            return parsed
+    else:
+        return None
+    if not amount.is_finite() or amount <= 0:
+        return None
+    return amount
+
+
+def parse_price(
+    text: str, *, currency_hint: str | None = None, page_lang: str | None = None
+) -> tuple[Decimal | None, str | None]:
+    """The first amount in text and its ISO 4217 currency; (None, currency) when no price."""
+    if not text:
+        return None, currency_hint
+    text = text.strip()
+    currency = _currency_of(text, currency_hint, page_lang)
+    if not any(ch.isdigit() for ch in text):
+        return None, currency
+    # "CHF 1'049,95": price-parser does not know the Swiss apostrophe.
+    cleaned = re.sub(r"(?<=\d)['’](?=\d{3})", "", text)
+    sep = _decimal_separator(cleaned, currency)
+    parsed = Price.fromstring(cleaned, decimal_separator=sep)
+    amount = parsed.amount
+    if amount is None or amount <= 0:
+        return None, currency
+    return amount, currency

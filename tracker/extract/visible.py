@@ -1,0 +1,231 @@
+"""Heuristics over the visible page: the main price, struck-through prices, stock words, buy buttons."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tracker.extract.model import Availability
+from tracker.extract.prices import parse_price
+
+# Class / id words that mark a price as the old, struck-through one.
+_OLD_WORDS = re.compile(
+    r"old|was|regular|compare|strike|crossed|before|original|list-?price|listprice|rrp|uvp|msrp|"
+    r"reference|retail|prev|initial|full-?price|base-?price|oldprice|price--del|discount-amount|saving|save",
+    re.I,
+)
+# Words that mark the price a buyer pays now.
+_NOW_WORDS = re.compile(r"sale|special|current|final|now|our|actual|deal|promo|selling|buybox|main", re.I)
+# Containers of other products (recommendations, carousels, bundles) whose prices are not ours.
+_OTHER_WORDS = re.compile(
+    r"related|recommend|similar|carousel|upsell|up-sell|cross-?sell|recently|viewed|also|bundle|"
+    r"accessor|sponsored|slider|swiper|product-?card|product-?tile|product-?item|grid-item|shipping|"
+    r"delivery|installment|instalment|klarna|afterpay|per-?month|monthly|unit-?price|footer|header|nav|"
+    r"menu|minicart|mini-cart|cart-drawer|basket-?summary",
+    re.I,
+)
+_NET_WORDS = re.compile(r"net|excl|without-?tax|ex-?vat|notax|no-tax", re.I)
+_FROM_TEXT = re.compile(r"^\s*(from|ab|dès|desde|da|vanaf|fra|från|od|от|起)\b", re.I)
+_PER_UNIT = re.compile(
+    r"/\s*(kg|g|l|ml|m|m²|m2|100\s*g|100\s*ml|st|pc|pcs|stk|unit)\b|per\s+(kg|l|m)\b", re.I
+)
+_MONEY = re.compile(
+    r"[$€£¥₽₹₩₺₪₫฿₱]|\b(USD|EUR|GBP|CHF|SEK|NOK|DKK|PLN|CZK|JPY|CAD|AUD|NZD|RON|HUF|BRL|ZAR|AED|SAR|"
+    r"kr|zł|Kč|Kn|kn|lei|Lei|Ft|Rs|руб|грн|лв|тг|TL|RM)\b|円|원|р\.|zl\b",
+    re.I,
+)
+
+SOLD_OUT = re.compile(
+    r"\b(sold\s*out|out\s*of\s*stock|currently\s*unavailable|no\s+longer\s+available|not\s+available|"
+    r"unavailable|temporarily\s+out|ausverkauft|nicht\s+(mehr\s+)?verf[üu]gbar|derzeit\s+nicht|"
+    r"nicht\s+auf\s+lager|[ée]puis[ée]|rupture\s+de\s+stock|actuellement\s+indisponible|indisponible|"
+    r"agotado|sin\s+stock|no\s+disponible|esaurito|non\s+disponibile|uitverkocht|niet\s+(meer\s+)?"
+    r"(leverbaar|beschikbaar)|slutsåld|slut\s+i\s+lager|utsolgt|udsolgt|ikke\s+på\s+lager|"
+    r"loppuunmyyty|ei\s+saatavilla|wyprzedan|brak\s+w\s+magazynie|niedostępn|vyprodáno|nedostupn|"
+    r"esgotado|indispon[ií]vel|нет\s+в\s+наличии|распродан|немає\s+в\s+наявності|stokta\s+yok|"
+    r"tükendi|epuizat|stoc\s+epuizat|elfogyott|nincs\s+készleten)",
+    re.I,
+)
+SOLD_OUT_CJK = re.compile(r"在庫切れ|売り切れ|完売|品切れ|缺货|售罄|已售完|품절|재고\s*없음")
+IN_STOCK_TEXT = re.compile(
+    r"\b(in\s*stock|available\s+now|ready\s+to\s+ship|auf\s+lager|lieferbar|sofort\s+verf[üu]gbar|"
+    r"en\s+stock|disponible|en\s+existencia|disponibile|op\s+voorraad|i\s+lager|på\s+lager|varastossa|"
+    r"dostępny|skladem|na\s+skladě|em\s+estoque|в\s+наличии|є\s+в\s+наявності|stokta|în\s+stoc|"
+    r"raktáron)\b|在庫あり|有货|재고\s*있음",
+    re.I,
+)
+_STOCK_ATTR = re.compile(r"stock|availab|inventory|sold|lager|dispon", re.I)
+_CART_ATTR = re.compile(
+    r"add-?to-?(cart|bag|basket|trolley)|addto(cart|bag|basket)|add_to_(cart|bag|basket)|buy-?now|"
+    r"buy-?button|btn-?cart|cart-?button|atc|add-?cart|addcart|purchase|buybox|product-form__submit",
+    re.I,
+)
+_CART_TEXT = re.compile(
+    r"add\s+to\s+(cart|bag|basket|trolley)|buy\s+now|in\s+den\s+(warenkorb|einkaufswagen)|"
+    r"ajouter\s+au\s+panier|añadir\s+al\s+carrito|añadir\s+a\s+la\s+cesta|agregar\s+al\s+carrito|"
+    r"aggiungi\s+al\s+carrello|in\s+winkelwagen|toevoegen\s+aan|lägg\s+i\s+varukorg|legg\s+i\s+handlekurv|"
+    r"læg\s+i\s+kurv|lisää\s+ostoskoriin|do\s+koszyka|do\s+košíku|adicionar\s+ao\s+carrinho|"
+    r"в\s+корзину|купить|sepete\s+ekle|adaugă\s+în\s+coș|kosárba|カートに入れる|加入购物车|장바구니",
+    re.I,
+)
+
+
+@dataclass
+class PriceCandidate:
+    """A price seen on the page, with what its markup says about it."""
+
+    amount: Decimal
+    currency: str | None
+    score: float
+    old: bool
+    order: int
+    text: str
+
+
+def _attrs_text(node: Any) -> str:
+    attrs = node.attributes
+    return " ".join(v for k, v in attrs.items() if k in ("class", "id", "data-testid", "itemprop") and v)
+
+
+def _ancestors(node: Any, limit: int = 10) -> list[Any]:
+    out: list[Any] = []
+    parent = node.parent
+    while parent is not None and len(out) < limit and parent.tag not in ("body", "html"):
+        out.append(parent)
+        parent = parent.parent
+    return out
+
+
+def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) -> list[PriceCandidate]:
+    """Prices in elements the page marks as prices, scored for being the main, current price."""
+    out: list[PriceCandidate] = []
+    seen: set[int] = set()
+    nodes = tree.css('[class*="price" i], [id*="price" i], [itemprop="price"], [data-price]')
+    for order, node in enumerate(nodes):
+        if node.tag in ("script", "style", "meta", "link", "input", "option", "select", "template"):
+            continue
+        text = node.text(deep=True, separator=" ", strip=True)
+        if not text or len(text) > 60 or not any(ch.isdigit() for ch in text):
+            continue
+        if _PER_UNIT.search(text):
+            continue
+        amount, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
+        if amount is None:
+            continue
+        key = hash((amount, text))
+        own = _attrs_text(node)
+        ancestors = _ancestors(node)
+        anc_text = " ".join(_attrs_text(a) for a in ancestors)
+        old = (
+            bool(_OLD_WORDS.search(own))
+            or node.tag in ("del", "s", "strike")
+            or any(a.tag in ("del", "s", "strike") for a in ancestors[:3])
+            or bool(_OLD_WORDS.search(" ".join(_attrs_text(a) for a in ancestors[:2])))
+        )
+        score = 1.0
+        if _MONEY.search(text):
+            score += 1.0
+        if node.attributes.get("itemprop") == "price":
+            score += 1.5
+        if _NOW_WORDS.search(own):
+            score += 0.5
+        if "price" in (node.attributes.get("id") or "").lower():
+            score += 0.5
+        if _OTHER_WORDS.search(anc_text) or _OTHER_WORDS.search(own):
+            score -= 2.5
+        if _NET_WORDS.search(own) or _NET_WORDS.search(anc_text[:200]):
+            score -= 1.0
+        if _FROM_TEXT.search(text):
+            score -= 0.5
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(PriceCandidate(amount, currency, score - order * 0.002, old, order, text))
+    return out
+
+
+def best_price(cands: list[PriceCandidate]) -> tuple[PriceCandidate | None, PriceCandidate | None]:
+    """(current price, struck-through price) chosen from the candidates, or Nones."""
+    current = [c for c in cands if not c.old]
+    old = [c for c in cands if c.old]
+    best = max(current, key=lambda c: c.score, default=None)
+    if best is None or best.score < 1.5:
+        return None, None
+    strike = None
+    for c in sorted(old, key=lambda c: abs(c.order - best.order)):
+        if c.amount > best.amount and abs(c.order - best.order) < 12:
+            strike = c
+            break
+    return best, strike
+
+
+def buy_button(tree: Any) -> Availability:
+    """InStock for an enabled add-to-cart control, OutOfStock for only disabled ones, else unknown."""
+    enabled = disabled = 0
+    for node in tree.css("button, input[type=submit], input[type=button], a[class*=cart i], a[id*=cart i]"):
+        attrs = node.attributes
+        label = (
+            node.text(deep=True, separator=" ", strip=True)[:80]
+            if node.tag != "input"
+            else (attrs.get("value") or "")
+        )
+        hint = " ".join(
+            v for k, v in attrs.items() if v and k in ("class", "id", "name", "data-action", "title")
+        )
+        if not (_CART_TEXT.search(label) or _CART_ATTR.search(hint) or attrs.get("name") == "add"):
+            continue
+        if SOLD_OUT.search(label) or SOLD_OUT_CJK.search(label):
+            disabled += 1
+            continue
+        hidden = "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", "")
+        if hidden:
+            continue
+        if (
+            "disabled" in attrs
+            or attrs.get("aria-disabled") == "true"
+            or re.search(r"\bdisabled\b|\bsold-?out\b|\bunavailable\b", attrs.get("class") or "", re.I)
+        ):
+            disabled += 1
+        else:
+            enabled += 1
+    if enabled:
+        return Availability.IN_STOCK
+    if disabled:
+        return Availability.OUT_OF_STOCK
+    return Availability.UNKNOWN
+
+
+def stock_text(tree: Any) -> Availability:
+    """What the page's stock / availability elements say, in the page's language."""
+    saw_in = saw_out = False
+    nodes = tree.css(
+        '[class*="stock" i], [id*="stock" i], [class*="availab" i], [id*="availab" i], '
+        '[class*="sold-out" i], [class*="soldout" i], [itemprop="availability"], [class*="inventory" i]'
+    )
+    for node in nodes:
+        if node.tag in ("script", "style", "template", "meta", "link", "option"):
+            continue
+        attrs = node.attributes
+        if "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", ""):
+            continue
+        if _OTHER_WORDS.search(" ".join(_attrs_text(a) for a in _ancestors(node, 6))):
+            continue
+        text = node.text(deep=True, separator=" ", strip=True)
+        if not text or len(text) > 120:
+            continue
+        if SOLD_OUT.search(text) or SOLD_OUT_CJK.search(text):
+            saw_out = True
+        elif IN_STOCK_TEXT.search(text):
+            saw_in = True
+    if saw_out and not saw_in:
+        return Availability.OUT_OF_STOCK
+    if saw_in and not saw_out:
+        return Availability.IN_STOCK
+    return Availability.UNKNOWN
+
+
+def is_stock_attr(name: str) -> bool:
+    """Whether an attribute or class name speaks about stock."""
+    return bool(_STOCK_ATTR.search(name))
