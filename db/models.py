@@ -61,7 +61,8 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         amount = Decimal(str(value))
-        return amount.normalize() if amount == amount.to_integral() else amount
+        # NUMERIC(14, 4) pads with zeros: give back 150 and 119.99, never 1.5E+2.
+        return amount.quantize(Decimal(1)) if amount == amount.to_integral() else amount.normalize()
 
 
 def _ts(**kw: Any) -> Any:

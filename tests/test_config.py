@@ -1,0 +1,142 @@
+"""config.toml loading: the shipped file is valid, every error names its key."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tracker.config import ConfigError, load_config, parse_duration, parse_text, save_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BASE = """
+[[colorways]]
+name = "Protection Pack Phantom"
+style_code = "M2002RDB"
+list_price = { USD = 150 }
+
+[[sources]]
+name = "Shop"
+kind = "shopify"
+url = "https://shop.example"
+"""
+
+
+def test_shipped_config_is_valid_and_has_the_catalogue() -> None:
+    config = load_config(ROOT / "config.toml")
+    codes = {c.style_code: c for c in config.colorways}
+    for code in ("M2002RDA", "M2002RDB", "M2002RDC"):
+        assert codes[code].list_price["USD"] == Decimal("150")
+        assert codes[code].line == "Protection Pack"
+    assert codes["M2002RHO"].list_price["USD"] == Decimal("130")
+    assert {s.kind for s in config.sources} == {"shopify"}
+    assert all(s.url and s.url.startswith("https://") for s in config.sources)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(BASE + "\nfoo = 1\n", "foo: unknown key", id="unknown-top-level-key"),
+        pytest.param(
+            BASE.replace('url = "https://shop.example"', 'url = "https://shop.example"\nintervl = "5m"'),
+            "sources[0].intervl: unknown key",
+            id="typo-in-source",
+        ),
+        pytest.param(
+            BASE.replace('kind = "shopify"', 'kind = "shopify"\ninterval = "5 parsecs"'),
+            "sources[0].interval: '5 parsecs' is not a duration",
+            id="bad-interval",
+        ),
+        pytest.param(
+            BASE.replace('kind = "shopify"', 'kind = "shopify"\ninterval = "0s"'),
+            "interval must be at least 1 second",
+            id="zero-interval",
+        ),
+        pytest.param(
+            BASE + '\n[[colorways]]\nname = "Again"\nstyle_code = "m2002rdb"\n',
+            "colorways[1].style_code: duplicate style code M2002RDB (also colorways[0])",
+            id="duplicate-style-code",
+        ),
+        pytest.param(
+            BASE.replace("https://shop.example", "shop.example"),
+            "sources[0].url: 'shop.example' is not an http(s) URL",
+            id="malformed-url",
+        ),
+        pytest.param(
+            BASE.replace("https://shop.example", "javascript:alert(1)"),
+            "sources[0].url: 'javascript:alert(1)' is not an http(s) URL",
+            id="non-http-url",
+        ),
+        pytest.param(
+            BASE.replace("USD = 150", "usd = -3"), "colorways[0].list_price: -3 is not a positive amount",
+            id="negative-price",
+        ),
+        pytest.param(
+            BASE.replace("USD = 150", "DOLLARS = 150"), "colorways[0].list_price: 'DOLLARS' is not an ISO 4217",
+            id="bad-currency",
+        ),
+        pytest.param('timezone = "Mars/Olympus"\n' + BASE, "timezone: 'Mars/Olympus' is not a time zone",
+                     id="bad-timezone"),
+        pytest.param(
+            BASE.replace('kind = "shopify"', 'kind = "shopfy"'),
+            "sources[0].kind: 'shopfy' is not one of",
+            id="unknown-kind",
+        ),
+        pytest.param(BASE + "\n[defaults\n", "not valid TOML", id="broken-toml"),
+        pytest.param(
+            BASE + '\n[alerts]\n[[alerts.rules]]\non = ["restock"]\nchannels = ["phone"]\n',
+            "alerts.rules[0].channels: no channel named 'phone'",
+            id="rule-to-missing-channel",
+        ),
+        pytest.param(
+            BASE + '\n[[sources]]\nname = "Shop"\nkind = "page"\nurl = "https://b.example/p"\n',
+            "sources[1].name: duplicate source name 'Shop'",
+            id="duplicate-source",
+        ),
+    ],
+)
+def test_errors_name_the_key(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_text(text, "config.toml")
+    message = str(info.value)
+    assert message.startswith("config.toml: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(90, 90.0), ("90s", 90.0), ("15m", 900.0), ("1h", 3600.0), ("1d", 86400.0), ("250ms", 0.25), ("1.5h", 5400.0)],
+)
+def test_durations(value: object, seconds: float) -> None:
+    assert parse_duration(value) == seconds
+
+
+def test_money_is_decimal_not_float() -> None:
+    config = parse_text(BASE.replace("USD = 150", "USD = 129.99"))
+    assert config.colorways[0].list_price["USD"] == Decimal("129.99")
+
+
+def test_save_is_atomic_and_validates_first(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(BASE, encoding="utf-8")
+    with pytest.raises(ConfigError):
+        save_text(path, BASE + "\nbogus = true\n")
+    assert path.read_text(encoding="utf-8") == BASE
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]
+    save_text(path, "# kept\n" + BASE)
+    assert path.read_text(encoding="utf-8").startswith("# kept\n")
+
+
+def test_database_url_from_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = parse_text(BASE)
+    assert config.effective_database_url(base=tmp_path) == f"sqlite:///{tmp_path}/data/tracker.db"
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
+    assert config.effective_database_url(base=tmp_path) == "postgresql+psycopg://u@h/db"

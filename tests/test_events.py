@@ -1,0 +1,91 @@
+"""Event detection between two states of a listing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tracker.events import Context, State, detect, detect_new
+
+CTX = Context(
+    shop="Boutique",
+    title="New Balance 2002R Protection Pack Phantom",
+    url="http://127.0.0.1/p",
+    style_code="M2002RDB",
+    colorway="Protection Pack Phantom",
+    list_prices={"USD": "150"},
+    target_prices={"USD": "125"},
+    my_sizes=("10",),
+)
+
+
+def state(price: str | None, availability: str = "InStock", sizes: dict[str, str] | None = None) -> State:
+    rows = [{"size": s, "availability": a, "price": price} for s, a in (sizes or {}).items()]
+    return State.of(Decimal(price) if price else None, "USD", None, availability, rows)
+
+
+def kinds(old: State, new: State) -> list[str]:
+    return [d.kind for d in detect(CTX, old, new)]
+
+
+def test_price_drop_below_list_and_target() -> None:
+    (draft,) = detect(CTX, state("150"), state("119.99"))
+    assert draft.kind == "price_drop"
+    assert draft.data["old_price"] == "150" and draft.data["price"] == "119.99"
+    assert draft.data["crossed_list"] is True and draft.data["below_list"] is True
+    assert draft.data["crossed_target"] is True and draft.data["below_target"] is True
+    assert draft.data["change_percent"] == "-20.0"
+    assert "below list price" in draft.message and "target" in draft.message
+
+
+def test_price_rise_not_crossing() -> None:
+    (draft,) = detect(CTX, state("160"), state("170"))
+    assert draft.kind == "price_rise"
+    assert draft.data["crossed_list"] is False
+
+
+def test_no_price_event_across_currencies_or_missing_price() -> None:
+    eur = State.of(Decimal("170"), "EUR", None, "InStock", [])
+    assert kinds(state("150"), eur) == []
+    assert kinds(state(None), state("150")) == []
+
+
+def test_sold_out_and_restock() -> None:
+    assert kinds(state("150"), state("150", "OutOfStock")) == ["sold_out"]
+    assert kinds(state("150", "OutOfStock"), state("150")) == ["restock"]
+
+
+def test_unknown_is_not_sold_out() -> None:
+    assert kinds(state("150"), state("150", "unknown")) == []
+
+
+def test_size_back_in_stock_marks_my_sizes() -> None:
+    old = state("150", sizes={"9": "InStock", "10": "OutOfStock", "11": "OutOfStock"})
+    new = state("150", sizes={"9": "InStock", "10": "InStock", "11": "OutOfStock"})
+    (draft,) = detect(CTX, old, new)
+    assert draft.kind == "size_restock"
+    assert draft.data["sizes_restocked"] == ["10"]
+    assert draft.data["my_sizes_restocked"] == ["10"]
+
+
+def test_restock_lists_sizes() -> None:
+    old = state("150", "OutOfStock", sizes={"9": "OutOfStock", "10": "OutOfStock"})
+    new = state("150", "InStock", sizes={"9": "OutOfStock", "10": "InStock"})
+    (draft,) = detect(CTX, old, new)
+    assert draft.kind == "restock"
+    assert draft.data["sizes_restocked"] == ["10"] and draft.data["my_sizes_restocked"] == ["10"]
+
+
+def test_new_listing_and_new_colorway() -> None:
+    (listing,) = detect_new(CTX, state("150"), discovered_code=False)
+    assert listing.kind == "new_listing" and "Boutique" in listing.message
+    (colorway,) = detect_new(CTX, state("150"), discovered_code=True)
+    assert colorway.kind == "new_colorway"
+
+
+def test_equal_states_compare_equal_whatever_size_order() -> None:
+    a = state("150", sizes={"9": "InStock", "10": "OutOfStock"})
+    b = State.of(Decimal("150.00"), "USD", None, "InStock", [
+        {"size": "10", "availability": "OutOfStock", "price": "150"},
+        {"size": "9", "availability": "InStock", "price": "150"},
+    ])
+    assert a == b
