@@ -218,6 +218,8 @@ class Colorway(_Strict):
 
 
 class QuietHours(_Strict):
+    """Local times (config timezone) when alerts are held; they go out as one digest at the end."""
+
     start: time
     end: time
 
@@ -247,22 +249,48 @@ AlertKind = Literal[
 
 
 class Rule(_Strict):
-    """Which events go to which channels, globally or for some colorways."""
+    """Which events go to which channels (empty: all), globally or for some colorways (style codes)."""
 
     on: list[AlertKind] = Field(min_length=1)
     channels: list[str] = Field(default_factory=list)
     colorways: list[str] = Field(default_factory=list)
     only_my_sizes: bool = False
-    min_drop_percent: Decimal | None = None
-    min_drop_amount: Decimal | None = None
+    min_drop_percent: Decimal | None = Field(default=None, gt=0, le=100)
+    min_drop_amount: Decimal | None = Field(default=None, gt=0)
+
+    @field_validator("colorways", mode="before")
+    @classmethod
+    def _codes(cls, v: Any) -> list[str]:
+        if not isinstance(v, list):
+            raise ValueError('expected a list of style codes, e.g. ["M2002RDA"]')
+        return [str(code).strip().upper() for code in v]
 
 
 class Alerts(_Strict):
+    """Channels, rules, quiet hours, debounce and the outbox's retry policy."""
+
     channels: list[Channel] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     quiet_hours: QuietHours | None = None
+    # A stock flip-flop within this window sends at most one alert (see tracker.alerts).
     debounce: Duration = 600.0
     max_attempts: int = Field(default=8, ge=1)
+    # First retry after retry_base, doubling up to retry_max.
+    retry_base: Duration = 30.0
+    retry_max: Duration = 3600.0
+    # A delivery claimed longer ago than this by a sender that died is sent again.
+    claim_lease: Duration = 120.0
+    # More new listings than this from one source in one check become one summary per channel.
+    flood_cap: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _unique_channels(self) -> Alerts:
+        names: set[str] = set()
+        for i, channel in enumerate(self.channels):
+            if channel.name in names:
+                raise _KeyedError(f"alerts.channels[{i}].name", f"duplicate channel name {channel.name!r}")
+            names.add(channel.name)
+        return self
 
 
 class Dashboard(_Strict):

@@ -1,0 +1,1 @@
+"""Alert plumbing: message text (render) and one send through Apprise (send)."""
