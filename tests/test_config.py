@@ -70,15 +70,20 @@ def test_shipped_config_is_valid_and_has_the_catalogue() -> None:
             id="non-http-url",
         ),
         pytest.param(
-            BASE.replace("USD = 150", "usd = -3"), "colorways[0].list_price: -3 is not a positive amount",
+            BASE.replace("USD = 150", "usd = -3"),
+            "colorways[0].list_price: -3 is not a positive amount",
             id="negative-price",
         ),
         pytest.param(
-            BASE.replace("USD = 150", "DOLLARS = 150"), "colorways[0].list_price: 'DOLLARS' is not an ISO 4217",
+            BASE.replace("USD = 150", "DOLLARS = 150"),
+            "colorways[0].list_price: 'DOLLARS' is not an ISO 4217",
             id="bad-currency",
         ),
-        pytest.param('timezone = "Mars/Olympus"\n' + BASE, "timezone: 'Mars/Olympus' is not a time zone",
-                     id="bad-timezone"),
+        pytest.param(
+            'timezone = "Mars/Olympus"\n' + BASE,
+            "timezone: 'Mars/Olympus' is not a time zone",
+            id="bad-timezone",
+        ),
         pytest.param(
             BASE.replace('kind = "shopify"', 'kind = "shopfy"'),
             "sources[0].kind: 'shopfy' is not one of",
@@ -113,7 +118,15 @@ def test_missing_file_is_one_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [(90, 90.0), ("90s", 90.0), ("15m", 900.0), ("1h", 3600.0), ("1d", 86400.0), ("250ms", 0.25), ("1.5h", 5400.0)],
+    [
+        (90, 90.0),
+        ("90s", 90.0),
+        ("15m", 900.0),
+        ("1h", 3600.0),
+        ("1d", 86400.0),
+        ("250ms", 0.25),
+        ("1.5h", 5400.0),
+    ],
 )
 def test_durations(value: object, seconds: float) -> None:
     assert parse_duration(value) == seconds

@@ -84,8 +84,14 @@ def test_new_listing_and_new_colorway() -> None:
 
 def test_equal_states_compare_equal_whatever_size_order() -> None:
     a = state("150", sizes={"9": "InStock", "10": "OutOfStock"})
-    b = State.of(Decimal("150.00"), "USD", None, "InStock", [
-        {"size": "10", "availability": "OutOfStock", "price": "150"},
-        {"size": "9", "availability": "InStock", "price": "150"},
-    ])
+    b = State.of(
+        Decimal("150.00"),
+        "USD",
+        None,
+        "InStock",
+        [
+            {"size": "10", "availability": "OutOfStock", "price": "150"},
+            {"size": "9", "availability": "InStock", "price": "150"},
+        ],
+    )
     assert a == b

@@ -42,15 +42,29 @@ def test_mentions_2002r() -> None:
 @pytest.mark.parametrize(
     ("product", "colorway_id", "method"),
     [
-        pytest.param(Product(title="Whatever", sizes=(SizeOffer("9", sku="M2002RDB-090"),)), 2, "style_code",
-                     id="variant-sku"),
+        pytest.param(
+            Product(title="Whatever", sizes=(SizeOffer("9", sku="M2002RDB-090"),)),
+            2,
+            "style_code",
+            id="variant-sku",
+        ),
         pytest.param(Product(title="2002R", sku="M2002RDC"), 3, "style_code", id="product-sku"),
         pytest.param(Product(title="New Balance M2002RDA Protection Pack"), 1, "style_code", id="title"),
-        pytest.param(Product(title="2002R", url="https://s.example/products/nb-2002r-m2002rdb"), 2, "style_code",
-                     id="url"),
-        pytest.param(Product(title="New Balance 2002R Protection Pack Phantom"), 2, "name", id="name-fallback"),
-        pytest.param(Product(title="NB 2002R 'Rain Cloud' M2002RFB"), None, "unmatched",
-                     id="unknown-code-is-not-name-matched"),
+        pytest.param(
+            Product(title="2002R", url="https://s.example/products/nb-2002r-m2002rdb"),
+            2,
+            "style_code",
+            id="url",
+        ),
+        pytest.param(
+            Product(title="New Balance 2002R Protection Pack Phantom"), 2, "name", id="name-fallback"
+        ),
+        pytest.param(
+            Product(title="NB 2002R 'Rain Cloud' M2002RFB"),
+            None,
+            "unmatched",
+            id="unknown-code-is-not-name-matched",
+        ),
         pytest.param(Product(title="New Balance 2002R Black Cat"), None, "unmatched", id="unknown-name"),
         pytest.param(Product(title="2002R", sku="M2002RHO2"), 4, "style_code", id="alias-code"),
     ],

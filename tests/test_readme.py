@@ -66,6 +66,4 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 def test_every_config_key_is_documented(key: str) -> None:
     leaf = key.rsplit(".", 1)[-1]
     spellings = (f"`{leaf}`", f"{leaf} =", f"`{key}`", f"`[{key}]`", f"`[[{key}]]`")
-    assert any(s in README for s in spellings), (
-        f"config key {key} is not documented in the README"
-    )
+    assert any(s in README for s in spellings), f"config key {key} is not documented in the README"

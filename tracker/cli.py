@@ -91,7 +91,9 @@ def _print_summaries(summaries: Sequence[Any]) -> None:
     for column in ("source", "status", "ms", "requests", "304", "listings", "new rows", "events", "error"):
         table.add_column(column, overflow="fold")
     for s in summaries:
-        style = "green" if s.status in ("ok", "not_modified") else ("yellow" if s.status == "partial" else "red")
+        style = (
+            "green" if s.status in ("ok", "not_modified") else ("yellow" if s.status == "partial" else "red")
+        )
         table.add_row(
             s.source,
             f"[{style}]{s.status}[/]",
@@ -102,7 +104,7 @@ def _print_summaries(summaries: Sequence[Any]) -> None:
             str(s.observations),
             str(s.events),
             (s.error or "")[:160],
-            )
+        )
     Console().print(table)
 
 
@@ -201,8 +203,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     parse_text(text, str(config_path))
     config_path.write_text(text, encoding="utf-8")
     config = load_config(config_path)
-    log.info("demo store on %s (timeline: %d steps, one every %ss of store time, speed x%s)",
-             base, len(store.steps), args.step_seconds, args.speed)
+    log.info(
+        "demo store on %s (timeline: %d steps, one every %ss of store time, speed x%s)",
+        base,
+        len(store.steps),
+        args.step_seconds,
+        args.speed,
+    )
     for i, step in enumerate(store.steps):
         log.info("  step %d: %s", i, step)
     log.info("demo config written to %s", config_path)
@@ -283,8 +290,18 @@ def cmd_export(args: argparse.Namespace) -> int:
             out.write(json.dumps(list(rows), indent=2, ensure_ascii=False) + "\n")
         else:
             fields = [
-                "observed_at", "colorway", "style_code", "shop", "title", "url", "price", "currency",
-                "compare_at", "availability", "sizes", "suspect",
+                "observed_at",
+                "colorway",
+                "style_code",
+                "shop",
+                "title",
+                "url",
+                "price",
+                "currency",
+                "compare_at",
+                "availability",
+                "sizes",
+                "suspect",
             ]
             writer = csv.DictWriter(out, fieldnames=fields)
             writer.writeheader()
@@ -323,7 +340,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (the README's command list is checked against it)."""
-    parser = argparse.ArgumentParser(prog="tracker", description="New Balance 2002R release and price tracker")
+    parser = argparse.ArgumentParser(
+        prog="tracker", description="New Balance 2002R release and price tracker"
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="path to config.toml")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -347,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--currency", help="the shop's currency when the page only shows a symbol (e.g. USD)")
     p.add_argument("--query", default="2002R", help="filter for catalogue payloads (default 2002R)")
     p.add_argument(
-        "--selector", action="append", metavar="KEY=SELECTOR",
+        "--selector",
+        action="append",
+        metavar="KEY=SELECTOR",
         help="override: price=CSS, availability=CSS, sizes=CSS... or JSON paths for JSON ($.price)",
     )
     p.set_defaults(func=cmd_extract)

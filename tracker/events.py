@@ -38,8 +38,7 @@ class State:
             availability,
             tuple(
                 sorted(
-                    (str(s["size"]), str(s.get("availability") or "unknown"), s.get("price"))
-                    for s in sizes
+                    (str(s["size"]), str(s.get("availability") or "unknown"), s.get("price")) for s in sizes
                 )
             ),
         )

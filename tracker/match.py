@@ -13,8 +13,28 @@ from tracker.stylecode import find_style_code, mentions_2002r
 
 # Words that every 2002R title carries and that say nothing about the colorway.
 _NOISE = {
-    "new", "balance", "nb", "2002r", "2002", "r", "mens", "men", "womens", "women", "unisex",
-    "shoe", "shoes", "sneaker", "sneakers", "trainer", "trainers", "the", "and", "x", "in", "m",
+    "new",
+    "balance",
+    "nb",
+    "2002r",
+    "2002",
+    "r",
+    "mens",
+    "men",
+    "womens",
+    "women",
+    "unisex",
+    "shoe",
+    "shoes",
+    "sneaker",
+    "sneakers",
+    "trainer",
+    "trainers",
+    "the",
+    "and",
+    "x",
+    "in",
+    "m",
 }
 NAME_THRESHOLD = 0.82
 
@@ -93,4 +113,6 @@ def match_product(product: Product, catalogue: Sequence[CatalogueEntry]) -> Matc
 
 def catalogue_from(rows: Iterable[tuple[int, str, str, Sequence[str]]]) -> list[CatalogueEntry]:
     """Build entries from (id, style_code, name, aliases) rows."""
-    return [CatalogueEntry(i, code, name, tuple(a.upper() for a in aliases)) for i, code, name, aliases in rows]
+    return [
+        CatalogueEntry(i, code, name, tuple(a.upper() for a in aliases)) for i, code, name, aliases in rows
+    ]

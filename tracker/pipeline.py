@@ -92,7 +92,9 @@ def _account(out: Collected, res: FetchResult) -> None:
     out.nbytes += len(res.body)
 
 
-async def collect_shopify(src: SourceConfig, fetcher: Fetcher, http_cache: dict[str, dict[str, str]]) -> Collected:
+async def collect_shopify(
+    src: SourceConfig, fetcher: Fetcher, http_cache: dict[str, dict[str, str]]
+) -> Collected:
     """Page through a Shopify catalogue's products.json (conditional requests per page)."""
     out = Collected(http_cache=dict(http_cache))
     base = (src.url or src.all_urls()[0]).rstrip("/")
@@ -121,7 +123,9 @@ async def collect_shopify(src: SourceConfig, fetcher: Fetcher, http_cache: dict[
             except (ValueError, KeyError, TypeError) as exc:
                 raise ExtractError(f"{url}: not a Shopify products.json ({exc})") from None
             count = len(raw)
-            products = extract_shopify_catalogue(payload, base_url=base, currency=src.currency, query=src.query)
+            products = extract_shopify_catalogue(
+                payload, base_url=base, currency=src.currency, query=src.query
+            )
             for product in products:
                 key = product.external_id or product.url or ""
                 out.items.append(Fetched(product, key))
@@ -206,7 +210,9 @@ def _state_of_obs(obs: Observation) -> State:
 
 
 def _has_information(product: Product) -> bool:
-    return product.price is not None or product.availability is not Availability.UNKNOWN or bool(product.sizes)
+    return (
+        product.price is not None or product.availability is not Availability.UNKNOWN or bool(product.sizes)
+    )
 
 
 class Pipeline:
@@ -242,11 +248,11 @@ class Pipeline:
         with Session(self.engine) as session:
             row = store.source_row(session, name)
             source_id = row.id
+            assert source_id is not None
             http_cache = dict(row.http_cache or {})
             listings = store.listings_of(session, source_id) if src.kind != "shopify" else {}
             for listing in listings.values():
                 session.expunge(listing)
-        assert source_id is not None
         run_id = store.start_run(self.engine, source_id, self.clock())
         try:
             if src.kind == "shopify":
@@ -254,10 +260,14 @@ class Pipeline:
             elif src.kind in ("page", "shopify_product"):
                 collected = await collect_pages(src, self.fetcher, listings)
             else:
-                raise FetchError(f"{name}: sources of kind {src.kind!r} are not checked yet", kind="unsupported")
+                raise FetchError(
+                    f"{name}: sources of kind {src.kind!r} are not checked yet", kind="unsupported"
+                )
         except (FetchError, ExtractError) as exc:
             kind = exc.kind if isinstance(exc, FetchError) else "extract_error"
-            return self._fail(name, run_id, kind, str(exc), started, getattr(exc, "status_code", None))
+            return self._fail(
+                name, run_id, kind, str(exc), started=started, http_status=getattr(exc, "status_code", None)
+            )
         return self._write(src, source_id, run_id, collected, started)
 
     def _fail(
@@ -266,6 +276,7 @@ class Pipeline:
         run_id: int,
         status: str,
         error: str,
+        *,
         started: float,
         http_status: int | None = None,
         collected: Collected | None = None,
@@ -300,11 +311,33 @@ class Pipeline:
         if not got.items and not got.not_modified and failures:
             if got.blocked and len(got.blocked) >= len(got.errors):
                 url, why = got.blocked[0]
-                return self._fail(src.name, run_id, "blocked", f"{url}: {why} page (bot protection)", started, collected=got)
+                return self._fail(
+                    src.name,
+                    run_id,
+                    "blocked",
+                    f"{url}: {why} page (bot protection)",
+                    started=started,
+                    collected=got,
+                )
             if got.not_product and not got.errors:
-                return self._fail(src.name, run_id, "not_product", f"{got.not_product[0]}: not a product page", started, collected=got)
+                return self._fail(
+                    src.name,
+                    run_id,
+                    "not_product",
+                    f"{got.not_product[0]}: not a product page",
+                    started=started,
+                    collected=got,
+                )
             url, exc = got.errors[0]
-            return self._fail(src.name, run_id, exc.kind, str(exc), started, exc.status_code, collected=got)
+            return self._fail(
+                src.name,
+                run_id,
+                exc.kind,
+                str(exc),
+                started=started,
+                http_status=exc.status_code,
+                collected=got,
+            )
 
         now = self.clock()
         catalogue, colorways = self._catalogue()
@@ -454,6 +487,7 @@ class Pipeline:
             if src.kind == "shopify":
                 source.http_cache = got.http_cache
             session.add_all([run, source])
+            kinds = tuple(e.kind for e in new_events)
         return RunSummary(
             src.name,
             status,
@@ -464,7 +498,7 @@ class Pipeline:
             observations=written,
             events=len(new_events),
             error=error,
-            event_kinds=tuple(e.kind for e in new_events),
+            event_kinds=kinds,
         )
 
     def _catalogue(self) -> tuple[list[CatalogueEntry], dict[int, Colorway]]:

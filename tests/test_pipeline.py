@@ -1,0 +1,189 @@
+"""The pipeline end to end against the demo store, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from db.engine import make_engine
+from db.models import CheckRun, Event, Listing, Observation, Source
+from tracker.config import Config, parse_text
+from tracker.demo import DemoStore, ManualClock, demo_config_text
+from tracker.fetch import Fetcher
+from tracker.pipeline import Pipeline, RunSummary
+
+BOUTIQUE, BRAND = "Demo Boutique", "Demo Brand Store"
+
+
+@pytest.fixture
+def demo() -> Iterator[tuple[DemoStore, ManualClock]]:
+    clock = ManualClock()
+    store = DemoStore(clock=clock, step_seconds=60)
+    store.start()
+    try:
+        yield store, clock
+    finally:
+        store.stop()
+
+
+def demo_config(base: str, db_url: str, extra: str = "") -> Config:
+    text = demo_config_text(base, data_dir="unused")
+    text = text.replace('database_url = "sqlite:///unused/tracker.db"', f'database_url = "{db_url}"')
+    return parse_text(text + extra)
+
+
+async def check_all(config: Config, engine: sa.Engine) -> dict[str, RunSummary]:
+    async with Fetcher(config.defaults) as fetcher:
+        pipeline = Pipeline(config, engine, fetcher)
+        results = await asyncio.gather(*(pipeline.check(s.name) for s in config.sources))
+    return {r.source: r for r in results}
+
+
+def events(engine: sa.Engine) -> list[Event]:
+    with Session(engine) as session:
+        return list(session.exec(select(Event).order_by(Event.id)).all())  # type: ignore[arg-type]
+
+
+def count(engine: sa.Engine, model: type) -> int:
+    with Session(engine) as session:
+        return int(session.exec(select(sa.func.count()).select_from(model)).one())
+
+
+def test_demo_timeline_end_to_end(demo: tuple[DemoStore, ManualClock], db_url: str) -> None:
+    store, clock = demo
+    config = demo_config(store.base_url, db_url)
+    engine = make_engine(db_url)
+
+    # Baseline: every 2002R listing recorded, nothing announced as "new".
+    first = asyncio.run(check_all(config, engine))
+    assert {r.status for r in first.values()} == {"ok"}, first
+    listings = count(engine, Listing)
+    assert listings == first[BOUTIQUE].listings + first[BRAND].listings
+    assert first[BRAND].listings == len(store.brand_urls())
+    assert count(engine, Observation) == listings
+    assert events(engine) == []
+    with Session(engine) as session:
+        titles = session.exec(select(Listing.title)).all()
+        assert not any("990" in (t or "") for t in titles), "non-2002R products must be filtered out"
+        matched = session.exec(select(Listing).where(Listing.colorway_id.is_not(None))).all()  # type: ignore[union-attr]
+        assert {m.style_code for m in matched} >= {"M2002RDA", "M2002RDB", "M2002RDC"}
+
+    # Nothing changed: no new rows, the pages cost 304s, listings keep their check time.
+    second = asyncio.run(check_all(config, engine))
+    assert count(engine, Observation) == listings
+    assert second[BRAND].not_modified == len(store.brand_urls())
+    assert second[BOUTIQUE].status in ("ok", "not_modified")
+
+    # Step 1: markdown of Phantom at the boutique, below list and below the target.
+    clock.set_step(1)
+    asyncio.run(check_all(config, engine))
+    (drop,) = events(engine)
+    assert drop.kind == "price_drop"
+    assert drop.data["style_code"] == "M2002RDB"
+    assert Decimal(drop.data["old_price"]) == Decimal("150") and Decimal(drop.data["price"]) == Decimal(
+        "119.99"
+    )
+    assert drop.data["currency"] == "USD"
+    assert drop.data["crossed_list"] is True and drop.data["crossed_target"] is True
+    assert count(engine, Observation) == listings + 1
+    with Session(engine) as session:
+        obs = session.get(Observation, drop.observation_id)
+        assert obs is not None
+        assert obs.price == Decimal("119.99") and obs.compare_at == Decimal("150")
+
+    # Step 2: Sea Salt sells out at the brand store.
+    clock.set_step(2)
+    asyncio.run(check_all(config, engine))
+    sold = events(engine)[-1]
+    assert (sold.kind, sold.data["style_code"], sold.data["shop"]) == ("sold_out", "M2002RDC", BRAND)
+
+    # Step 3: one size back.
+    clock.set_step(3)
+    asyncio.run(check_all(config, engine))
+    back = events(engine)[-1]
+    assert back.kind == "restock"
+    assert back.data["sizes_restocked"] == ["10"] and back.data["my_sizes_restocked"] == ["10"]
+
+    # Step 4: a colorway nobody configured appears: a discovery, not noise.
+    clock.set_step(4)
+    asyncio.run(check_all(config, engine))
+    new = events(engine)[-1]
+    assert new.kind == "new_colorway"
+    assert new.data["style_code"] == "M2002RFB"
+    with Session(engine) as session:
+        listing = session.get(Listing, new.listing_id)
+        assert listing is not None and listing.discovered and listing.colorway_id is None
+    assert [e.kind for e in events(engine)] == ["price_drop", "sold_out", "restock", "new_colorway"]
+    assert count(engine, Observation) == listings + 4
+
+
+def test_unchanged_checks_write_no_rows(demo: tuple[DemoStore, ManualClock], tmp_path: Path) -> None:
+    store, _ = demo
+    url = f"sqlite:///{tmp_path}/t.db"
+    config = demo_config(store.base_url, url)
+    engine = make_engine(url)
+    for _ in range(5):
+        asyncio.run(check_all(config, engine))
+    with Session(engine) as session:
+        rows = session.exec(select(Listing)).all()
+        assert count(engine, Observation) == len(rows)
+        runs = session.exec(select(CheckRun)).all()
+        assert len(runs) == 10 and all(r.status in ("ok", "not_modified") for r in runs)
+        checked = {r.last_checked_at for r in rows}
+        assert max(checked) > min(r.first_seen_at for r in rows)
+
+
+class _Stall(BaseHTTPRequestHandler):
+    release = threading.Event()
+
+    def do_GET(self) -> None:
+        self.release.wait(10)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_timeout_does_not_stop_other_sources(demo: tuple[DemoStore, ManualClock], tmp_path: Path) -> None:
+    store, _ = demo
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stall)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        extra = f"""
+[[sources]]
+name = "Slow Shop"
+kind = "page"
+url = "http://127.0.0.1:{port}/p/m2002rda.html"
+timeout = "1s"
+respect_robots = false
+"""
+        url = f"sqlite:///{tmp_path}/t.db"
+        config = demo_config(store.base_url, url, extra)
+        config = config.model_copy(update={"defaults": config.defaults.model_copy(update={"retries": 0})})
+        engine = make_engine(url)
+        results = asyncio.run(check_all(config, engine))
+        assert results["Slow Shop"].status == "timeout"
+        assert "127.0.0.1" in (results["Slow Shop"].error or "")
+        assert results[BOUTIQUE].status == "ok" and results[BRAND].status == "ok"
+        with Session(engine) as session:
+            slow = session.exec(select(Source).where(Source.name == "Slow Shop")).one()
+            assert slow.consecutive_failures == 1 and slow.last_status == "timeout"
+            run = session.exec(select(CheckRun).where(CheckRun.source_id == slow.id)).one()
+            assert run.status == "timeout" and run.finished_at is not None
+            assert session.exec(select(Listing).where(Listing.source_id == slow.id)).all() == []
+    finally:
+        _Stall.release.set()
+        server.shutdown()
+        time.sleep(0)
