@@ -33,7 +33,8 @@ _RUN = _TABLES["check_runs"]
 _URL_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://\S+")
 
 
-def _dec(value: Any) -> Decimal | None:
+def to_decimal(value: Any) -> Decimal | None:
+    """A Decimal from a stored decimal string or number; None when absent or not a number."""
     if value is None:
         return None
     try:
@@ -241,8 +242,8 @@ def redact(text: str | None) -> str | None:
 
 
 def _colorway(row: Any) -> ColorwayInfo:
-    prices = {k: d for k, v in (row.list_prices or {}).items() if (d := _dec(v)) is not None}
-    targets = {k: d for k, v in (row.target_prices or {}).items() if (d := _dec(v)) is not None}
+    prices = {k: d for k, v in (row.list_prices or {}).items() if (d := to_decimal(v)) is not None}
+    targets = {k: d for k, v in (row.target_prices or {}).items() if (d := to_decimal(v)) is not None}
     return ColorwayInfo(
         id=row.id,
         style_code=row.style_code,

@@ -1,0 +1,68 @@
+"""Entry point: page setup, the optional password, and navigation over the pages."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on the path, not the project root.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import data, ui  # noqa: E402
+from tracker.errors import ConfigError  # noqa: E402
+
+st.set_page_config(page_title="2002R tracker", page_icon="👟", layout="wide")
+
+ctx: data.Context | None
+config_error: str | None = None
+try:
+    ctx = data.context()
+except ConfigError as exc:
+    ctx, config_error = None, str(exc)
+
+
+def sign_in() -> None:
+    """The only page shown until the password is entered."""
+    st.title("2002R tracker")
+    with st.form("sign-in"):
+        entered = st.text_input("Password", type="password", key="password_input")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        if ui.check_password(ctx, entered):
+            st.rerun()
+        st.error("Wrong password.")
+
+
+def broken_config() -> None:
+    """Shown when config.toml does not load: the one-line error names the key."""
+    st.title("2002R tracker")
+    st.error(f"The configuration could not be loaded:\n\n{config_error}", icon=":material/error:")
+    st.caption(
+        f"Fix {data.config_path()} (or set TRACKER_CONFIG to its path) and reload this page."
+    )
+
+
+if not ui.authenticated(ctx):
+    # Always navigate, even to the sign-in page: Streamlit would otherwise offer the pages folder.
+    st.navigation([st.Page(sign_in, title="Sign in", url_path="signin")], position="hidden").run()
+elif ctx is None:
+    st.navigation(
+        [st.Page(broken_config, title="Configuration", url_path="config")], position="hidden"
+    ).run()
+else:
+    st.navigation(
+        [
+            st.Page(
+                "pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
+            ),
+            st.Page("pages/colorway.py", title="Colorway", icon=":material/show_chart:"),
+            st.Page("pages/releases.py", title="Releases", icon=":material/event:"),
+            st.Page("pages/watchlist.py", title="Watchlist", icon=":material/edit_note:"),
+            st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
+            st.Page("pages/health.py", title="Health", icon=":material/monitor_heart:"),
+        ]
+    ).run()

@@ -1,0 +1,135 @@
+"""Cached reads for the pages: the config, the engine (one per process) and db.queries results."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from db import queries
+from db.engine import make_engine
+from tracker.config import Config, load_config
+
+TTL = 30  # seconds: the scheduler writes every few minutes, so half a minute is fresh enough
+RANGES = {"7 d": 7, "30 d": 30, "90 d": 90, "all": None}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every page needs: the config, where it lives, and the database URL."""
+
+    path: Path
+    config: Config
+    url: str
+
+
+def config_path() -> Path:
+    """config.toml from TRACKER_CONFIG, else ./config.toml."""
+    return Path(os.environ.get("TRACKER_CONFIG") or "config.toml")
+
+
+def context() -> Context:
+    """Load the config afresh (it is small, and the watchlist editor changes it)."""
+    path = config_path()
+    config = load_config(path)
+    return Context(
+        path=path, config=config, url=config.effective_database_url(base=path.resolve().parent)
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def engine(url: str) -> Engine:
+    """One engine per database URL for the whole server process."""
+    return make_engine(url)
+
+
+def now() -> datetime:
+    """The current time, UTC."""
+    return datetime.now(UTC)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def overview(url: str, style_codes: tuple[str, ...]) -> list[queries.OverviewRow]:
+    """The overview rows for the watched style codes."""
+    return queries.overview(engine(url), now(), style_codes=list(style_codes))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def discovered(url: str) -> list[queries.Offer]:
+    """Discovered 2002R listings matching no colorway."""
+    return queries.discovered_listings(engine(url))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def colorways(url: str) -> list[queries.ColorwayInfo]:
+    """Every colorway in the database."""
+    return queries.colorways(engine(url))
+
+
+@dataclass(frozen=True)
+class History:
+    """A colorway's price history over a range, ready for the chart and the statistics."""
+
+    since: datetime | None
+    until: datetime
+    segments: list[queries.Segment]
+    points: list[queries.PricePoint]
+    offers: list[queries.Offer]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def history(url: str, colorway_id: int, days: int | None) -> History:
+    """Price segments and latest offers of one colorway over the last days (None: all)."""
+    until = now()
+    since = None if days is None else until - timedelta(days=days)
+    eng = engine(url)
+    points = queries.price_points(eng, [colorway_id], since)
+    if since is None and points:
+        since = min(p.observed_at for p in points)
+    return History(
+        since=since,
+        until=until,
+        segments=queries.segments(points, since, until),
+        points=points,
+        offers=queries.latest_offers(eng, [colorway_id]),
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def events(url: str, colorway_id: int | None = None, limit: int = 200) -> list[queries.EventRow]:
+    """Events, newest first."""
+    return queries.events(engine(url), colorway_id=colorway_id, limit=limit)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def deliveries(url: str, limit: int = 200) -> list[queries.DeliveryRow]:
+    """Deliveries, newest first."""
+    return queries.deliveries(engine(url), limit=limit)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def delivery_counts(url: str) -> dict[str, int]:
+    """Deliveries per status."""
+    return queries.delivery_counts(engine(url))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def releases(url: str) -> list[queries.ReleaseRow]:
+    """Release dates."""
+    return queries.releases(engine(url))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def health(url: str) -> list[queries.SourceHealth]:
+    """Per-source health over the last 24 hours."""
+    return queries.source_health(engine(url), now())
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def counts(url: str) -> dict[str, int]:
+    """Row counts, to tell an empty database from a quiet one."""
+    return queries.table_counts(engine(url))

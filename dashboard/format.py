@@ -1,0 +1,102 @@
+"""Display helpers: money with its symbol, times in the user's zone, safe links."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+SYMBOLS = {
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "CNY": "CN¥",
+    "KRW": "₩",
+    "CAD": "CA$",
+    "AUD": "A$",
+    "NZD": "NZ$",
+    "CHF": "CHF ",
+    "SEK": "SEK ",
+    "DKK": "DKK ",
+    "NOK": "NOK ",
+    "PLN": "zł ",
+    "HKD": "HK$",
+    "SGD": "S$",
+}
+_NO_CENTS = {"JPY", "KRW"}
+
+
+def money(amount: Decimal | None, currency: str | None) -> str:
+    """$130.00, €170.00, ¥16,000; an empty string for no price."""
+    if amount is None:
+        return ""
+    code = (currency or "").upper()
+    places = "0" if code in _NO_CENTS else "0.01"
+    number = f"{abs(amount.quantize(Decimal(places))):,}"
+    symbol = SYMBOLS.get(code, f"{code} " if code else "")
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{symbol}{number}"
+
+
+def signed_money(amount: Decimal | None, currency: str | None) -> str:
+    """+$10.00 / -$30.00 for differences."""
+    if amount is None:
+        return ""
+    return ("+" if amount > 0 else "") + money(amount, currency)
+
+
+def percent(value: Decimal | float | None) -> str:
+    """+6.7% / -20.0%."""
+    if value is None:
+        return ""
+    return f"{float(value):+.1f}%"
+
+
+def when(moment: datetime | None, tz: ZoneInfo) -> str:
+    """A time in the user's zone, to the minute, with the zone's abbreviation."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """The same instant in the user's zone (for tables and charts)."""
+    return None if moment is None else moment.astimezone(tz)
+
+
+def day(value: date | None) -> str:
+    """A date as 2026-03-01."""
+    return "" if value is None else value.isoformat()
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is plain http(s) with a host, else None (never link anything else)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if any(c in url for c in "\"'<> \n\r\t"):
+        return None
+    return url.strip()
+
+
+def countdown(target: datetime, now: datetime) -> str:
+    """'in 9 d 23 h', 'in 5 h 10 min', 'now'."""
+    seconds = int((target - now).total_seconds())
+    if seconds <= 0:
+        return "now"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"in {days} d {hours} h"
+    if hours:
+        return f"in {hours} h {minutes} min"
+    return f"in {minutes} min"

@@ -1,0 +1,68 @@
+"""Health: per source, the last check and how the last 24 hours went."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+from dashboard.format import local
+
+ctx = ui.page_context()
+tz = ctx.config.tz()
+st.title("Source health")
+rows = data.health(ctx.url)
+if not rows:
+    ui.no_data("checks")
+    st.stop()
+
+broken = [h.name for h in rows if h.broken]
+if broken:
+    st.error(
+        "Broken: " + ", ".join(broken) + ". Their checks keep failing; see the last error below."
+    )
+else:
+    st.success("Every source is working.", icon=":material/check_circle:")
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 1)
+
+
+frame = pd.DataFrame(
+    [
+        {
+            "source": h.name,
+            "kind": h.kind,
+            "enabled": h.enabled,
+            "broken": h.broken,
+            "last check": local(h.last_checked_at, tz),
+            "status": h.last_status or "",
+            "checks (24 h)": h.runs,
+            "error rate %": _pct(h.error_rate),
+            "blocked": h.blocked,
+            "not modified %": _pct(h.not_modified_rate),
+            "mean ms": None if h.mean_duration_ms is None else round(h.mean_duration_ms),
+            "last error": h.last_error or "",
+        }
+        for h in rows
+    ]
+)
+st.dataframe(
+    frame,
+    hide_index=True,
+    width="stretch",
+    key="health_table",
+    column_config={
+        "last check": st.column_config.DatetimeColumn("Last check", format="YYYY-MM-DD HH:mm"),
+        "error rate %": st.column_config.NumberColumn("Error rate", format="%.1f%%"),
+        "not modified %": st.column_config.NumberColumn("Not modified", format="%.1f%%"),
+        "blocked": st.column_config.NumberColumn(
+            "Blocked / challenge", help="Checks answered by a bot wall"
+        ),
+        "mean ms": st.column_config.NumberColumn("Mean duration", format="%d ms"),
+    },
+)
+st.caption(
+    "Rates over the last 24 hours. Blocked checks count as errors; they never mark a product sold out."
+)

@@ -1,0 +1,332 @@
+"""Watchlist: add, edit and remove colorways; add a shop by URL after previewing what it shows."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui, watchlist
+from dashboard.format import money, safe_url
+from tracker.config import Colorway
+
+NEW = "__new__"
+PREVIEW_TIMEOUT = 15.0
+PREVIEW_MAX_BYTES = 8_000_000
+
+ctx = ui.page_context()
+st.title("Watchlist")
+st.caption(
+    f"Changes are checked with the same rules as at start-up, then written to {ctx.path.name} "
+    "(comments and order kept). The tracker reads them when it next loads its config."
+)
+
+if notice := st.session_state.pop("watchlist_notice", None):
+    st.success(notice, icon=":material/check:")
+
+colorways = list(ctx.config.colorways)
+if colorways:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "watched": c.watched,
+                    "colorway": c.name,
+                    "style code": c.style_code,
+                    "line": c.line,
+                    "list price": ", ".join(money(v, k) for k, v in c.list_price.items()),
+                    "target": ", ".join(money(v, k) for k, v in c.target_price.items()),
+                    "sizes": ", ".join(c.sizes),
+                    "release": c.release_date,
+                }
+                for c in colorways
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="watchlist_table",
+    )
+else:
+    st.info("The catalogue is empty: add the first colorway below.", icon=":material/add:")
+
+
+def _key(code: str, name: str) -> str:
+    return f"cw_{name}_{code}"
+
+
+def _form_from_state(code: str) -> watchlist.ColorwayForm:
+    s = st.session_state
+    return watchlist.ColorwayForm(
+        name=s.get(_key(code, "name"), ""),
+        style_code=s.get(_key(code, "style_code"), ""),
+        line=s.get(_key(code, "line"), "2002R"),
+        list_price=s.get(_key(code, "list_price"), ""),
+        target_price=s.get(_key(code, "target_price"), ""),
+        currency=s.get(_key(code, "currency"), "USD"),
+        sizes=s.get(_key(code, "sizes"), ""),
+        watched=bool(s.get(_key(code, "watched"), True)),
+        image=s.get(_key(code, "image"), ""),
+        release_date=s.get(_key(code, "release_date")),
+    )
+
+
+def _save_colorway(code: str) -> None:
+    text = ctx.path.read_text(encoding="utf-8")
+    form = _form_from_state(code)
+    try:
+        new_text = watchlist.upsert_colorway(text, form, None if code == NEW else code)
+    except Exception as exc:  # tomlkit's own errors on a hand-broken file: show them, keep the page
+        st.session_state["cw_errors"] = {"": str(exc)}
+        return
+    outcome = watchlist.save(ctx.path, text, new_text)
+    st.session_state["cw_errors"] = outcome.errors
+    if not outcome.errors:
+        if code == NEW:  # an empty form for the next new colorway
+            for key in [
+                k for k in st.session_state if str(k).startswith("cw_") and str(k).endswith(NEW)
+            ]:
+                del st.session_state[key]
+        st.session_state["watchlist_notice"] = f"Saved {form.name} ({form.style_code.upper()})."
+        st.session_state["cw_choice"] = form.style_code.strip().upper()
+
+
+def _remove_colorway(code: str) -> None:
+    text = ctx.path.read_text(encoding="utf-8")
+    outcome = watchlist.save(ctx.path, text, watchlist.remove_colorway(text, code))
+    st.session_state["cw_errors"] = outcome.errors
+    if not outcome.errors:
+        st.session_state["watchlist_notice"] = f"Removed {code}."
+        st.session_state["cw_choice"] = NEW
+
+
+st.subheader("Add or edit a colorway")
+by_code = {c.style_code: c for c in colorways}
+options = [NEW, *by_code]
+if st.session_state.get("cw_choice") not in options:
+    st.session_state["cw_choice"] = NEW
+choice = st.selectbox(
+    "Colorway",
+    options,
+    format_func=lambda code: "➕ New colorway" if code == NEW else f"{by_code[code].name} ({code})",
+    key="cw_choice",
+)
+current: Colorway | None = by_code.get(choice)
+errors: dict[str, str] = st.session_state.get("cw_errors", {})
+
+
+def _show_error(name: str) -> None:
+    if name in errors:
+        st.error(errors[name], icon=":material/error:")
+
+
+def _amount(prices: dict[str, Decimal], currency: str) -> str:
+    value = prices.get(currency)
+    return "" if value is None else str(value)
+
+
+currency = next(iter(current.list_price), "USD") if current else "USD"
+with st.form(f"colorway-{choice}", border=True):
+    left, right = st.columns(2)
+    with left:
+        st.text_input("Name", value=current.name if current else "", key=_key(choice, "name"))
+        _show_error("name")
+        st.text_input(
+            "Style code",
+            value=current.style_code if current else "",
+            key=_key(choice, "style_code"),
+            help="The key: e.g. M2002RDA. Names collide, style codes do not.",
+        )
+        _show_error("style_code")
+        st.text_input("Line", value=current.line if current else "2002R", key=_key(choice, "line"))
+        _show_error("line")
+        st.text_input(
+            "Your sizes",
+            value=", ".join(current.sizes) if current else "",
+            key=_key(choice, "sizes"),
+            help="Comma separated, as the shops write them: 9, 9.5, 10",
+        )
+        _show_error("sizes")
+        st.checkbox(
+            "Watched", value=current.watched if current else True, key=_key(choice, "watched")
+        )
+    with right:
+        st.text_input(
+            "Currency",
+            value=currency,
+            key=_key(choice, "currency"),
+            help="ISO 4217 code: USD, EUR, GBP, JPY",
+        )
+        st.text_input(
+            "List price",
+            value=_amount(current.list_price, currency) if current else "",
+            key=_key(choice, "list_price"),
+            help="Empty: $130 for the 2002R, $150 for the Protection Pack (in dollars only)",
+        )
+        _show_error("list_price")
+        st.text_input(
+            "Target price",
+            value=_amount(current.target_price, currency) if current else "",
+            key=_key(choice, "target_price"),
+            help="You are alerted when a price falls to or below it",
+        )
+        _show_error("target_price")
+        st.date_input(
+            "Release date",
+            value=current.release_date if current else None,
+            min_value=date(2010, 1, 1),
+            key=_key(choice, "release_date"),
+        )
+        _show_error("release_date")
+        st.text_input(
+            "Image URL", value=current.image or "" if current else "", key=_key(choice, "image")
+        )
+        _show_error("image")
+    _show_error("")
+    st.form_submit_button("Save colorway", type="primary", on_click=_save_colorway, args=(choice,))
+
+if current is not None:
+    with st.expander(f"Remove {current.name}"):
+        st.caption("Its price history stays in the database; the tracker stops matching it.")
+        st.button(
+            "Remove from config.toml", key="cw_remove", on_click=_remove_colorway, args=(choice,)
+        )
+
+
+st.subheader("Add a shop by URL")
+st.caption("Paste a product or catalogue URL: the preview shows what the tracker would read there.")
+source_errors: dict[str, str] = st.session_state.get("src_errors", {})
+
+
+def _source_form() -> watchlist.SourceForm:
+    s = st.session_state
+    return watchlist.SourceForm(
+        name=s.get("src_name", ""),
+        url=s.get("src_url", ""),
+        kind=s.get("src_kind", "page"),
+        currency=s.get("src_currency", ""),
+    )
+
+
+def _check_url(url: str) -> str | None:
+    return None if safe_url(url) else "Only http:// and https:// addresses can be added."
+
+
+def _preview() -> None:
+    form = _source_form()
+    st.session_state.pop("src_preview", None)
+    problem = _check_url(form.url)
+    if problem:
+        st.session_state["src_errors"] = {"url": problem}
+        return
+    st.session_state["src_errors"] = {}
+    st.session_state["src_preview"] = fetch_preview(form.url, ctx.config.defaults.user_agent)
+
+
+def fetch_preview(url: str, user_agent: str) -> dict[str, Any]:
+    """Fetch url (15 s, 8 MB at most) and run the extractor on it; errors are part of the answer."""
+    try:
+        from tracker.extract import extract_body
+    except ImportError:
+        return {"error": "Preview is not available in this version: the extractor is missing."}
+    try:
+        with httpx.stream(
+            "GET",
+            url,
+            timeout=PREVIEW_TIMEOUT,
+            headers={"User-Agent": user_agent},
+            follow_redirects=True,
+        ) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > PREVIEW_MAX_BYTES:
+                    return {
+                        "error": f"The page is larger than {PREVIEW_MAX_BYTES // 1_000_000} MB."
+                    }
+                chunks.append(chunk)
+            status = response.status_code
+            content_type = response.headers.get("content-type")
+            final_url = str(response.url)
+    except httpx.HTTPError as exc:
+        return {"error": f"Could not fetch the page: {type(exc).__name__}: {exc}"}
+    if status >= 400:
+        return {"error": f"The shop answered HTTP {status}."}
+    try:
+        products = extract_body(b"".join(chunks), url=final_url, content_type=content_type)
+    except Exception as exc:  # the extractor's verdict on an unknown page is shown, never raised
+        return {"error": f"Nothing could be read there: {exc}"}
+    return {"products": [p.to_json() for p in products[:50]]}
+
+
+def _save_source() -> None:
+    form = _source_form()
+    problem = _check_url(form.url)
+    if problem:
+        st.session_state["src_errors"] = {"url": problem}
+        return
+    text = ctx.path.read_text(encoding="utf-8")
+    outcome = watchlist.save(ctx.path, text, watchlist.add_source(text, form), section="sources")
+    st.session_state["src_errors"] = outcome.errors
+    if not outcome.errors:
+        st.session_state["watchlist_notice"] = f"Added the shop {form.name}."
+        st.session_state.pop("src_preview", None)
+
+
+st.text_input("Shop name", key="src_name", placeholder="e.g. Concepts")
+if "name" in source_errors:
+    st.error(source_errors["name"])
+st.text_input("URL", key="src_url", placeholder="https://shop.example/products/2002r-rain-cloud")
+if "url" in source_errors:
+    st.error(source_errors["url"])
+kinds = {
+    "page": "Product page",
+    "shopify_product": "Shopify product",
+    "shopify": "Shopify catalogue",
+}
+st.selectbox("Kind", list(kinds), format_func=kinds.__getitem__, key="src_kind")
+st.text_input("Currency (if the shop does not say)", key="src_currency", placeholder="USD")
+if "currency" in source_errors:
+    st.error(source_errors["currency"])
+if "" in source_errors:
+    st.error(source_errors[""])
+buttons = st.columns([1, 1, 4])
+buttons[0].button("Preview", key="src_preview_button", on_click=_preview)
+buttons[1].button("Save shop", key="src_save_button", type="primary", on_click=_save_source)
+
+preview = st.session_state.get("src_preview")
+if preview:
+    if "error" in preview:
+        st.warning(preview["error"])
+    elif not preview["products"]:
+        st.warning("The page was read, but no product was found on it.")
+    else:
+        st.caption("What the tracker reads there:")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "title": p.get("title") or "",
+                        "style code": p.get("style_code") or "",
+                        "price": money(Decimal(p["price"]), p.get("currency"))
+                        if p.get("price")
+                        else "no price",
+                        "availability": p.get("availability"),
+                        "sizes": ", ".join(
+                            f"{s['size']}{'' if s['availability'] == 'InStock' else ' (sold out)'}"
+                            for s in p.get("sizes") or []
+                        ),
+                        "read by": p.get("method") or "",
+                        "blocked": p.get("blocked") or "",
+                    }
+                    for p in preview["products"]
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+            key="preview_table",
+        )

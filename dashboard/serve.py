@@ -1,0 +1,58 @@
+"""Start the dashboard as a Streamlit server process and wait until it answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+APP = Path(__file__).resolve().parent / "app.py"
+READY_DEADLINE = 30.0
+
+
+def command(config_path: Path, host: str = "127.0.0.1", port: int = 8501) -> list[str]:
+    """The argv that serves the dashboard (config_path is passed through TRACKER_CONFIG)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless=true",
+        f"--server.address={host}",
+        f"--server.port={port}",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+    ]
+
+
+def serve(config_path: Path, host: str, port: int) -> subprocess.Popen[bytes]:
+    """Start the server with TRACKER_CONFIG set; return once /_stcore/health answers ok."""
+    env = dict(os.environ, TRACKER_CONFIG=str(Path(config_path).resolve()))
+    root = str(APP.parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.Popen(command(config_path, host, port), env=env)
+    probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host  # noqa: S104
+    url = f"http://{probe_host}:{port}/_stcore/health"
+    deadline = time.monotonic() + READY_DEADLINE
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"the dashboard exited with status {proc.returncode} before it was ready"
+            )
+        try:
+            if httpx.get(url, timeout=2).text.strip() == "ok":
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)  # polling a condition with a deadline, not waiting for luck
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    raise RuntimeError(f"the dashboard did not answer on {url} within {READY_DEADLINE:.0f} s")
