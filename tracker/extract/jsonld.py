@@ -51,16 +51,16 @@ def loads_lenient(text: str) -> Any:
         text = text[:-3]
     text = text.replace("<![CDATA[", "").replace("]]>", "").strip().rstrip(";")
     try:
-        return json.loads(text, strict=False)
+        return json.loads(text, strict=False, parse_float=Decimal)
     except ValueError:
         pass
     fixed = _TRAILING_COMMA.sub(r"\1", _LINE_COMMENT.sub("", _CONTROL.sub(" ", text)))
     try:
-        return json.loads(fixed, strict=False)
+        return json.loads(fixed, strict=False, parse_float=Decimal)
     except ValueError:
         pass
     # Several objects pasted in one script, or garbage after the first object.
-    decoder = json.JSONDecoder(strict=False)
+    decoder = json.JSONDecoder(strict=False, parse_float=Decimal)
     items: list[Any] = []
     pos = 0
     while pos < len(fixed):

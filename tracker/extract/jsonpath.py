@@ -12,6 +12,7 @@ from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.prices import parse_amount, parse_price
 from tracker.extract.shopify import load_json
 
+_SIZE_KEYS = ("size", "displayValue", "label", "name", "value", "title")
 _TOKEN = re.compile(r"\.([A-Za-z_$@*][\w$@-]*)|\[(\d+|\*)\]|\[['\"]([^'\"]+)['\"]\]")
 
 
@@ -105,7 +106,7 @@ def extract_json(
     if selectors.sizes:
         for item in find_all(data, selectors.sizes):
             if isinstance(item, dict):
-                label = item.get("size") or item.get("name") or item.get("value") or item.get("title")
+                label = next((item[k] for k in _SIZE_KEYS if item.get(k) not in (None, "")), None)
                 state = Availability.UNKNOWN
                 attr = selectors.size_available_attr
                 if attr and attr in item:

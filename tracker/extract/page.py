@@ -32,11 +32,12 @@ from tracker.extract.jsonld import (
     products_from,
 )
 from tracker.extract.model import Availability, Product, SizeOffer
-from tracker.extract.prices import parse_amount, parse_price
+from tracker.extract.prices import currency_from_url, parse_amount, parse_price
 from tracker.extract.visible import (
     PriceCandidate,
     best_price,
     buy_button,
+    in_other_product,
     price_candidates,
     stock_text,
 )
@@ -82,15 +83,26 @@ def _meta(tree: Any) -> dict[str, str]:
 
 def _microdata(tree: Any, currency_hint: str | None, lang: str | None) -> ProductData | None:
     """The first schema.org Product in microdata, with the offers inside it."""
-    scope = tree.css_first('[itemtype*="schema.org/Product" i], [itemtype*="schema.org/IndividualProduct" i]')
-    root = scope if scope is not None else None
-    if root is None:
-        if tree.css_first('[itemprop="price"]') is None:
+    # Prices of other products (recommendations, "bought together") carry microdata too.
+    price_nodes = [
+        n for n in tree.css('[itemprop="price"], [itemprop="lowPrice"]') if not in_other_product(n)
+    ]
+    if not price_nodes:
+        avail = tree.css_first('[itemprop="availability"]')
+        if avail is None or in_other_product(avail):
             return None
-        root = tree.body or tree.root
+    root = None
+    if price_nodes:
+        parent = price_nodes[0].parent
+        while parent is not None and root is None:
+            if "product" in (parent.attributes.get("itemtype") or "").lower():
+                root = parent
+            parent = parent.parent
+    if root is None:
+        root = tree.css_first('[itemtype*="schema.org/Product" i]') or tree.body or tree.root
     product = ProductData(source="microdata")
     offers: list[OfferData] = []
-    for node in root.css('[itemprop="price"], [itemprop="lowPrice"]'):
+    for node in price_nodes or root.css('[itemprop="price"]'):
         raw = node.attributes.get("content")
         text = raw if raw is not None else node.text(deep=True, separator=" ", strip=True)
         if raw is not None:
@@ -159,6 +171,10 @@ def _choose_offer(
     priced = [o for o in offers if o.price is not None]
     if not priced:
         return offers[0] if offers else None
+    # An offer whose amount the page only shows struck through is the old price, not the offer.
+    struck = {c.amount for c in visible if c.old} - {c.amount for c in visible if not c.old and not c.machine}
+    if len({o.price for o in priced} - struck) >= 1 and len({o.price for o in priced}) > 1:
+        priced = [o for o in priced if o.price not in struck]
     keys = _url_keys(url)
     if keys:
         for offer in priced:
@@ -195,7 +211,18 @@ def _main_product(products: list[ProductData], url: str | None) -> ProductData |
 
 def _merge_size_products(products: list[ProductData], main: ProductData) -> list[OfferData]:
     """Offers of the main product, plus its variants and sibling Products that are one size each."""
-    offers = list(main.offers)
+    offers = [
+        OfferData(
+            price=o.price,
+            currency=o.currency,
+            compare_at=o.compare_at,
+            availability=o.availability,
+            sku=o.sku or (main.sku if len(main.offers) == 1 else None),
+            url=o.url,
+            size=o.size or (main.size if len(main.offers) == 1 else None),
+        )
+        for o in main.offers
+    ]
     for variant in main.variants:
         for offer in variant.offers:
             offers.append(
@@ -248,6 +275,29 @@ def _sizes(offers: list[OfferData]) -> tuple[SizeOffer, ...]:
     return tuple(out)
 
 
+_PRICE_LABELS = ("price", "preis", "prix", "precio", "prezzo", "prijs", "pris", "cena", "цена", "preço")
+
+
+def _meta_prices(
+    meta: dict[str, str], hint: str | None, lang: str | None
+) -> list[tuple[Decimal, str | None, str]]:
+    """(amount, currency, method) from OpenGraph then twitter cards; a sale price before the regular."""
+    out: list[tuple[Decimal, str | None, str]] = []
+    og_cur = meta.get("product:price:currency") or meta.get("og:price:currency")
+    for key in ("product:sale_price:amount", "product:price:amount", "og:price:amount", "og:price"):
+        raw = meta.get(key)
+        if raw:
+            amount = parse_amount(raw) or parse_price(raw, currency_hint=hint, page_lang=lang)[0]
+            if amount is not None:
+                out.append((amount, og_cur or meta.get("product:sale_price:currency"), "opengraph"))
+    for i in ("1", "2"):
+        if (meta.get(f"twitter:label{i}") or "").strip().lower() in _PRICE_LABELS:
+            amount, cur = parse_price(meta.get(f"twitter:data{i}", ""), currency_hint=hint, page_lang=lang)
+            if amount is not None:
+                out.append((amount, cur, "twitter"))
+    return out
+
+
 def extract_page(
     body: str | bytes,
     url: str | None = None,
@@ -266,7 +316,8 @@ def extract_page(
     lang = html_node.attributes.get("lang") if html_node is not None else None
     extra: dict[str, Any] = {}
     meta = _meta(tree)
-    visible = price_candidates(tree, currency_hint=currency, lang=lang)
+    hint = currency or currency_from_url(url)
+    visible = price_candidates(tree, currency_hint=hint, lang=lang)
 
     title: str | None = None
     sku: str | None = None
@@ -282,7 +333,7 @@ def extract_page(
     products = products_from(_jsonld_blocks(tree))
     main = _main_product(products, url)
     if main is None or not (main.offers or main.variants):
-        md = _microdata(tree, currency, lang)
+        md = _microdata(tree, hint, lang)
         if md is not None:
             main = (
                 md
@@ -309,41 +360,26 @@ def extract_page(
         availability = _any_in_stock(offers)
         sizes = _sizes(offers)
 
-    # OpenGraph and twitter cards: a price the page states about itself.
-    if price is None:
-        amount = (
-            meta.get("product:price:amount")
-            or meta.get("og:price:amount")
-            or meta.get("product:sale_price:amount")
-        )
-        if amount:
-            price = parse_amount(amount) or parse_price(amount, currency_hint=currency, page_lang=lang)[0]
-            cur = meta.get("product:price:currency") or meta.get("og:price:currency") or cur
-            method = "opengraph" if price is not None else method
-    if price is None:
-        for i in ("1", "2"):
-            if (meta.get(f"twitter:label{i}") or "").strip().lower() in (
-                "price",
-                "preis",
-                "prix",
-                "precio",
-                "prezzo",
-            ):
-                price, cur = parse_price(
-                    meta.get(f"twitter:data{i}", ""), currency_hint=currency, page_lang=lang
-                )
-                method = "twitter" if price is not None else method
+    # OpenGraph and twitter cards: prices the page states about itself.
+    meta_prices = _meta_prices(meta, hint, lang)
+    if price is None and meta_prices:
+        price, cur, method = meta_prices[0]
     if availability == Availability.UNKNOWN:
         availability = availability_of(meta.get("product:availability") or meta.get("og:availability"))
 
     best, strike = best_price(visible)
+    shown = {c.amount for c in visible if not c.old and not c.machine}
     if price is None and best is not None:
         price, cur, method = best.amount, best.currency, "visible"
         if strike is not None:
             compare_at = strike.amount
-    elif price is not None and best is not None and visible:
-        shown = {c.amount for c in visible}
-        if price not in shown and best.score >= 3.0 and not best.old:
+    elif price is not None and shown and price not in shown:
+        # The structured price is nowhere on the page: trust another statement the page shows.
+        confirmed = [m for m in meta_prices if m[0] in shown and m[0] != price]
+        if confirmed:
+            extra["conflict"] = {"structured": str(price), "shown": str(confirmed[0][0])}
+            price, cur, method = confirmed[0][0], confirmed[0][1] or cur, f"{method}+{confirmed[0][2]}"
+        elif best is not None and best.score >= 3.0:
             extra["conflict"] = {"structured": str(price), "visible": str(best.amount)}
             price, cur = best.amount, best.currency or cur
             method = f"{method}+visible"
@@ -374,9 +410,9 @@ def extract_page(
     if image is None:
         image = meta.get("og:image")
     if cur is None and price is not None:
-        cur = meta.get("product:price:currency") or currency
+        cur = meta.get("product:price:currency") or hint
     if cur is not None and len(cur) != 3:
-        cur = parse_price(cur + " 1", currency_hint=currency, page_lang=lang)[1]
+        cur = parse_price(cur + " 1", currency_hint=hint, page_lang=lang)[1]
 
     product = Product(
         title=title,
@@ -398,7 +434,7 @@ def extract_page(
     if selectors is not None:
         from tracker.extract.css import apply_selectors
 
-        product = apply_selectors(product, text, selectors, currency=currency, lang=lang)
+        product = apply_selectors(product, text, selectors, currency=hint, lang=lang)
     if product.price is None and main is None and url and _LISTING_HINT.search(url):
         product.extra["not_product"] = True
         product = product.with_(method=product.method or "not_product")

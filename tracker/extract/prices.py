@@ -54,14 +54,30 @@ _SYMBOLS: list[tuple[str, str]] = [
     ("฿", "THB"),
     ("₱", "PHP"),
     ("lei", "RON"),
+    ("Lei", "RON"),
     ("Ft", "HUF"),
     ("лв", "BGN"),
     ("Rp", "IDR"),
     ("RM", "MYR"),
     ("د.إ", "AED"),
     ("Fr.", "CHF"),
+    ("kn", "HRK"),
+    ("Kn", "HRK"),
+    ("тг", "KZT"),
+    ("₸", "KZT"),
+    ("NT$", "TWD"),
+    ("ر.س", "SAR"),
 ]
 _SYMBOLS.sort(key=lambda pair: -len(pair[0]))
+# Letter symbols ("kn", "lei", "Ft") only count as whole words: "unknown" names no currency.
+_SYMBOL_RES = [
+    (
+        re.compile(r"(?<![^\W\d_])" + re.escape(sym) + r"(?![^\W\d_])") if sym[-1].isalpha() else None,
+        sym,
+        code,
+    )
+    for sym, code in _SYMBOLS
+]
 _ISO_RE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])")
 _KNOWN_ISO = frozenset(
     [
@@ -145,8 +161,8 @@ def _currency_of(text: str, currency_hint: str | None, page_lang: str | None) ->
     for match in _ISO_RE.finditer(text):
         if match.group(1) in _KNOWN_ISO:
             return match.group(1)
-    for symbol, code in _SYMBOLS:
-        if symbol in text:
+    for pattern, symbol, code in _SYMBOL_RES:
+        if pattern.search(text) if pattern is not None else symbol in text:
             # "¥" is also the yuan; trust a CNY hint over the more common yen.
             if code == "JPY" and hint == "CNY" and symbol != "円":
                 return "CNY"
@@ -183,11 +199,88 @@ def _decimal_separator(text: str, currency: str | None) -> str | None:
     return None
 
 
+# Country domains whose "$" or "kr" means the local currency.
+_TLD_CURRENCY = {
+    "uk": "GBP",
+    "de": "EUR",
+    "fr": "EUR",
+    "it": "EUR",
+    "es": "EUR",
+    "nl": "EUR",
+    "be": "EUR",
+    "at": "EUR",
+    "ie": "EUR",
+    "fi": "EUR",
+    "pt": "EUR",
+    "gr": "EUR",
+    "sk": "EUR",
+    "si": "EUR",
+    "ee": "EUR",
+    "lv": "EUR",
+    "lt": "EUR",
+    "lu": "EUR",
+    "ch": "CHF",
+    "se": "SEK",
+    "no": "NOK",
+    "dk": "DKK",
+    "pl": "PLN",
+    "cz": "CZK",
+    "hu": "HUF",
+    "ro": "RON",
+    "bg": "BGN",
+    "hr": "HRK",
+    "ru": "RUB",
+    "ua": "UAH",
+    "tr": "TRY",
+    "il": "ILS",
+    "in": "INR",
+    "jp": "JPY",
+    "kr": "KRW",
+    "cn": "CNY",
+    "tw": "TWD",
+    "hk": "HKD",
+    "sg": "SGD",
+    "au": "AUD",
+    "nz": "NZD",
+    "ca": "CAD",
+    "mx": "MXN",
+    "br": "BRL",
+    "ar": "ARS",
+    "cl": "CLP",
+    "co": "COP",
+    "pe": "PEN",
+    "za": "ZAR",
+    "ae": "AED",
+    "sa": "SAR",
+    "kz": "KZT",
+    "pk": "PKR",
+    "by": "BYN",
+    "my": "MYR",
+    "th": "THB",
+    "id": "IDR",
+    "ph": "PHP",
+    "vn": "VND",
+    "is": "ISK",
+}
+
+
+def currency_from_url(url: str | None) -> str | None:
+    """The currency a shop's country domain suggests (www.shop.cl -> CLP), or None."""
+    if not url:
+        return None
+    from urllib.parse import urlparse
+
+    host = (urlparse(url).hostname or "").rsplit(".", 1)[-1].lower()
+    return _TLD_CURRENCY.get(host)
+
+
 def parse_amount(value: object) -> Decimal | None:
     """A machine-written amount (JSON number or "129.99" in a content attribute) as Decimal."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int | float):
         try:
             amount = Decimal(str(value))
         except InvalidOperation:

@@ -20,12 +20,15 @@ _OLD_WORDS = re.compile(
 _NOW_WORDS = re.compile(r"sale|special|current|final|now|our|actual|deal|promo|selling|buybox|main", re.I)
 # Containers of other products (recommendations, carousels, bundles) whose prices are not ours.
 _OTHER_WORDS = re.compile(
-    r"related|recommend|similar|carousel|upsell|up-sell|cross-?sell|recently|viewed|also|bundle|"
-    r"accessor|sponsored|slider|swiper|product-?card|product-?tile|product-?item|grid-item|shipping|"
-    r"delivery|installment|instalment|klarna|afterpay|per-?month|monthly|unit-?price|footer|header|nav|"
-    r"menu|minicart|mini-cart|cart-drawer|basket-?summary",
+    r"related|recommend|similar|carousel|upsell|up-sell|cross-?sell|recently|viewed|bundle|sponsored|"
+    r"also-|-also|swiper-slide|slick-slide|owl-item|glide__slide|accessor|installment|instalment|klarna|"
+    r"afterpay|per-?month|monthly|unit-?price|minicart|mini-cart|cart-drawer|basket-?summary|"
+    r"shipping-?(cost|price|fee)|delivery-?(cost|price|fee)",
     re.I,
 )
+# Page chrome: prices and badges there belong to the shop, not the product.
+_CHROME_TAGS = frozenset({"header", "footer", "nav", "aside"})
+_PER_VARIANT = re.compile(r"variant|swatch|size-?(list|select|option|picker)|option-?value", re.I)
 _NET_WORDS = re.compile(r"net|excl|without-?tax|ex-?vat|notax|no-tax", re.I)
 _FROM_TEXT = re.compile(r"^\s*(from|ab|dès|desde|da|vanaf|fra|från|od|от|起)\b", re.I)
 _PER_UNIT = re.compile(
@@ -82,6 +85,7 @@ class PriceCandidate:
     old: bool
     order: int
     text: str
+    machine: bool = False
 
 
 def _attrs_text(node: Any) -> str:
@@ -98,18 +102,34 @@ def _ancestors(node: Any, limit: int = 10) -> list[Any]:
     return out
 
 
+def in_other_product(node: Any, depth: int = 12) -> bool:
+    """Whether the node sits in a block of other products (carousel, recommendations, cart) or chrome."""
+    ancestors = _ancestors(node, depth)
+    if any(a.tag in _CHROME_TAGS for a in ancestors):
+        return True
+    return bool(_OTHER_WORDS.search(" ".join(_attrs_text(a) for a in ancestors)))
+
+
 def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) -> list[PriceCandidate]:
     """Prices in elements the page marks as prices, scored for being the main, current price."""
     out: list[PriceCandidate] = []
     seen: set[int] = set()
     nodes = tree.css('[class*="price" i], [id*="price" i], [itemprop="price"], [data-price]')
     for order, node in enumerate(nodes):
-        if node.tag in ("script", "style", "meta", "link", "input", "option", "select", "template"):
+        if node.tag in ("script", "style", "link", "input", "option", "select", "template"):
             continue
-        text = node.text(deep=True, separator=" ", strip=True)
+        if node.tag == "meta":
+            # <meta itemprop="price" content="259.00"> states the price for machines; keep it.
+            content = node.attributes.get("content")
+            if node.attributes.get("itemprop") != "price" or not content:
+                continue
+            text = content + " " + (currency_hint or "")
+        else:
+            text = node.text(deep=True, separator=" ", strip=True)
         if not text or len(text) > 60 or not any(ch.isdigit() for ch in text):
             continue
-        if _PER_UNIT.search(text):
+        if _PER_UNIT.search(text) or len(_MONEY.findall(text)) > 1:
+            # Unit prices, and containers holding several prices (their children are candidates).
             continue
         amount, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
         if amount is None:
@@ -133,7 +153,11 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
             score += 0.5
         if "price" in (node.attributes.get("id") or "").lower():
             score += 0.5
-        if _OTHER_WORDS.search(anc_text) or _OTHER_WORDS.search(own):
+        if (
+            _OTHER_WORDS.search(anc_text)
+            or _OTHER_WORDS.search(own)
+            or any(a.tag in _CHROME_TAGS for a in ancestors)
+        ):
             score -= 2.5
         if _NET_WORDS.search(own) or _NET_WORDS.search(anc_text[:200]):
             score -= 1.0
@@ -142,7 +166,9 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
         if key in seen:
             continue
         seen.add(key)
-        out.append(PriceCandidate(amount, currency, score - order * 0.002, old, order, text))
+        out.append(
+            PriceCandidate(amount, currency, score - order * 0.002, old, order, text, node.tag == "meta")
+        )
     return out
 
 
@@ -210,7 +236,12 @@ def stock_text(tree: Any) -> Availability:
         attrs = node.attributes
         if "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", ""):
             continue
-        if _OTHER_WORDS.search(" ".join(_attrs_text(a) for a in _ancestors(node, 6))):
+        context = " ".join(_attrs_text(a) for a in _ancestors(node, 6))
+        # Other products' badges, per-variant rows and labels a cart button toggles with CSS say
+        # nothing about the product as a whole.
+        if in_other_product(node) or _PER_VARIANT.search(context) or _CART_ATTR.search(context):
+            continue
+        if node.tag in ("tr", "li", "a", "button"):
             continue
         text = node.text(deep=True, separator=" ", strip=True)
         if not text or len(text) > 120:

@@ -1,0 +1,333 @@
+"""Extraction rules, one per case, over small hand-written pages and payloads in tests/data/extract."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracker.config import Selectors
+from tracker.errors import ExtractError
+from tracker.extract import (
+    Availability,
+    detect_block,
+    extract_body,
+    extract_json,
+    extract_page,
+    extract_shopify_catalogue,
+    extract_shopify_product_js,
+)
+from tracker.extract.prices import parse_price
+
+DATA = Path(__file__).parent / "data" / "extract"
+
+
+def _read(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+# (fixture, url, source currency, expected fields). One rule per row.
+PAGE_CASES: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
+    (
+        "jsonld_price_specification.html",
+        None,
+        None,
+        {
+            "price": "119.99",
+            "currency": "EUR",
+            "compare_at": "150.00",
+            "availability": "InStock",
+            "style_code": "M2002RDA",
+        },
+    ),
+    (
+        "jsonld_type_list_graph.html",
+        None,
+        None,
+        {"price": "139.95", "currency": "GBP", "availability": "InStock"},
+    ),
+    (
+        "jsonld_lowercase_types.html",
+        None,
+        None,
+        {"price": "130", "currency": "USD", "availability": "OutOfStock"},
+    ),
+    (
+        "jsonld_trailing_commas.html",
+        None,
+        None,
+        {"price": "160.00", "currency": "CAD", "availability": "InStock"},
+    ),
+    ("jsonld_brand_typed_offer.html", None, None, {"price": "150.00", "currency": "USD"}),
+    (
+        "jsonld_product_group_sizes.html",
+        "https://shop.example/p/2002r-sea-salt?variant=1001",
+        None,
+        {
+            "price": "120.00",
+            "availability": "InStock",
+            "sizes": [
+                ("8", "OutOfStock", "110.00"),
+                ("10", "InStock", "120.00"),
+                ("13", "InStock", "130.00"),
+            ],
+        },
+    ),
+    (
+        "jsonld_product_group_sizes.html",
+        "https://shop.example/p/2002r-sea-salt",
+        None,
+        {"price": "120.00"},  # no variant in the URL: the price the page shows, not the "from" price
+    ),
+    (
+        "jsonld_one_product_per_size.html",
+        None,
+        None,
+        {
+            "price": "150",
+            "availability": "InStock",
+            "sizes": [("9", "OutOfStock", "150"), ("10", "InStock", "150"), ("11", "OutOfStock", "150")],
+        },
+    ),
+    (
+        "visible_from_range.html",
+        None,
+        "USD",
+        {"price": "120.00", "currency": "USD", "availability": "InStock"},
+    ),
+    ("visible_ars.html", None, "ARS", {"price": "2449", "currency": "ARS", "availability": "InStock"}),
+    (
+        "visible_eur_decimal_comma.html",
+        None,
+        None,
+        {"price": "1234.56", "currency": "EUR", "compare_at": "1399.00", "availability": "InStock"},
+    ),
+    ("visible_chf.html", None, None, {"price": "1049.95", "currency": "CHF", "availability": "unknown"}),
+    ("visible_jpy.html", None, None, {"price": "3500", "currency": "JPY", "availability": "OutOfStock"}),
+    ("no_price.html", None, "USD", {"price": None, "availability": "unknown"}),
+    (
+        "contradicting_visible.html",
+        None,
+        None,
+        {"price": "119.99", "availability": "OutOfStock"},  # the page a buyer sees wins over stale JSON-LD
+    ),
+    ("microdata.html", None, None, {"price": "139.99", "currency": "EUR", "availability": "InStock"}),
+    ("opengraph.html", None, None, {"price": "1499.00", "currency": "SEK", "availability": "InStock"}),
+    ("twitter_card.html", None, None, {"price": "139.99", "currency": "GBP"}),
+    ("gross_and_net.html", None, None, {"price": "121.00", "currency": "EUR"}),
+]
+
+
+def _check(product: Any, expected: dict[str, Any]) -> None:
+    got = product.to_json()
+    for key, want in expected.items():
+        if key == "sizes":
+            assert [(s["size"], s["availability"], s["price"]) for s in got["sizes"]] == want
+        else:
+            assert got[key] == want, f"{key}: {got[key]!r} != {want!r} ({got})"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "url", "currency", "expected"),
+    PAGE_CASES,
+    ids=[f"{c[0].removesuffix('.html')}{'-url' if c[1] and '?' in c[1] else ''}" for c in PAGE_CASES],
+)
+def test_extract_page(fixture: str, url: str | None, currency: str | None, expected: dict[str, Any]) -> None:
+    _check(extract_page(_read(fixture), url, currency=currency), expected)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kind"),
+    [
+        ("challenge_cloudflare.html", "challenge"),
+        ("challenge_akamai_denied.html", "access_denied"),
+        ("challenge_captcha_200.html", "captcha"),
+    ],
+    ids=["cloudflare-just-a-moment", "akamai-access-denied", "captcha-served-200"],
+)
+def test_blocked_pages_are_unknown_never_out_of_stock(fixture: str, kind: str) -> None:
+    product = extract_page(_read(fixture), "https://shop.example/p/2002r")
+    assert product.blocked == kind
+    assert product.availability == Availability.UNKNOWN
+    assert product.price is None
+    assert detect_block(_read(fixture).decode()) == kind
+
+
+def test_product_pages_are_not_blocks() -> None:
+    for name in ("jsonld_price_specification.html", "visible_eur_decimal_comma.html", "microdata.html"):
+        assert detect_block(_read(name).decode()) is None
+    assert detect_block("", status_code=403) == "access_denied"
+
+
+def test_listing_page_is_not_a_product() -> None:
+    product = extract_page(_read("listing_page.html"), "https://shop.example/search?q=2002R")
+    assert product.price is None
+    assert product.extra.get("not_product") is True
+    assert product.method
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "lang", "amount", "currency"),
+    [
+        ("From $110 - $130", None, None, "110", "USD"),
+        ("$2.449", "ARS", None, "2449", "ARS"),
+        ("1.234,56 €", None, "de", "1234.56", "EUR"),
+        ("CHF 1'049,95", None, None, "1049.95", "CHF"),
+        ("3,500円", None, "ja", "3500", "JPY"),
+        ("¥12,800", None, None, "12800", "JPY"),
+        ("LBP139999.00", None, None, "139999.00", "LBP"),
+        ("$150.00", "CAD", None, "150.00", "CAD"),
+        ("$150.00", "EUR", None, "150.00", "USD"),
+        ("1 499 kr", None, "sv", "1499", "SEK"),
+        ("1 499 kr", None, "da", "1499", "DKK"),
+        ("1 499 kr", "NOK", None, "1499", "NOK"),
+        ("£139.99", None, None, "139.99", "GBP"),
+        ("599,00 zł", None, None, "599.00", "PLN"),
+        ("12 990 ₽", None, None, "12990", "RUB"),
+        ("US$ 129.99", None, None, "129.99", "USD"),
+        ("R$ 1.299,90", None, None, "1299.90", "BRL"),
+    ],
+)
+def test_parse_price(text: str, hint: str | None, lang: str | None, amount: str, currency: str) -> None:
+    assert parse_price(text, currency_hint=hint, page_lang=lang) == (Decimal(amount), currency)
+
+
+@pytest.mark.parametrize("text", ["Sold out", "", "0,00 €", "$0.00", "Price on request"])
+def test_parse_price_no_price(text: str) -> None:
+    assert parse_price(text)[0] is None
+
+
+def test_shopify_catalogue_filters_and_reads_variants() -> None:
+    products = extract_shopify_catalogue(
+        _read("shopify_products.json"), base_url="https://shop.example/", currency="USD"
+    )
+    by_handle = {p.external_id: p for p in products}
+    # "2002 R" in a title and a style code in a SKU both match; socks do not.
+    assert set(by_handle) == {"nb-2002r-protection-pack-rain-cloud", "nb-2002-r-sea-salt", "grey-runner"}
+    rain = by_handle["nb-2002r-protection-pack-rain-cloud"]
+    assert rain.url == "https://shop.example/products/nb-2002r-protection-pack-rain-cloud"
+    assert rain.price == Decimal("127.50")  # the first available variant
+    assert rain.compare_at == Decimal("150.00")
+    assert rain.currency == "USD"
+    assert rain.availability == Availability.IN_STOCK
+    assert rain.style_code == "M2002RDA"
+    assert rain.image == "https://cdn.shop.example/rain-cloud.jpg"
+    assert rain.tags == ("Protection Pack", "Lifestyle")
+    assert rain.published_at == "2026-03-01T09:00:00-05:00"
+    assert [(s.size, s.availability.value, str(s.price)) for s in rain.sizes] == [
+        ("9", "OutOfStock", "150.00"),
+        ("10", "InStock", "127.50"),
+        ("11", "InStock", "150.00"),
+    ]
+    sea = by_handle["nb-2002-r-sea-salt"]
+    assert sea.availability == Availability.OUT_OF_STOCK
+    assert sea.price == Decimal("130.00")  # no variant available: the first one
+    assert by_handle["grey-runner"].style_code == "M2002RCC"
+    assert by_handle["grey-runner"].tags == ("Lifestyle", "Grey")
+
+
+def test_shopify_catalogue_query_none_keeps_everything() -> None:
+    products = extract_shopify_catalogue(
+        _read("shopify_products.json"), base_url="https://shop.example", query=None
+    )
+    assert len(products) == 4
+
+
+def test_shopify_product_js_prices_in_cents() -> None:
+    product = extract_shopify_product_js(
+        _read("shopify_product.js"), url="https://shop.example/products/nb-2002r-phantom", currency="usd"
+    )
+    assert product.price == Decimal("150")
+    assert product.compare_at == Decimal("170")
+    assert product.currency == "USD"
+    assert product.availability == Availability.IN_STOCK
+    assert product.style_code == "M2002RDJ"
+    assert product.image == "https://cdn.shop.example/phantom.jpg"
+    assert [(s.size, s.availability.value) for s in product.sizes] == [("9", "InStock"), ("10", "OutOfStock")]
+
+
+def test_json_endpoint_with_json_paths() -> None:
+    selectors = Selectors(
+        price="$.product.price.sales.value",
+        compare_at="$.product.price.list.value",
+        currency="$.product.price.sales.currency",
+        title="$.product.productName",
+        availability="$.product.availability.orderable",
+        sizes="$.product.variationAttributes[0].values[*]",
+        size_available_attr="selectable",
+    )
+    product = extract_json(
+        _read("json_endpoint.json"), url="https://shop.example/p.json", selectors=selectors, currency=None
+    )
+    assert product.price == Decimal("129.99")
+    assert product.compare_at == Decimal("150.0")
+    assert product.currency == "EUR"
+    assert product.title == "2002R Rain Cloud"
+    assert product.availability == Availability.IN_STOCK
+    assert [(s.size, s.availability.value) for s in product.sizes] == [("9", "OutOfStock"), ("10", "InStock")]
+    assert "selector_misses" not in product.extra
+
+
+def test_json_path_miss_is_recorded() -> None:
+    selectors = Selectors(price="$.product.price.member.value", title="$.product.productName")
+    product = extract_json(_read("json_endpoint.json"), url=None, selectors=selectors, currency="EUR")
+    assert product.price is None
+    assert product.extra["selector_misses"] == ["price"]
+
+
+def test_selectors_override_automatic_rules() -> None:
+    selectors = Selectors(
+        price=".member-price",
+        in_stock_text="Ships today",
+        availability=".stock-note",
+        sizes="ul.sizes li.size",
+        size_available_attr="data-available",
+    )
+    product = extract_page(
+        _read("selectors_member_price.html"), "https://shop.example/p/1", selectors=selectors
+    )
+    assert product.price == Decimal("135.00")  # JSON-LD says 150.00
+    assert product.availability == Availability.IN_STOCK  # JSON-LD says OutOfStock
+    assert [(s.size, s.availability.value) for s in product.sizes] == [("9", "OutOfStock"), ("10", "InStock")]
+    assert product.method == "selectors"
+    assert "selector_misses" not in product.extra
+
+
+def test_selector_that_matches_nothing_falls_back() -> None:
+    selectors = Selectors(price=".no-such-price", availability="#no-such-stock")
+    product = extract_page(
+        _read("selectors_member_price.html"), "https://shop.example/p/1", selectors=selectors
+    )
+    assert product.price == Decimal("150.00")
+    assert product.availability == Availability.OUT_OF_STOCK
+    assert product.extra["selector_misses"] == ["price", "availability"]
+
+
+def test_extract_body_dispatch() -> None:
+    catalogue = extract_body(
+        _read("shopify_products.json"), url="https://shop.example/products.json", currency="USD"
+    )
+    assert len(catalogue) == 3 and catalogue[0].url.startswith("https://shop.example/products/")
+    js = extract_body(_read("shopify_product.js"), url="https://shop.example/products/nb-2002r-phantom.js")
+    assert len(js) == 1 and js[0].price == Decimal("150")
+    page = extract_body(
+        _read("jsonld_type_list_graph.html"), url="https://shop.example/p/1", content_type="text/html"
+    )
+    assert len(page) == 1 and page[0].price == Decimal("139.95")
+    endpoint = extract_body(
+        _read("json_endpoint.json"),
+        url="https://shop.example/p.json",
+        selectors=Selectors(price="$.product.price.sales.value"),
+    )
+    assert endpoint[0].price == Decimal("129.99")
+    with pytest.raises(ExtractError):
+        extract_body(_read("json_endpoint.json"), url="https://shop.example/p.json")
+
+
+def test_to_json_shape() -> None:
+    got = extract_page(_read("jsonld_one_product_per_size.html")).to_json()
+    for key in ("title", "sku", "style_code", "price", "currency", "availability", "sizes", "url"):
+        assert key in got
+    assert got["sizes"][0] == {"size": "9", "availability": "OutOfStock", "price": "150", "sku": "M2002RDA-9"}
