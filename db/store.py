@@ -150,3 +150,13 @@ def mark_gone(session: Session, source_id: int, seen_ids: set[int]) -> int:
             session.add(listing)
             gone += 1
     return gone
+
+
+def last_confirmed(session: Session, listing_id: int, *, before_id: int | None) -> Observation | None:
+    """The listing's latest observation not held as suspect (before an id, when given)."""
+    stmt = select(Observation).where(
+        Observation.listing_id == listing_id, col(Observation.suspect).is_(False)
+    )
+    if before_id is not None:
+        stmt = stmt.where(col(Observation.id) < before_id)
+    return session.exec(stmt.order_by(col(Observation.id).desc()).limit(1)).first()

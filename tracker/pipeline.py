@@ -25,6 +25,7 @@ from tracker.extract import extract_page, extract_shopify_catalogue, extract_sho
 from tracker.extract.model import Availability, Product
 from tracker.fetch import Fetcher, FetchResult
 from tracker.match import CatalogueEntry, match_product
+from tracker.sanity import suspicious
 
 SHOPIFY_PAGE_SIZE = 250
 
@@ -353,6 +354,7 @@ class Pipeline:
             known_codes = self._known_discovered_codes(session)
             seen: set[int] = set()
             unchanged: list[int] = []
+            suspects: list[str] = []
             for item in got.items:
                 product = item.product
                 if not _has_information(product):
@@ -388,10 +390,31 @@ class Pipeline:
                 seen.add(listing.id)
                 state = _state_of(product)
                 old_obs = previous.get(listing.last_observation_id or -1)
+                ctx = self._context(src.name, listing, colorways.get(match.colorway_id or -1))
+                drafts: list[Draft] = []
+                if old_obs is not None and old_obs.suspect:
+                    confirmed = store.last_confirmed(session, listing.id, before_id=old_obs.id)
+                    if _state_of_obs(old_obs) == state:
+                        # The next check saw the same price: the held observation is real.
+                        old_obs.suspect = False
+                        session.add(old_obs)
+                        unchanged.append(listing.id)
+                        if confirmed is not None:
+                            drafts = detect(ctx, _state_of_obs(confirmed), state)
+                        new_events.extend(self._events(drafts, source_id, listing, old_obs, now))
+                        continue
+                    old_obs = confirmed
                 old_state = _state_of_obs(old_obs) if old_obs else None
-                if old_state == state:
+                if old_state == state and listing.last_observation_id == (old_obs.id if old_obs else None):
                     unchanged.append(listing.id)
                     continue
+                hold = suspicious(
+                    product.price,
+                    product.currency,
+                    list_prices=dict(ctx.list_prices),
+                    last_price=old_obs.price if old_obs else None,
+                    last_currency=old_obs.currency if old_obs else None,
+                )
                 obs = Observation(
                     listing_id=listing.id,
                     run_id=run_id,
@@ -401,13 +424,15 @@ class Pipeline:
                     compare_at=product.compare_at,
                     availability=product.availability.value,
                     sizes=[s.to_json() for s in product.sizes],
+                    suspect=hold is not None,
                 )
                 session.add(obs)
                 session.flush()
                 listing.last_observation_id = obs.id
                 written += 1
-                ctx = self._context(src.name, listing, colorways.get(match.colorway_id or -1))
-                drafts: list[Draft] = []
+                if hold is not None:
+                    suspects.append(f"{listing.url}: {hold}")
+                    continue
                 if old_state is not None:
                     drafts = detect(ctx, old_state, state)
                 elif created and not baseline:
@@ -418,19 +443,7 @@ class Pipeline:
                         known_codes.add(match.style_code)
                     if match.colorway_id is not None or match.is_2002r:
                         drafts = detect_new(ctx, state, discovered_code=discovered_code)
-                for draft in drafts:
-                    new_events.append(
-                        Event(
-                            created_at=now,
-                            kind=draft.kind,
-                            source_id=source_id,
-                            listing_id=listing.id,
-                            colorway_id=listing.colorway_id,
-                            observation_id=obs.id,
-                            message=draft.message,
-                            data=draft.data,
-                        )
-                    )
+                new_events.extend(self._events(drafts, source_id, listing, obs, now))
             store.touch_listings(session, unchanged, now)
             if got.not_modified and src.kind != "shopify":
                 ids = [listings[u].id for u in got.not_modified if u in listings]
@@ -456,6 +469,8 @@ class Pipeline:
                 error = f"{got.blocked[0][0]}: {got.blocked[0][1]} page (bot protection)"
             elif got.not_product:
                 error = f"{got.not_product[0]}: not a product page"
+            elif suspects:
+                error = f"held as suspect until the next check confirms it: {suspects[0]}"
             duration = int((time.perf_counter() - started) * 1000)
             run = session.get(CheckRunModel, run_id)
             assert run is not None
@@ -513,6 +528,24 @@ class Pipeline:
             if r.id is not None
         ]
         return entries, {r.id: r for r in rows if r.id is not None}
+
+    @staticmethod
+    def _events(
+        drafts: Sequence[Draft], source_id: int, listing: Listing, obs: Observation, now: datetime
+    ) -> list[Event]:
+        return [
+            Event(
+                created_at=now,
+                kind=d.kind,
+                source_id=source_id,
+                listing_id=listing.id,
+                colorway_id=listing.colorway_id,
+                observation_id=obs.id,
+                message=d.message,
+                data=d.data,
+            )
+            for d in drafts
+        ]
 
     @staticmethod
     def _known_discovered_codes(session: Session) -> set[str]:
