@@ -1,0 +1,549 @@
+"""Polite HTTP fetching: per-host limits, retries with backoff, conditional requests, robots.txt, caps."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import httpx
+
+from tracker.config import Defaults, Source
+from tracker.errors import FetchError
+
+MAX_REDIRECTS = 5
+ROBOTS_MAX_BYTES = 512_000  # RFC 9309 asks crawlers to read at least 500 KiB
+ROBOTS_TTL = 86_400.0  # RFC 9309: do not cache robots.txt for more than a day
+BACKOFF_BASE = 1.0
+BACKOFF_MAX = 60.0
+_ERROR_BODY_BYTES = 65_536  # enough of an error page to recognise a challenge
+_DECODE_STEP = 65_536  # decompress in slices so a bomb is stopped after one slice past the cap
+
+DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"
+_REDIRECTS = {301, 302, 303, 307, 308}
+_CHALLENGE = re.compile(
+    rb"access denied|attention required|just a moment\.\.\.|cf-chl|challenge-platform|captcha"
+    rb"|_incapsula_|px-captcha|are you a robot|request unsuccessful|pardon our interruption",
+    re.I,
+)
+_CHARSET_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_CHARSET_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One fetched URL: the final response after redirects and retries."""
+
+    url: str
+    final_url: str
+    status_code: int
+    body: bytes
+    headers: dict[str, str]
+    content_type: str | None
+    not_modified: bool
+    elapsed_ms: float
+    attempts: int
+    etag: str | None
+    last_modified: str | None
+
+    def text(self) -> str:
+        """The body decoded with the declared charset, else a meta charset, else UTF-8 (lenient)."""
+        for charset in (_header_charset(self.content_type), _meta_charset(self.body)):
+            if charset:
+                try:
+                    return self.body.decode(charset, errors="replace")
+                except LookupError:
+                    continue
+        return self.body.decode("utf-8", errors="replace")
+
+
+def _header_charset(content_type: str | None) -> str | None:
+    match = _CHARSET_HEADER.search(content_type or "")
+    return match.group(1) if match else None
+
+
+def _meta_charset(body: bytes) -> str | None:
+    match = _CHARSET_META.search(body[:4096])
+    return match.group(1).decode("ascii", errors="replace") if match else None
+
+
+@dataclass(frozen=True)
+class _Settings:
+    timeout: float
+    retries: int
+    max_body: int
+    concurrency: int
+    delay: float
+    respect_robots: bool
+    user_agent: str
+    headers: dict[str, str]
+    proxy: str | None
+
+
+@dataclass
+class _Host:
+    """Politeness state for one host: a concurrency gate and when the last request started."""
+
+    semaphore: asyncio.Semaphore
+    delay: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_start: float | None = None
+
+
+@dataclass
+class _Robots:
+    parser: RobotFileParser | None  # None: no usable robots.txt, everything allowed
+    fetched_at: float
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    url: str
+
+
+class _Retry(Exception):
+    """An attempt failed in a way worth retrying (connection trouble, 429, 5xx)."""
+
+    def __init__(self, error: FetchError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class Fetcher:
+    """Fetch shop pages politely; one instance per process, shared by every source."""
+
+    def __init__(
+        self,
+        defaults: Defaults,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_retry_after: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.defaults = defaults
+        self.max_retry_after = max_retry_after
+        self._transport = transport
+        self._sleep = sleep
+        self._clock = clock
+        self._clients: dict[str | None, httpx.AsyncClient] = {}
+        self._hosts: dict[str, _Host] = {}
+        self._robots: dict[str, _Robots] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+        # Observable for tests, benchmarks and the health page.
+        self.waits: list[float] = []  # retry backoff / Retry-After waits, in order
+        self.delays: list[float] = []  # per-host politeness waits, in order
+        self.robots_notes: dict[str, str] = {}  # host -> why its robots.txt was not used
+        self.requests = 0  # HTTP requests sent, robots.txt included
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every HTTP client (one per proxy)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    # -- public -------------------------------------------------------------------------------
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        source: Source | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+    ) -> FetchResult:
+        """GET url politely; raises FetchError(kind=...) naming the URL when it cannot be read."""
+        started = time.perf_counter()
+        settings = self._settings(source)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"{url}: not an http(s) URL", kind="connection")
+        client = self._client(settings.proxy)
+        headers = {"Accept": accept or DEFAULT_ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        headers.update(settings.headers)
+        headers["User-Agent"] = settings.user_agent
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+
+        current = url
+        seen = {url}
+        attempts = 0
+        for _hop in range(MAX_REDIRECTS + 1):
+            if settings.respect_robots:
+                await self._check_robots(current, client, settings)
+            response, used = await self._with_retries(current, client, settings, headers)
+            attempts += used
+            location = response.headers.get("location")
+            if response.status in _REDIRECTS and location:
+                target = urljoin(current, location)
+                if urlsplit(target).scheme not in ("http", "https"):
+                    raise FetchError(f"{url}: redirected to a non-http URL {target}", kind="http_error")
+                if target in seen:
+                    raise FetchError(f"{url}: redirect loop through {target}", kind="redirect_loop")
+                seen.add(target)
+                current = target
+                continue
+            return self._result(url, response, settings, attempts, started)
+        raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects", kind="redirect_loop")
+
+    # -- settings and clients -----------------------------------------------------------------
+
+    def _settings(self, source: Source | None) -> _Settings:
+        d = self.defaults
+        if source is None:
+            return _Settings(
+                d.timeout,
+                d.retries,
+                d.max_body_bytes,
+                d.per_host_concurrency,
+                d.per_host_delay,
+                d.respect_robots,
+                d.user_agent,
+                {},
+                None,
+            )
+        return _Settings(
+            timeout=d.timeout if source.timeout is None else source.timeout,
+            retries=d.retries,
+            max_body=d.max_body_bytes,
+            concurrency=source.per_host_concurrency or d.per_host_concurrency,
+            delay=d.per_host_delay if source.per_host_delay is None else source.per_host_delay,
+            respect_robots=d.respect_robots if source.respect_robots is None else source.respect_robots,
+            user_agent=d.user_agent,
+            headers=dict(source.headers),
+            proxy=source.proxy,
+        )
+
+    def _client(self, proxy: str | None) -> httpx.AsyncClient:
+        client = self._clients.get(proxy)
+        if client is None:
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+            if self._transport is not None and proxy is None:
+                client = httpx.AsyncClient(transport=self._transport, follow_redirects=False, limits=limits)
+            else:
+                # A separate client per proxy: httpx binds the proxy to the client's pool.
+                client = httpx.AsyncClient(proxy=proxy, follow_redirects=False, limits=limits)
+            self._clients[proxy] = client
+        return client
+
+    def _host(self, url: str, settings: _Settings) -> _Host:
+        key = _host_key(url)
+        host = self._hosts.get(key)
+        if host is None:
+            # The first source to reach a host sets its limits; sources sharing a host share them.
+            host = _Host(asyncio.Semaphore(settings.concurrency), settings.delay)
+            self._hosts[key] = host
+        return host
+
+    # -- one request, with retries ------------------------------------------------------------
+
+    async def _with_retries(
+        self, url: str, client: httpx.AsyncClient, settings: _Settings, headers: dict[str, str]
+    ) -> tuple[_Response, int]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(url, client, settings, headers), attempt
+            except _Retry as retry:
+                if attempt > settings.retries:
+                    raise retry.error from None
+                if retry.retry_after is not None:
+                    wait = retry.retry_after
+                else:
+                    backoff = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
+                    # Jitter spreads retries from many checks so they do not hit the shop together.
+                    wait = backoff + random.uniform(0, backoff * 0.25)
+                self.waits.append(wait)
+                await self._sleep(wait)
+
+    async def _attempt(
+        self, url: str, client: httpx.AsyncClient, settings: _Settings, headers: dict[str, str]
+    ) -> _Response:
+        host = self._host(url, settings)
+        async with host.semaphore:
+            await self._keep_distance(host)
+            try:
+                # A whole-request deadline, because httpx's timeout is per read and a shop that
+                # trickles one byte at a time would never trip it.
+                async with asyncio.timeout(settings.timeout * 2):
+                    return await self._send(url, client, settings, headers)
+            except TimeoutError:
+                raise FetchError(
+                    f"{url}: no complete answer within {settings.timeout * 2:g}s", kind="timeout"
+                ) from None
+            except httpx.ConnectTimeout:
+                raise _Retry(
+                    FetchError(f"{url}: connecting timed out after {settings.timeout:g}s", kind="timeout")
+                ) from None
+            except httpx.TimeoutException:
+                raise FetchError(f"{url}: timed out after {settings.timeout:g}s", kind="timeout") from None
+            except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
+                raise _Retry(
+                    FetchError(f"{url}: connection failed: {_reason(exc)}", kind="connection")
+                ) from None
+            except httpx.HTTPError as exc:
+                raise FetchError(f"{url}: request failed: {_reason(exc)}", kind="connection") from None
+
+    async def _keep_distance(self, host: _Host) -> None:
+        """Wait until the host's minimum delay since the previous request start has passed."""
+        async with host.lock:
+            now = self._clock()
+            if host.last_start is not None and host.delay > 0:
+                wait = host.last_start + host.delay - now
+                if wait > 0:
+                    self.delays.append(wait)
+                    await self._sleep(wait)
+                    now = self._clock()
+            host.last_start = now
+
+    async def _send(
+        self, url: str, client: httpx.AsyncClient, settings: _Settings, headers: dict[str, str]
+    ) -> _Response:
+        self.requests += 1
+        request = client.build_request("GET", url, headers=headers, timeout=settings.timeout)
+        response = await client.send(request, stream=True)
+        try:
+            status = response.status_code
+            resp_headers = _headers(response)
+            if status == 429 or status >= 500:
+                body = await _read_capped(response, _ERROR_BODY_BYTES, url, truncate=True)
+                if _is_challenge(resp_headers, body):
+                    raise FetchError(
+                        f"{url}: blocked by a bot challenge (HTTP {status})",
+                        kind="blocked",
+                        status_code=status,
+                    )
+                retry_after = _retry_after(resp_headers.get("retry-after"))
+                if retry_after is not None and retry_after > self.max_retry_after:
+                    raise FetchError(
+                        f"{url}: rate limited, the shop asks to wait {retry_after:.0f}s"
+                        f" (more than {self.max_retry_after:.0f}s)",
+                        kind="rate_limited",
+                        status_code=status,
+                    )
+                if status == 429:
+                    error = FetchError(
+                        f"{url}: rate limited (HTTP 429)", kind="rate_limited", status_code=429
+                    )
+                else:
+                    error = FetchError(
+                        f"{url}: server error (HTTP {status})", kind="server_error", status_code=status
+                    )
+                raise _Retry(error, retry_after)
+            if status >= 400:
+                body = await _read_capped(response, _ERROR_BODY_BYTES, url, truncate=True)
+                if status in (401, 403, 406, 451) and _is_challenge(resp_headers, body):
+                    raise FetchError(
+                        f"{url}: blocked (HTTP {status}, access denied or a challenge page)",
+                        kind="blocked",
+                        status_code=status,
+                    )
+                raise FetchError(f"{url}: HTTP {status}", kind="http_error", status_code=status)
+            if status == 304 or status in _REDIRECTS:
+                await response.aclose()
+                return _Response(status, resp_headers, b"", str(response.url))
+            body = await _read_capped(response, settings.max_body, url)
+            return _Response(status, resp_headers, body, str(response.url))
+        finally:
+            await response.aclose()
+
+    def _result(
+        self, url: str, response: _Response, settings: _Settings, attempts: int, started: float
+    ) -> FetchResult:
+        headers = response.headers
+        return FetchResult(
+            url=url,
+            final_url=response.url,
+            status_code=response.status,
+            body=response.body,
+            headers=headers,
+            content_type=headers.get("content-type"),
+            not_modified=response.status == 304,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            attempts=attempts,
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+        )
+
+    # -- robots.txt ---------------------------------------------------------------------------
+
+    async def _check_robots(self, url: str, client: httpx.AsyncClient, settings: _Settings) -> None:
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        lock = self._robots_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            robots = self._robots.get(key)
+            if robots is None or self._clock() - robots.fetched_at > ROBOTS_TTL:
+                robots = _Robots(await self._load_robots(key, client, settings), self._clock())
+                self._robots[key] = robots
+        if robots.parser is not None and not robots.parser.can_fetch(settings.user_agent, url):
+            raise FetchError(f"{url}: disallowed by {key}/robots.txt", kind="robots")
+
+    async def _load_robots(
+        self, origin: str, client: httpx.AsyncClient, settings: _Settings
+    ) -> RobotFileParser | None:
+        url = origin + "/robots.txt"
+        headers = {"User-Agent": settings.user_agent, "Accept": "text/plain,*/*;q=0.5"}
+        seen = {url}
+        try:
+            for _hop in range(MAX_REDIRECTS + 1):
+                host = self._host(url, settings)
+                async with host.semaphore:
+                    await self._keep_distance(host)
+                    async with asyncio.timeout(settings.timeout * 2):
+                        self.requests += 1
+                        request = client.build_request("GET", url, headers=headers, timeout=settings.timeout)
+                        response = await client.send(request, stream=True)
+                        try:
+                            status = response.status_code
+                            location = response.headers.get("location")
+                            body = (
+                                b""
+                                if status in _REDIRECTS
+                                else await _read_capped(response, ROBOTS_MAX_BYTES, url, truncate=True)
+                            )
+                        finally:
+                            await response.aclose()
+                if status in _REDIRECTS and location:
+                    url = urljoin(url, location)
+                    if url in seen:
+                        break
+                    seen.add(url)
+                    continue
+                if 200 <= status < 300:
+                    parser = RobotFileParser(url)
+                    parser.parse(body.decode("utf-8", errors="replace").splitlines())
+                    self.robots_notes.pop(origin, None)
+                    return parser
+                if 400 <= status < 500:
+                    # RFC 9309: an unavailable robots.txt (any 4xx) means no restrictions.
+                    self.robots_notes.pop(origin, None)
+                    return None
+                self.robots_notes[origin] = f"robots.txt answered HTTP {status}; checking as if allowed"
+                return None
+            self.robots_notes[origin] = "robots.txt redirects in a loop; checking as if allowed"
+        except (httpx.HTTPError, TimeoutError, FetchError) as exc:
+            self.robots_notes[origin] = f"robots.txt unreachable ({_reason(exc)}); checking as if allowed"
+        return None
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _host_key(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+
+
+def _headers(response: httpx.Response) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_challenge(headers: dict[str, str], body: bytes) -> bool:
+    if headers.get("cf-mitigated", "").lower() == "challenge":
+        return True
+    return bool(_CHALLENGE.search(body[:_ERROR_BODY_BYTES]))
+
+
+def _retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+async def _read_capped(response: httpx.Response, cap: int, url: str, *, truncate: bool = False) -> bytes:
+    """The decoded body, stopping past `cap` bytes: FetchError(too_large), or cut if truncate."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    length = response.headers.get("content-length", "")
+    if not truncate and encoding in ("", "identity") and length.isdigit() and int(length) > cap:
+        raise FetchError(f"{url}: body of {int(length)} bytes is over the {cap}-byte cap", kind="too_large")
+    out = bytearray()
+    async for chunk in _decoded(response, encoding, cap):
+        out += chunk
+        if len(out) > cap:
+            if truncate:
+                return bytes(out[:cap])
+            raise FetchError(f"{url}: body is over the {cap}-byte cap", kind="too_large")
+    return bytes(out)
+
+
+async def _decoded(response: httpx.Response, encoding: str, cap: int) -> AsyncIterator[bytes]:
+    """Decode gzip/deflate ourselves, in bounded slices, so the cap applies to decoded bytes."""
+    if encoding in ("", "identity"):
+        async for chunk in response.aiter_raw():
+            yield chunk
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        # We only ask for gzip and deflate; anything else is left to httpx (still capped per chunk).
+        async for chunk in response.aiter_bytes():
+            yield chunk
+        return
+    # 47 = 32 + 15: accept a gzip or zlib header; raw deflate (no header) is tried on failure.
+    decoder = zlib.decompressobj(47)
+    first = True
+    produced = 0
+    async for raw in response.aiter_raw():
+        data = raw
+        while data:
+            try:
+                piece = decoder.decompress(data, _DECODE_STEP)
+            except zlib.error:
+                if not first or encoding == "gzip":
+                    raise httpx.DecodingError("invalid compressed body") from None
+                decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                piece = decoder.decompress(data, _DECODE_STEP)
+            first = False
+            produced += len(piece)
+            if piece:
+                yield piece
+            if produced > cap:
+                return
+            data = decoder.unconsumed_tail
+            if decoder.eof and decoder.unused_data:
+                # Concatenated gzip members: start the next one.
+                data = decoder.unused_data
+                decoder = zlib.decompressobj(47)
+    tail = decoder.flush()
+    if tail:
+        yield tail
