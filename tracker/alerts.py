@@ -318,17 +318,19 @@ def _debounce(
         return None, now
     rows = _recent(session, event, channel, now - window)
     if event.kind in RESTOCK_KINDS:
-        waiting = [d.id for d, e in rows if e.kind == "sold_out" and d.status in WAITING_STATUSES]
+        waiting = [d for d, e in rows if e.kind == "sold_out" and d.status in WAITING_STATUSES]
         if waiting:
+            # Conditional, so a row a sender has just claimed is left alone (it was told).
             result = session.execute(
                 sa.update(_D)
-                .where(_D.c.id.in_(waiting), _D.c.status.in_(WAITING_STATUSES))
+                .where(_D.c.id.in_([d.id for d in waiting]), _D.c.status.in_(WAITING_STATUSES))
                 .values(
                     status="superseded",
                     last_error=f"back in stock within the debounce window (event {event.id})",
                 )
             )
-            session.expire_all()
+            for delivery in waiting:
+                session.expire(delivery)
             if cast(sa.CursorResult[Any], result).rowcount:
                 return "back in stock before the sold-out alert went out: nothing changed", now
         told: set[str] | None = None
@@ -544,8 +546,8 @@ def _jobs(
             (events[r.event_id], colorways.get(events[r.event_id].colorway_id or -1)) for r in rows
         ]
         if token.startswith(_DIGEST) and len(rows) > 1:
-            quiet = all(e.kind in LISTING_KINDS for e, _ in items)
-            reason = "new listings found at once" if quiet else "during quiet hours"
+            listings_only = all(e.kind in LISTING_KINDS for e, _ in items)
+            reason = "new listings found at once" if listings_only else "during quiet hours"
             title, body, image = render_digest(items, reason)
             job_rows = [rows]
         else:
