@@ -48,6 +48,8 @@ class Hook:
     received: list[dict[str, Any]] = field(default_factory=list)
     fail: set[str] = field(default_factory=set)
     block: threading.Event | None = None
+    block_images: threading.Event | None = None
+    image_requests: int = 0
     images: dict[str, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,6 +72,10 @@ def json_receiver() -> Iterator[Hook]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             name = self.path.lstrip("/")
+            with hook.lock:
+                hook.image_requests += 1
+            if hook.block_images is not None:
+                hook.block_images.wait(60)
             if name not in hook.images:
                 self.send_response(404)
                 self.end_headers()
@@ -93,10 +99,13 @@ def json_receiver() -> Iterator[Hook]:
             if hook.block is not None:
                 hook.block.wait(60)
             status = 500 if record["path"].lstrip("/") in hook.fail else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+            except OSError:
+                pass  # the sender was killed while waiting for this answer
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -109,8 +118,9 @@ def json_receiver() -> Iterator[Hook]:
     try:
         yield hook
     finally:
-        if hook.block is not None:
-            hook.block.set()
+        for gate in (hook.block, hook.block_images):
+            if gate is not None:
+                gate.set()
         server.shutdown()
         server.server_close()
 
