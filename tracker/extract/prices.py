@@ -70,14 +70,14 @@ _SYMBOLS: list[tuple[str, str]] = [
 ]
 _SYMBOLS.sort(key=lambda pair: -len(pair[0]))
 # Letter symbols ("kn", "lei", "Ft") only count as whole words: "unknown" names no currency.
-_SYMBOL_RES = [
-    (
-        re.compile(r"(?<![^\W\d_])" + re.escape(sym) + r"(?![^\W\d_])") if sym[-1].isalpha() else None,
-        sym,
-        code,
+_SYMBOL_CODE = dict(_SYMBOLS)
+# One pass finds the leftmost symbol; at one position the longest wins ("R$" before "$").
+_SYMBOL_ANY = re.compile(
+    "|".join(
+        r"(?<![^\W\d_])" + re.escape(sym) + r"(?![^\W\d_])" if sym[-1].isalpha() else re.escape(sym)
+        for sym, _ in _SYMBOLS
     )
-    for sym, code in _SYMBOLS
-]
+)
 _ISO_RE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])")
 _KNOWN_ISO = frozenset(
     [
@@ -161,12 +161,14 @@ def _currency_of(text: str, currency_hint: str | None, page_lang: str | None) ->
     for match in _ISO_RE.finditer(text):
         if match.group(1) in _KNOWN_ISO:
             return match.group(1)
-    for pattern, symbol, code in _SYMBOL_RES:
-        if pattern.search(text) if pattern is not None else symbol in text:
-            # "¥" is also the yuan; trust a CNY hint over the more common yen.
-            if code == "JPY" and hint == "CNY" and symbol != "円":
-                return "CNY"
-            return code
+    found = _SYMBOL_ANY.search(text)
+    if found is not None:
+        symbol = found.group(0)
+        code = _SYMBOL_CODE[symbol]
+        # "¥" is also the yuan; trust a CNY hint over the more common yen.
+        if code == "JPY" and hint == "CNY" and symbol != "円":
+            return "CNY"
+        return code
     if _KR_RE.search(text):
         if hint in ("SEK", "NOK", "DKK", "ISK"):
             return hint

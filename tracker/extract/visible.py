@@ -102,6 +102,28 @@ def _ancestors(node: Any, limit: int = 10) -> list[Any]:
     return out
 
 
+# The main product's prices come early in the document; past this many priced elements the rest are
+# carousels, footers and other products, and reading them costs milliseconds on long pages.
+_MAX_CANDIDATES = 30
+
+
+def _chain(node: Any, cache: dict[int, tuple[str, str, Any]], limit: int = 10) -> list[tuple[str, str]]:
+    """(tag, class/id text) of the node's ancestors, memoised: candidates share most of them."""
+    out: list[tuple[str, str]] = []
+    parent = node.parent
+    while parent is not None and len(out) < limit:
+        key = parent.mem_id
+        hit = cache.get(key)
+        if hit is None:
+            hit = (parent.tag, _attrs_text(parent), parent.parent)
+            cache[key] = hit
+        if hit[0] in ("body", "html"):
+            break
+        out.append((hit[0], hit[1]))
+        parent = hit[2]
+    return out
+
+
 def in_other_product(node: Any, depth: int = 12) -> bool:
     """Whether the node sits in a block of other products (carousel, recommendations, cart) or chrome."""
     ancestors = _ancestors(node, depth)
@@ -114,8 +136,11 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
     """Prices in elements the page marks as prices, scored for being the main, current price."""
     out: list[PriceCandidate] = []
     seen: set[int] = set()
+    cache: dict[int, tuple[str, str, Any]] = {}
     nodes = tree.css('[class*="price" i], [id*="price" i], [itemprop="price"], [data-price]')
     for order, node in enumerate(nodes):
+        if len(out) >= _MAX_CANDIDATES:
+            break
         if node.tag in ("script", "style", "link", "input", "option", "select", "template"):
             continue
         if node.tag == "meta":
@@ -131,18 +156,22 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
         if _PER_UNIT.search(text) or len(_MONEY.findall(text)) > 1:
             # Unit prices, and containers holding several prices (their children are candidates).
             continue
+        key = hash((node.tag == "meta", text))
+        if key in seen:
+            continue
+        seen.add(key)
         amount, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
         if amount is None:
             continue
-        key = hash((amount, text))
         own = _attrs_text(node)
-        ancestors = _ancestors(node)
-        anc_text = " ".join(_attrs_text(a) for a in ancestors)
+        chain = _chain(node, cache)
+        ancestors = [tag for tag, _ in chain]
+        anc_text = " ".join(attrs for _, attrs in chain)
         old = (
             bool(_OLD_WORDS.search(own))
             or node.tag in ("del", "s", "strike")
-            or any(a.tag in ("del", "s", "strike") for a in ancestors[:3])
-            or bool(_OLD_WORDS.search(" ".join(_attrs_text(a) for a in ancestors[:2])))
+            or any(tag in ("del", "s", "strike") for tag in ancestors[:3])
+            or bool(_OLD_WORDS.search(" ".join(attrs for _, attrs in chain[:2])))
         )
         score = 1.0
         if _MONEY.search(text):
@@ -156,16 +185,13 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
         if (
             _OTHER_WORDS.search(anc_text)
             or _OTHER_WORDS.search(own)
-            or any(a.tag in _CHROME_TAGS for a in ancestors)
+            or any(tag in _CHROME_TAGS for tag in ancestors)
         ):
             score -= 2.5
         if _NET_WORDS.search(own) or _NET_WORDS.search(anc_text[:200]):
             score -= 1.0
         if _FROM_TEXT.search(text):
             score -= 0.5
-        if key in seen:
-            continue
-        seen.add(key)
         out.append(
             PriceCandidate(amount, currency, score - order * 0.002, old, order, text, node.tag == "meta")
         )
