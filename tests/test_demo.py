@@ -335,3 +335,24 @@ def test_demo_config_text_parses(store: DemoStore) -> None:
     # Every brand URL in the config is served.
     with httpx.Client(timeout=10) as c:
         assert all(c.get(u).status_code == 200 for u in brand.urls)
+
+
+def test_fetcher_gets_304_from_the_demo_store(store: DemoStore, clock: ManualClock) -> None:
+    """The demo store and the fetcher agree on conditional requests and robots.txt."""
+    import asyncio
+
+    from tracker.config import Defaults
+    from tracker.fetch import Fetcher
+
+    url = store.brand_urls()[2]
+
+    async def go() -> list[tuple[int, bool]]:
+        async with Fetcher(Defaults(per_host_delay=0)) as fetcher:
+            first = await fetcher.fetch(url)
+            again = await fetcher.fetch(url, etag=first.etag)
+            clock.set_step(2)
+            changed = await fetcher.fetch(url, etag=first.etag)
+            return [(r.status_code, r.not_modified) for r in (first, again, changed)]
+
+    assert asyncio.run(go()) == [(200, False), (304, True), (200, False)]
+    assert store.requests["/robots.txt"] == 1

@@ -472,3 +472,22 @@ def test_minimum_delay_between_requests_to_one_host(server: Server) -> None:
     assert delays == [5.0, 5.0, 2.0]
     assert fake.sleeps == [5.0, 5.0, 2.0]
     assert server.hits["/page"] == 5
+
+
+def test_one_fetcher_survives_several_event_loops(server: Server) -> None:
+    """A scheduler may run each check in its own asyncio.run: clients renew, politeness memory stays."""
+    fake = FakeTime()
+    source = src(per_host_delay="5s")
+    fetcher = Fetcher(defaults(), sleep=fake.sleep, clock=fake.clock)
+
+    async def check() -> FetchResult:
+        return await fetcher.fetch(server.base + "/page", source=source)
+
+    first = asyncio.run(check())
+    second = asyncio.run(check())
+    asyncio.run(fetcher.aclose())
+    assert first.status_code == second.status_code == 200
+    assert server.hits["/page"] == 2
+    assert server.hits["/robots.txt"] == 1, "robots.txt stays cached across loops"
+    # robots.txt at t=1000, page 1 waits 5 s, page 2 (new loop) still waits 5 s after it.
+    assert fetcher.delays == [5.0, 5.0]

@@ -94,6 +94,7 @@ class _Host:
 
     semaphore: asyncio.Semaphore
     delay: float
+    limit: int = 1
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_start: float | None = None
 
@@ -142,6 +143,7 @@ class Fetcher:
         self._hosts: dict[str, _Host] = {}
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         # Observable for tests, benchmarks and the health page.
         self.waits: list[float] = []  # retry backoff / Retry-After waits, in order
         self.delays: list[float] = []  # per-host politeness waits, in order
@@ -157,6 +159,8 @@ class Fetcher:
     async def aclose(self) -> None:
         """Close every HTTP client (one per proxy)."""
         clients, self._clients = list(self._clients.values()), {}
+        if self._loop is not asyncio.get_running_loop():
+            return  # made in a loop that has finished: nothing left to close from here
         for client in clients:
             await client.aclose()
 
@@ -173,6 +177,7 @@ class Fetcher:
     ) -> FetchResult:
         """GET url politely; raises FetchError(kind=...) naming the URL when it cannot be read."""
         started = time.perf_counter()
+        self._bind_loop()
         settings = self._settings(source)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -208,6 +213,24 @@ class Fetcher:
         raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects", kind="redirect_loop")
 
     # -- settings and clients -----------------------------------------------------------------
+
+    def _bind_loop(self) -> None:
+        """Start fresh clients and gates when called from a new event loop (asyncio.run per job).
+
+        Connection pools and asyncio locks belong to the loop that made them; the politeness
+        memory (when each host was last asked, robots.txt) is plain data and is kept.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        if self._loop is not None:
+            self._clients = {}  # their pools belong to a finished loop and cannot be closed from here
+            self._robots_locks = {}
+            for key, host in self._hosts.items():
+                self._hosts[key] = _Host(
+                    asyncio.Semaphore(host.limit), host.delay, host.limit, last_start=host.last_start
+                )
+        self._loop = loop
 
     def _settings(self, source: Source | None) -> _Settings:
         d = self.defaults
@@ -252,7 +275,7 @@ class Fetcher:
         host = self._hosts.get(key)
         if host is None:
             # The first source to reach a host sets its limits; sources sharing a host share them.
-            host = _Host(asyncio.Semaphore(settings.concurrency), settings.delay)
+            host = _Host(asyncio.Semaphore(settings.concurrency), settings.delay, settings.concurrency)
             self._hosts[key] = host
         return host
 
