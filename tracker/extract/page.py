@@ -278,6 +278,26 @@ def _sizes(offers: list[OfferData]) -> tuple[SizeOffer, ...]:
 _PRICE_LABELS = ("price", "preis", "prix", "precio", "prezzo", "prijs", "pris", "cena", "цена", "preço")
 
 
+_DESCRIBED_PRICE = re.compile(
+    r"(?:price|prix|preis|precio|prezzo|prijs|pris|cena|цена|preço|價|价|価格)[^\d$€£¥]{0,6}"
+    r"([$€£¥]?\s?\d[\d.,\s]*(?:\s?(?:[€£¥元円]|[A-Z]{3}|kr|zł))?)",
+    re.I,
+)
+
+
+def _described_price(
+    meta: dict[str, str], hint: str | None, lang: str | None
+) -> tuple[Decimal | None, str | None]:
+    """A price the page's description states after a price word, or (None, None)."""
+    for key in ("og:description", "description", "twitter:description"):
+        found = _DESCRIBED_PRICE.search(meta.get(key) or "")
+        if found:
+            amount, cur = parse_price(found.group(1), currency_hint=hint, page_lang=lang)
+            if amount is not None:
+                return amount, cur
+    return None, None
+
+
 def _meta_prices(
     meta: dict[str, str], hint: str | None, lang: str | None
 ) -> list[tuple[Decimal, str | None, str]]:
@@ -366,6 +386,11 @@ def extract_page(
         price, cur, method = meta_prices[0]
     if availability == Availability.UNKNOWN:
         availability = availability_of(meta.get("product:availability") or meta.get("og:availability"))
+
+    if price is None and not visible:
+        # Last resort for pages with no price markup at all: "Price: $294" in the page description.
+        price, cur = _described_price(meta, hint, lang)
+        method = "description" if price is not None else method
 
     best, strike = best_price(visible)
     shown = {c.amount for c in visible if not c.old and not c.machine}

@@ -168,6 +168,9 @@ def _currency_of(text: str, currency_hint: str | None, page_lang: str | None) ->
         # "¥" is also the yuan; trust a CNY hint over the more common yen.
         if code == "JPY" and hint == "CNY" and symbol != "円":
             return "CNY"
+        # "元" is the unit word for the yuan and the New Taiwan / Hong Kong dollar alike.
+        if symbol == "元" and hint in ("TWD", "HKD", "MOP"):
+            return hint
         return code
     if _KR_RE.search(text):
         if hint in ("SEK", "NOK", "DKK", "ISK"):
@@ -303,6 +306,27 @@ def parse_amount(value: object) -> Decimal | None:
     return amount
 
 
+_NUMBER_TOKEN = re.compile(r"\d(?:[\d.,\u00a0\u202f\u2009 ]*\d)?")
+_ANY_CURRENCY = re.compile(_SYMBOL_ANY.pattern + r"|\$|(?<![A-Za-z])(?:[A-Z]{3}|kr|Kr)(?![A-Za-z])")
+
+
+def _near_symbol(text: str) -> str:
+    """The part of text holding the first number written next to a currency ("Buy 2, $99" -> "$99")."""
+    numbers = list(_NUMBER_TOKEN.finditer(text))
+    if len(numbers) < 2:
+        return text
+    symbols = [(m.start(), m.end()) for m in _ANY_CURRENCY.finditer(text)]
+    if not symbols:
+        return text
+    for number in numbers:
+        for start, end in symbols:
+            if 0 <= start - number.end() <= 2:
+                return text[number.start() : end]
+            if 0 <= number.start() - end <= 2:
+                return text[start : number.end()]
+    return text
+
+
 def parse_price(
     text: str, *, currency_hint: str | None = None, page_lang: str | None = None
 ) -> tuple[Decimal | None, str | None]:
@@ -315,6 +339,7 @@ def parse_price(
         return None, currency
     # "CHF 1'049,95": price-parser does not know the Swiss apostrophe.
     cleaned = re.sub(r"(?<=\d)['’](?=\d{3})", "", text)
+    cleaned = _near_symbol(cleaned)
     sep = _decimal_separator(cleaned, currency)
     parsed = Price.fromstring(cleaned, decimal_separator=sep)
     amount = parsed.amount

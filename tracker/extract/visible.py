@@ -59,6 +59,7 @@ IN_STOCK_TEXT = re.compile(
     r"raktáron)\b|在庫あり|有货|재고\s*있음",
     re.I,
 )
+_SOLD_OUT_CLASS = re.compile(r"\bsold-?out\b|\bout-?of-?stock\b|\bunavailable\b", re.I)
 _STOCK_ATTR = re.compile(r"stock|availab|inventory|sold|lager|dispon", re.I)
 _CART_ATTR = re.compile(
     r"add-?to-?(cart|bag|basket|trolley)|addto(cart|bag|basket)|add_to_(cart|bag|basket)|buy-?now|"
@@ -107,6 +108,26 @@ def _ancestors(node: Any, limit: int = 10) -> list[Any]:
 _MAX_CANDIDATES = 30
 
 
+_AMOUNT = re.compile(r"\d[\d.,'\u00a0\u202f ]*\d|\d")
+
+
+def _amounts(text: str, currency_hint: str | None, lang: str | None) -> list[tuple[Decimal, str | None]]:
+    """Every amount in a text holding several prices, each read in the text's currency."""
+    _, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
+    out: list[tuple[Decimal, str | None]] = []
+    symbols = [(m.start(), m.end()) for m in _MONEY.finditer(text)]
+    for match in _AMOUNT.finditer(text):
+        # Only numbers written next to a currency: "+ 448 bonus points" is no price.
+        if not any(
+            -3 <= start - match.end() <= 2 or -3 <= match.start() - end <= 2 for start, end in symbols
+        ):
+            continue
+        amount, _ = parse_price(match.group(0).strip(), currency_hint=currency, page_lang=lang)
+        if amount is not None:
+            out.append((amount, currency))
+    return out
+
+
 def _chain(node: Any, cache: dict[int, tuple[str, str, Any]], limit: int = 10) -> list[tuple[str, str]]:
     """(tag, class/id text) of the node's ancestors, memoised: candidates share most of them."""
     out: list[tuple[str, str]] = []
@@ -153,14 +174,23 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
             text = node.text(deep=True, separator=" ", strip=True)
         if not text or len(text) > 60 or not any(ch.isdigit() for ch in text):
             continue
-        if _PER_UNIT.search(text) or len(_MONEY.findall(text)) > 1:
-            # Unit prices, and containers holding several prices (their children are candidates).
+        if _PER_UNIT.search(text):
             continue
+        # A container of several prices ("49 890 тг. 44 890 тг."): its children are candidates of
+        # their own; the container only counts, weakly, for its lowest amount (the sale price).
+        several = len(_MONEY.findall(text)) > 1
         key = hash((node.tag == "meta", text))
         if key in seen:
             continue
         seen.add(key)
-        amount, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
+        amount: Decimal | None
+        if several:
+            priced = _amounts(text, currency_hint, lang)
+            if len(priced) < 2:
+                continue
+            amount, currency = min(priced)
+        else:
+            amount, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
         if amount is None:
             continue
         own = _attrs_text(node)
@@ -192,6 +222,8 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
             score -= 1.0
         if _FROM_TEXT.search(text):
             score -= 0.5
+        if several:
+            score -= 0.7
         out.append(
             PriceCandidate(amount, currency, score - order * 0.002, old, order, text, node.tag == "meta")
         )
@@ -214,8 +246,12 @@ def best_price(cands: list[PriceCandidate]) -> tuple[PriceCandidate | None, Pric
 
 
 def buy_button(tree: Any) -> Availability:
-    """InStock for an enabled add-to-cart control, OutOfStock for only disabled ones, else unknown."""
-    enabled = disabled = 0
+    """InStock for an enabled add-to-cart control, OutOfStock for one that says sold out, else unknown.
+
+    A disabled add-to-cart that does not say why is no evidence: many shops disable it until a size
+    is chosen. Quick-add buttons of other products (carousels) are ignored.
+    """
+    enabled = sold_out = 0
     for node in tree.css("button, input[type=submit], input[type=button], a[class*=cart i], a[id*=cart i]"):
         attrs = node.attributes
         label = (
@@ -228,23 +264,20 @@ def buy_button(tree: Any) -> Availability:
         )
         if not (_CART_TEXT.search(label) or _CART_ATTR.search(hint) or attrs.get("name") == "add"):
             continue
-        if SOLD_OUT.search(label) or SOLD_OUT_CJK.search(label):
-            disabled += 1
-            continue
         hidden = "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", "")
-        if hidden:
+        if hidden or in_other_product(node, 8):
             continue
         if (
-            "disabled" in attrs
-            or attrs.get("aria-disabled") == "true"
-            or re.search(r"\bdisabled\b|\bsold-?out\b|\bunavailable\b", attrs.get("class") or "", re.I)
+            SOLD_OUT.search(label)
+            or SOLD_OUT_CJK.search(label)
+            or _SOLD_OUT_CLASS.search(attrs.get("class") or "")
         ):
-            disabled += 1
-        else:
+            sold_out += 1
+        elif not ("disabled" in attrs or attrs.get("aria-disabled") == "true"):
             enabled += 1
     if enabled:
         return Availability.IN_STOCK
-    if disabled:
+    if sold_out:
         return Availability.OUT_OF_STOCK
     return Availability.UNKNOWN
 
