@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from db import store
 from db.models import CheckRun as CheckRunModel
 from db.models import Colorway, Event, Listing, Observation
+from tracker import releases
 from tracker.config import Config
 from tracker.config import Source as SourceConfig
 from tracker.errors import ExtractError, FetchError
@@ -260,6 +261,8 @@ class Pipeline:
                 collected = await collect_shopify(src, self.fetcher, http_cache)
             elif src.kind in ("page", "shopify_product"):
                 collected = await collect_pages(src, self.fetcher, listings)
+            elif src.kind == "release_calendar":
+                return await releases.check_calendar(self, src, source_id, run_id, started)
             else:
                 raise FetchError(
                     f"{name}: sources of kind {src.kind!r} are not checked yet", kind="unsupported"
@@ -353,6 +356,7 @@ class Pipeline:
             )
             known_codes = self._known_discovered_codes(session)
             seen: set[int] = set()
+            offered: list[tuple[Listing, Product]] = []  # for the release hook below
             unchanged: list[int] = []
             suspects: list[str] = []
             for item in got.items:
@@ -388,6 +392,7 @@ class Pipeline:
                     listings[item.key] = listing
                 assert listing.id is not None
                 seen.add(listing.id)
+                offered.append((listing, product))
                 state = _state_of(product)
                 old_obs = previous.get(listing.last_observation_id or -1)
                 ctx = self._context(src.name, listing, colorways.get(match.colorway_id or -1))
@@ -456,6 +461,12 @@ class Pipeline:
                 store.touch_listings(session, rest, now)
             if src.kind == "shopify" and got.complete:
                 store.mark_gone(session, source_id, seen)
+            # Coming-soon products and releases going live, in this same transaction.
+            new_events.extend(
+                releases.after_products(
+                    session, self.config, source_name=src.name, source_id=source_id, offered=offered, now=now
+                )
+            )
             session.add_all(new_events)
             session.flush()
             if new_events and self.planner is not None:
