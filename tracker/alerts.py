@@ -78,7 +78,7 @@ from db.models import Delivery, Event
 from tracker.config import Config, Rule, load_config
 from tracker.errors import ConfigError
 from tracker.notify.render import render_digest, render_message, to_decimal
-from tracker.notify.send import Image, fetch_image, send_via_apprise
+from tracker.notify.send import Image, fetch_image, send_via_apprise, warm_up
 
 __all__ = [
     "DeliveryStats",
@@ -89,6 +89,7 @@ __all__ = [
     "render_message",
     "rule_matches",
     "send_test",
+    "warm_up_channels",
 ]
 
 LISTING_KINDS = ("new_listing", "new_colorway")
@@ -654,6 +655,11 @@ async def deliver_due(
     return stats
 
 
+def warm_up_channels(config: Config) -> None:
+    """Load what the enabled channels need before the first alert (call once when a service starts)."""
+    warm_up([c.url for c in config.alerts.channels if c.enabled])
+
+
 def send_test(config: Config, channel: str | None = None) -> list[tuple[str, bool, str | None]]:
     """Send a test message to every enabled channel (or the one named): (channel, ok, error)."""
     if channel is not None:
@@ -752,6 +758,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     + (f"  [{row['last_error']}]" if row["last_error"] else "")
                 )
             return 0
+        warm_up_channels(config)
         deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
         while True:
             stats = asyncio.run(deliver_due(engine, config))

@@ -89,6 +89,15 @@ def redact(text: str, secrets: list[str]) -> str:
     return text[:ERROR_MAX_CHARS]
 
 
+def warm_up(url_templates: list[str]) -> None:
+    """Load the Apprise plugins these URLs need now (about 0.6 s once), not on the first alert."""
+    for template in url_templates:
+        try:
+            apprise.Apprise.instantiate(expand_env(template), asset=_ASSET)
+        except ConfigError:
+            continue
+
+
 def fetch_image(url: str, *, timeout: float = IMAGE_TIMEOUT) -> Image | None:
     """The product image, or None when it cannot be had quickly (an alert never waits on it)."""
     if urlsplit(url).scheme not in ("http", "https"):
