@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session
 
 from tracker.config import Config
 from tracker.config import Source as SourceConfig
 from tracker.pipeline import Pipeline, RunSummary
+from tracker.releases import drop_plan
 
 log = logging.getLogger("tracker")
 
@@ -49,6 +51,8 @@ class Service:
         self._stop = asyncio.Event()
         self._delivering = asyncio.Lock()
         self._running: set[asyncio.Task[object]] = set()
+        # Sources in drop mode now, with their fast interval (see apply_drop_mode).
+        self.drop_intervals: dict[str, float] = {}
 
     async def run_source(self, name: str) -> None:
         """Job body: one check; anything unexpected is logged with the source, not raised."""
@@ -100,6 +104,14 @@ class Service:
                 misfire_grace_time=max(30, int(interval)),
                 next_run_time=now + timedelta(seconds=0.2 * i),
             )
+        self.scheduler.add_job(
+            self.apply_drop_mode,
+            IntervalTrigger(seconds=min(60.0, self.config.drops.interval), timezone=UTC),
+            id="drops:plan",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
+        )
         if self.deliver is not None:
             self.scheduler.add_job(
                 self.run_delivery,
@@ -109,6 +121,32 @@ class Service:
                 coalesce=True,
                 next_run_time=now,
             )
+
+    def apply_drop_mode(self) -> dict[str, float]:
+        """Check the sources carrying a colorway faster around its release, then go back to normal.
+
+        The decision uses the pipeline's clock, so tests can drive it with their own time.
+        """
+        with Session(self.pipeline.engine) as session:
+            plan = drop_plan(session, self.config, self.pipeline.clock())
+        for src in self.config.sources:
+            if not src.enabled or plan.get(src.name) == self.drop_intervals.get(src.name):
+                continue
+            job = self.scheduler.get_job(f"source:{src.name}")
+            if job is None:
+                continue
+            interval, jitter = source_interval(self.config, src)
+            fast = plan.get(src.name)
+            if fast is not None:
+                interval, jitter = fast, min(jitter, fast / 10)
+                log.info("drop mode: %s checked every %ss", src.name, int(fast))
+            else:
+                log.info("drop mode over: %s back to every %ss", src.name, int(interval))
+            job.reschedule(IntervalTrigger(seconds=interval, jitter=jitter or None, timezone=UTC))
+            if fast is not None:
+                job.modify(next_run_time=datetime.now(UTC))
+        self.drop_intervals = plan
+        return plan
 
     def stop(self) -> None:
         self._stop.set()
