@@ -338,6 +338,22 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calendar(args: argparse.Namespace) -> int:
+    from tracker.calendar import build_ics, write_ics
+
+    config = load_config(args.config)
+    engine = _engine(config, args.config)
+    if args.ics == "-":
+        sys.stdout.buffer.write(build_ics(engine, config))
+        return 0
+    try:
+        count = write_ics(engine, config, args.ics)
+    except OSError as exc:
+        raise TrackerError(f"{args.ics}: cannot write: {exc.strerror}") from None
+    print(f"{count} releases written to {args.ics}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (the README's command list is checked against it)."""
     parser = argparse.ArgumentParser(
@@ -394,6 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to bind (default: dashboard.host, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: dashboard.port, 8501)")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("calendar", help="write the release dates as an iCalendar (.ics) feed")
+    p.add_argument("--ics", required=True, metavar="FILE", help="file to write, or - for standard output")
+    p.set_defaults(func=cmd_calendar)
 
     p = sub.add_parser("alerts", help="test alert channels, list recent deliveries")
     asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
