@@ -310,6 +310,9 @@ _NUMBER_TOKEN = re.compile(r"\d(?:[\d.,\u00a0\u202f\u2009 ]*\d)?")
 _ANY_CURRENCY = re.compile(_SYMBOL_ANY.pattern + r"|\$|(?<![A-Za-z])(?:[A-Z]{3}|kr|Kr)(?![A-Za-z])")
 
 
+_SPLIT_CENTS = re.compile(r"(?<![\d\s])(\d+)\s(\d{2})(?![\d])")
+
+
 def _near_symbol(text: str) -> str:
     """The part of text holding the first number written next to a currency ("Buy 2, $99" -> "$99")."""
     numbers = list(_NUMBER_TOKEN.finditer(text))
@@ -340,6 +343,8 @@ def parse_price(
     # "CHF 1'049,95": price-parser does not know the Swiss apostrophe.
     cleaned = re.sub(r"(?<=\d)['’](?=\d{3})", "", text)
     cleaned = _near_symbol(cleaned)
+    # "$229 99": cents set apart (a <sup>) read as a space; thousands groups have three digits.
+    cleaned = _SPLIT_CENTS.sub(r"\1.\2", cleaned) if not re.search(r"\d[.,]\d", cleaned) else cleaned
     sep = _decimal_separator(cleaned, currency)
     parsed = Price.fromstring(cleaned, decimal_separator=sep)
     amount = parsed.amount

@@ -26,8 +26,22 @@ _OTHER_WORDS = re.compile(
     r"shipping-?(cost|price|fee)|delivery-?(cost|price|fee)",
     re.I,
 )
-# Page chrome: prices and badges there belong to the shop, not the product.
-_CHROME_TAGS = frozenset({"header", "footer", "nav", "aside"})
+# Page chrome: prices and badges there belong to the shop, not the product. (<header> and <nav>
+# are not chrome: shops put the product's own title bar and sticky buy bar in them.)
+_CHROME_TAGS = frozenset({"footer", "aside"})
+# Delivery costs, instalments and savings are prices of something else.
+_SHIPPING = re.compile(
+    r"shipping|delivery|postage|versand|lieferung|livraison|envío|envio|spedizione|verzending|frakt|"
+    r"fragt|toimitus|dostawa|doprava|доставка|kargo|save|saving|you save|économisez|sparen|ahorra|risparmi",
+    re.I,
+)
+# Words before a list price in the text itself ("UVP € 149,99", "Was £60").
+_OLD_TEXT = re.compile(
+    r"\b(uvp|rrp|msrp|statt|was|before|regular|list\s+price|original|antes|prima|avant|vorher|"
+    r"normalpris|ordinarie|tidligere|voorheen|ovh|ord\.|era)\b",
+    re.I,
+)
+_CENTS_SUP = re.compile(r"^\d{2}$")
 _PER_VARIANT = re.compile(r"variant|swatch|size-?(list|select|option|picker)|option-?value", re.I)
 _NET_WORDS = re.compile(r"net|excl|without-?tax|ex-?vat|notax|no-tax", re.I)
 _FROM_TEXT = re.compile(r"^\s*(from|ab|dès|desde|da|vanaf|fra|från|od|от|起)\b", re.I)
@@ -128,6 +142,17 @@ def _amounts(text: str, currency_hint: str | None, lang: str | None) -> list[tup
     return out
 
 
+def _price_text(node: Any) -> str:
+    """The node's text, with cents written in <sup> joined back ("229<sup>99</sup>" -> "229.99")."""
+    text: str = node.text(deep=True, separator=" ", strip=True)
+    sup = node.css_first("sup") if "<sup" in (node.html or "")[:400] else None
+    if sup is not None:
+        cents = sup.text(strip=True)
+        if _CENTS_SUP.match(cents):
+            text = re.sub(r"(\d)[\s.,]*" + cents + r"(?!\d)", r"\1." + cents, text, count=1)
+    return text
+
+
 def _chain(node: Any, cache: dict[int, tuple[str, str, Any]], limit: int = 10) -> list[tuple[str, str]]:
     """(tag, class/id text) of the node's ancestors, memoised: candidates share most of them."""
     out: list[tuple[str, str]] = []
@@ -171,7 +196,7 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
                 continue
             text = content + " " + (currency_hint or "")
         else:
-            text = node.text(deep=True, separator=" ", strip=True)
+            text = _price_text(node)
         if not text or len(text) > 60 or not any(ch.isdigit() for ch in text):
             continue
         if _PER_UNIT.search(text):
@@ -220,8 +245,15 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
             score -= 2.5
         if _NET_WORDS.search(own) or _NET_WORDS.search(anc_text[:200]):
             score -= 1.0
+        if _SHIPPING.search(text) or _SHIPPING.search(own) or _SHIPPING.search(anc_text[:300]):
+            score -= 2.0
         if _FROM_TEXT.search(text):
             score -= 0.5
+        if text.lstrip().startswith("+"):
+            # "+20.00€": the surcharge of an option or accessory.
+            score -= 2.0
+        if _OLD_TEXT.search(text):
+            old = True
         if several:
             score -= 0.7
         out.append(
