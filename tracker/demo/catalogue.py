@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 # US men's sizes as New Balance sells the 2002R.
 SIZES: tuple[str, ...] = ("7", "7.5", "8", "8.5", "9", "9.5", "10", "10.5", "11", "11.5", "12", "13")
@@ -180,3 +182,59 @@ def brand_products(step: int) -> list[DemoProduct]:
         else:
             out.append(product)
     return out
+
+
+# -- a scripted release, after the timeline above ---------------------------------------------
+
+LAUNCH_PRODUCT = DemoProduct(
+    id=7006, handle="new-balance-2002r-protection-pack-ripstop-m2002rdq",
+    title='New Balance 2002R Protection Pack "Ripstop Grey"', style_code="M2002RDQ",
+    price=Decimal("170.00"), colour="Ripstop Grey",
+    tags=("2002R", "Protection Pack", "New Balance", "Footwear"),
+    stock=_stock(), published_at="2024-03-10T10:00:00-05:00",
+)
+
+LAUNCH_PHASES: tuple[str, ...] = (
+    "Nothing announced yet",
+    'Announced: the release calendar dates "Ripstop Grey" (M2002RDQ)',
+    "Moved: the calendar brings the release forward and gives its time",
+    "Coming soon: the boutique publishes it with every size unavailable",
+    "Live: the boutique has it in stock",
+)
+
+
+@dataclass
+class Launch:
+    """A release the demo store plays out in phases (see LAUNCH_PHASES) after its timeline.
+
+    `announced` is the first date the calendar gives (a day, no time); `moved_to` the moment it
+    is moved to (earlier, with a time). `phase` None follows the store clock: phase k starts k
+    steps after the last timeline step.
+    """
+
+    announced: date
+    moved_to: datetime
+    timezone: str = "America/New_York"
+    phase: int | None = None
+
+    def calendar_products(self, phase: int) -> list[tuple[str, str, str, str]]:
+        """(name, price, date text, region) rows of the release-dates page at a phase."""
+        rows = [("New Balance 990v6 Made in USA Grey", "$199.99", "TBC", "US")]
+        if phase >= 2:
+            local = self.moved_to.astimezone(ZoneInfo(self.timezone))
+            when = local.strftime("%B %d, %Y %I:%M %p ") + (local.tzname() or "")
+            rows.append((LAUNCH_PRODUCT.title + " M2002RDQ", "$170", when, "US"))
+        elif phase >= 1:
+            when = self.announced.strftime("%B %d, %Y")
+            rows.append((LAUNCH_PRODUCT.title + " M2002RDQ", "$170", when, "US"))
+        return rows
+
+    def boutique_product(self, phase: int) -> DemoProduct | None:
+        """The launch product as the boutique lists it at a phase (None before it appears)."""
+        if phase < 3:
+            return None
+        if phase == 3:
+            return replace(
+                LAUNCH_PRODUCT, stock=dict.fromkeys(SIZES, False), tags=(*LAUNCH_PRODUCT.tags, "coming soon")
+            )
+        return LAUNCH_PRODUCT
