@@ -390,3 +390,26 @@ def image_svg(product_code: str) -> str:
 
 
 ROBOTS_TXT = "User-agent: *\nDisallow: /boutique/cart\nDisallow: /boutique/checkout\nAllow: /\n"
+
+
+def release_dates_page(rows: list[tuple[str, str, str, str]], base: str) -> str:
+    """A release-dates page in the release-box layout: name in h2 a, price, date, region."""
+    boxes = "\n".join(
+        f"""    <div class="releases-box" data-region="{html.escape(region)}">
+      <h2><a href="{base}/calendar/release/{i}">{html.escape(name)}</a></h2>
+      <span class="release-price">{html.escape(price)}</span>
+      <span class="release-date">{html.escape(when)}</span>
+    </div>"""
+        for i, (name, price, when, region) in enumerate(rows)
+    )
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Release dates | Demo Calendar</title></head>
+<body>
+  <h1>Sneaker release dates</h1>
+  <main>
+{boxes}
+  </main>
+</body>
+</html>
+"""
