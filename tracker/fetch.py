@@ -385,7 +385,8 @@ class Fetcher:
                     )
                 raise FetchError(f"{url}: HTTP {status}", kind="http_error", status_code=status)
             if status == 304 or status in _REDIRECTS:
-                await response.aclose()
+                # Read the (empty or tiny) body: a response closed unread costs the kept-alive connection.
+                await _read_capped(response, _ERROR_BODY_BYTES, url, truncate=True)
                 return _Response(status, resp_headers, b"", str(response.url))
             body = await _read_capped(response, settings.max_body, url)
             return _Response(status, resp_headers, body, str(response.url))
@@ -442,11 +443,7 @@ class Fetcher:
                         try:
                             status = response.status_code
                             location = response.headers.get("location")
-                            body = (
-                                b""
-                                if status in _REDIRECTS
-                                else await _read_capped(response, ROBOTS_MAX_BYTES, url, truncate=True)
-                            )
+                            body = await _read_capped(response, ROBOTS_MAX_BYTES, url, truncate=True)
                         finally:
                             await response.aclose()
                 if status in _REDIRECTS and location:

@@ -307,6 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
     demo: DemoStore
     protocol_version = "HTTP/1.1"
     server_version = "DemoStore/1.0"
+    # Headers and body go out in two writes; with Nagle on, the body's last segment waits for
+    # the client's delayed ACK (~40 ms per response), which would swamp any benchmark.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._serve(head=False)
