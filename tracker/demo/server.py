@@ -16,7 +16,15 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from tracker.demo import pages
-from tracker.demo.catalogue import DemoProduct, Step, boutique_products, brand_products, steps
+from tracker.demo.catalogue import (
+    LAUNCH_PHASES,
+    DemoProduct,
+    Launch,
+    Step,
+    boutique_products,
+    brand_products,
+    steps,
+)
 
 
 class Clock(Protocol):
@@ -115,6 +123,7 @@ class DemoStore:
         step_seconds: float = 60.0,
         latency: float = 0.0,
         bench_products: int = 0,
+        launch: Launch | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else DemoClock()
         if isinstance(self.clock, ManualClock):
@@ -122,6 +131,8 @@ class DemoStore:
         self.step_seconds = step_seconds
         self.latency = latency
         self.bench_products = bench_products
+        # A scripted release served at /calendar/release-dates (None: the page lists no 2002R).
+        self.launch = launch
         self.requests: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()
         self.in_flight = 0
@@ -148,9 +159,21 @@ class DemoStore:
                 current = step.index
         return current
 
+    @property
+    def launch_phase(self) -> int:
+        """The scripted release's phase now (0: nothing announced; see LAUNCH_PHASES)."""
+        if self.launch is None:
+            return 0
+        if self.launch.phase is not None:
+            return self.launch.phase
+        after = int(self.clock.elapsed() // self.step_seconds) - (len(self.steps) - 1)
+        return min(max(after, 0), len(LAUNCH_PHASES) - 1)
+
     def boutique(self) -> list[DemoProduct]:
         """The boutique's products now."""
-        return boutique_products(self.current_step)
+        out = boutique_products(self.current_step)
+        extra = self.launch.boutique_product(self.launch_phase) if self.launch else None
+        return [extra, *out] if extra is not None else out
 
     def brand(self) -> list[DemoProduct]:
         """The brand store's products now."""
@@ -245,6 +268,9 @@ class DemoStore:
             if product is None:
                 return _not_found(path)
             return _html(pages.brand_page(product, base))
+        if path == "/calendar/release-dates":
+            rows = self.launch.calendar_products(self.launch_phase) if self.launch else []
+            return _html(pages.release_dates_page(rows, base))
         if match := _BENCH.match(path):
             i = int(match.group(1))
             if i >= self.bench_products:
@@ -289,7 +315,7 @@ class DemoStore:
 
     def last_modified(self) -> datetime:
         """When the current step's content appeared (a fixed date plus one hour per step)."""
-        return _EPOCH + timedelta(hours=self.current_step)
+        return _EPOCH + timedelta(hours=self.current_step + self.launch_phase)
 
 
 def etag_for(body: bytes) -> str:
