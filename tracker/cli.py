@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -193,13 +193,18 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from tracker.config import parse_text
     from tracker.demo import DemoClock, DemoStore, demo_config_text
+    from tracker.demo.catalogue import Launch
 
-    store = DemoStore(clock=DemoClock(speed=args.speed), step_seconds=args.step_seconds)
+    # The scripted release goes live when its last phase starts, right after the timeline.
+    live_in = timedelta(seconds=(8 * args.step_seconds) / args.speed)
+    moved_to = (datetime.now(UTC) + live_in).replace(second=0, microsecond=0)
+    launch = Launch(announced=(moved_to + timedelta(days=2)).date(), moved_to=moved_to)
+    store = DemoStore(clock=DemoClock(speed=args.speed), step_seconds=args.step_seconds, launch=launch)
     base = store.start(port=args.store_port)
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = data_dir / "config.toml"
-    text = demo_config_text(base, data_dir=".", interval=args.interval)
+    text = demo_config_text(base, data_dir=".", interval=args.interval, releases=True)
     parse_text(text, str(config_path))
     config_path.write_text(text, encoding="utf-8")
     config = load_config(config_path)
