@@ -37,6 +37,7 @@ class Server:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
         self.headers_seen: dict[str, dict[str, str]] = {}
+        self.connections: set[tuple[str, int]] = set()
         self.in_flight = 0
         self.peak = 0
         self.lock = threading.Lock()
@@ -84,6 +85,7 @@ class Server:
         with self.lock:
             self.hits[path] += 1
             n = self.hits[path]
+            self.connections.add(h.client_address)
         self.headers_seen[path] = {k.lower(): v for k, v in h.headers.items()}
 
         def send(status: int, body: bytes = b"", ctype: str = "text/html", **headers: str) -> None:
@@ -266,6 +268,18 @@ def test_conditional_request_costs_a_304(server: Server, validators: dict[str, s
         assert sent["if-none-match"] == ETAG
     if "last_modified" in validators:
         assert sent["if-modified-since"] == LAST_MODIFIED
+
+
+def test_304_and_redirects_keep_the_connection_alive(server: Server) -> None:
+    async def go() -> None:
+        async with Fetcher(defaults()) as f:
+            for _ in range(3):
+                assert (await f.fetch(server.base + "/page", etag=ETAG)).not_modified
+            assert (await f.fetch(server.base + "/chain/2")).body == b"end of chain"
+
+    run(go)
+    assert server.hits["/page"] == 3 and server.hits["/chain/0"] == 1
+    assert len(server.connections) == 1, "every response reused one kept-alive connection"
 
 
 def test_429_waits_for_retry_after_then_succeeds(server: Server) -> None:
