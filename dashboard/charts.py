@@ -38,7 +38,8 @@ def price_history(
         (s for s in segments if s.currency == currency or s.price is None), key=lambda s: s.start
     )
     line_rows: list[dict[str, object]] = []
-    for shop in sorted({s.source_name for s in mine}):
+    # Shops that never showed a price (blocked, unknown) would only add an empty legend entry.
+    for shop in sorted({s.source_name for s in mine if s.price is not None}):
         shop_segs = [s for s in mine if s.source_name == shop]
         for seg in shop_segs:
             price = float(seg.price) if buyable(seg) and seg.price is not None else None

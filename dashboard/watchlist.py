@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT, Comment, Table, Whitespace
 
 from tracker.config import Config, parse_text, save_text
 from tracker.errors import ConfigError
@@ -123,8 +123,7 @@ def _append(aot: AoT, table: Table) -> None:
     trailing: list[Any] = []
     if len(aot):
         body = aot[-1].value.body
-        while body and body[-1][0] is None:
-            trailing.insert(0, body.pop()[1])
+        trailing = _pop_trailing(body)
         body.append((None, tomlkit.ws("\n")))
     aot.append(table)
     for item in trailing:
@@ -164,8 +163,23 @@ def remove_colorway(text: str, style_code: str) -> str:
     aot = _colorways(doc)
     i = _index(aot, style_code)
     if i is not None:
+        body = aot[i].value.body
+        trailing = _pop_trailing(body)
+        if i > 0 and any(isinstance(item, Comment) for item in trailing):
+            # The comments after the removed table head the next section: keep them.
+            previous = aot[i - 1].value.body
+            while previous and previous[-1][0] is None and isinstance(previous[-1][1], Whitespace):
+                previous.pop()
+            previous.extend((None, item) for item in trailing)
         del aot[i]
     return tomlkit.dumps(doc)
+
+
+def _pop_trailing(body: list[Any]) -> list[Any]:
+    trailing: list[Any] = []
+    while body and body[-1][0] is None:
+        trailing.insert(0, body.pop()[1])
+    return trailing
 
 
 def add_source(text: str, form: SourceForm) -> str:

@@ -19,7 +19,9 @@ if not all_colorways:
 
 codes = [c.style_code for c in all_colorways]
 wanted = st.query_params.get("style")
-start = codes.index(wanted) if wanted in codes else 0
+# Without a choice in the URL, open on the first watched colorway.
+first_watched = next((i for i, c in enumerate(all_colorways) if c.watched), 0)
+start = codes.index(wanted) if wanted in codes else first_watched
 by_code = {c.style_code: c for c in all_colorways}
 choice = st.selectbox(
     "Colorway",

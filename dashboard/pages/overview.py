@@ -74,7 +74,7 @@ if table:
         return styles
 
     st.dataframe(
-        frame.style.apply(_colour, axis=None),
+        frame.style.apply(_colour, axis=None).format(na_rep="", subset=["image", "link"]),
         hide_index=True,
         width="stretch",
         row_height=64,
@@ -82,14 +82,14 @@ if table:
         column_config={
             "image": st.column_config.ImageColumn("", width="small"),
             "colorway": st.column_config.TextColumn("Colorway", width="medium"),
-            "style code": st.column_config.TextColumn("Style code"),
-            "list": st.column_config.TextColumn("List price"),
-            "best": st.column_config.TextColumn("Best price"),
-            "where": st.column_config.TextColumn("At"),
-            "link": st.column_config.LinkColumn("Link", display_text="open ↗"),
-            "vs list": st.column_config.TextColumn("vs list"),
-            "%": st.column_config.TextColumn("%"),
-            "stock": st.column_config.TextColumn("Stock"),
+            "style code": st.column_config.TextColumn("Style code", width="small"),
+            "list": st.column_config.TextColumn("List price", width="small"),
+            "best": st.column_config.TextColumn("Best price", width="small"),
+            "where": st.column_config.TextColumn("At", width="small"),
+            "link": st.column_config.LinkColumn("Link", display_text="open ↗", width="small"),
+            "vs list": st.column_config.TextColumn("vs list", width="small"),
+            "%": st.column_config.TextColumn("%", width="small"),
+            "stock": st.column_config.TextColumn("Stock", width="small"),
             "my sizes": st.column_config.TextColumn(
                 "My sizes", help="Your sizes in stock somewhere / sizes you watch"
             ),

@@ -111,7 +111,7 @@ if st.session_state.get("cw_choice") not in options:
 choice = st.selectbox(
     "Colorway",
     options,
-    format_func=lambda code: "➕ New colorway" if code == NEW else f"{by_code[code].name} ({code})",
+    format_func=lambda code: "New colorway…" if code == NEW else f"{by_code[code].name} ({code})",
     key="cw_choice",
 )
 current: Colorway | None = by_code.get(choice)

@@ -1,0 +1,117 @@
+"""The dashboard served for real and driven by Chromium: the overview and a colorway chart render."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dashboard.charts import LIST_PRICE_COLOR
+from dashboard.serve import serve
+from tests.seed import seed, sqlite_engine, write_config
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUT = Path(__file__).resolve().parent.parent / "test-output"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A dashboard on a free port over a seeded SQLite database."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test.sh installs it)")
+    tmp = tmp_path_factory.mktemp("browser")
+    url, engine = sqlite_engine(tmp)
+    seed(engine)
+    engine.dispose()
+    config = write_config(tmp / "config.toml", url)
+    port = _free_port()
+    proc = serve(config, "127.0.0.1", port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _hex(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+def _count_color(png: bytes, color: tuple[int, int, int], tolerance: int = 12) -> int:
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return sum(
+        1
+        for pixel in image.getdata()
+        if all(abs(a - b) <= tolerance for a, b in zip(pixel, color, strict=True))
+    )
+
+
+def test_overview_and_colorway_chart_render(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.goto(server + "/", wait_until="domcontentloaded")
+            page.get_by_text("Protection Pack Rain Cloud").first.wait_for(
+                state="attached", timeout=30_000
+            )
+            page.get_by_text("Discovered 2002R listings").wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)  # let images and sparklines paint before the screenshot
+            page.screenshot(path=str(OUT / "overview.png"), full_page=True)
+            # The overview table is a canvas grid: the heading and the watched names must be there.
+            assert page.get_by_role("heading", name="2002R overview").is_visible()
+
+            started = time.monotonic()
+            page.goto(server + "/colorway?style=M2002RDA", wait_until="domcontentloaded")
+            chart = page.locator(".vega-embed canvas, .vega-embed svg").first
+            chart.wait_for(timeout=30_000)
+            render_seconds = time.monotonic() - started
+            page.wait_for_timeout(1000)  # vega draws on the next frames after the canvas exists
+            page.screenshot(path=str(OUT / "colorway.png"), full_page=True)
+            shot = page.locator(".vega-embed").first.screenshot(
+                path=str(OUT / "colorway-chart.png")
+            )
+            # The dashed list-price rule is drawn in its own colour: enough of it must be on the chart.
+            assert _count_color(shot, _hex(LIST_PRICE_COLOR)) > 100
+            assert page.get_by_text("Protection Pack Rain Cloud").first.is_visible()
+            print(f"colorway page: chart rendered {render_seconds:.2f} s after navigation")
+
+            for name in ("releases", "watchlist", "alerts", "health"):
+                page.goto(f"{server}/{name}", wait_until="domcontentloaded")
+                page.locator("h1").first.wait_for(timeout=30_000)
+                page.wait_for_timeout(800)
+                assert not page.locator(".stException").count()
+                page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+        finally:
+            browser.close()

@@ -1,0 +1,406 @@
+"""Every dashboard page through Streamlit's AppTest on a seeded database (SQLite; PostgreSQL too)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import serve as serve_module
+from dashboard.charts import LIST_PRICE_COLOR
+from db.engine import make_engine
+from tests.seed import CONFIG_TEMPLATE, EXPECTED, postgres_url, seed, sqlite_engine, write_config
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+PAGES = [
+    "pages/overview.py",
+    "pages/colorway.py",
+    "pages/releases.py",
+    "pages/watchlist.py",
+    "pages/alerts.py",
+    "pages/health.py",
+]
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+@pytest.fixture
+def seeded_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """config.toml (with comments) over a seeded SQLite file; TRACKER_CONFIG points at it."""
+    url, engine = sqlite_engine(tmp_path)
+    seed(engine)
+    engine.dispose()
+    config = write_config(tmp_path / "config.toml", url)
+    monkeypatch.setenv("TRACKER_CONFIG", str(config))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD", raising=False)
+    return config
+
+
+@pytest.fixture
+def empty_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """config.toml over an empty database."""
+    config = write_config(tmp_path / "config.toml", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("TRACKER_CONFIG", str(config))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD", raising=False)
+    return config
+
+
+def _visit(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _all_text(at: AppTest) -> str:
+    """Everything a page shows as text, tables included."""
+    parts: list[str] = []
+    for kind in (
+        "markdown",
+        "caption",
+        "info",
+        "error",
+        "warning",
+        "success",
+        "title",
+        "subheader",
+        "text",
+    ):
+        parts.extend(str(e.value) for e in at.get(kind))
+    parts.extend(f"{m.label} {m.value}" for m in at.metric)
+    parts.extend(df.value.to_string() for df in at.dataframe)
+    return "\n".join(parts)
+
+
+def _check_seeded_pages(at: AppTest) -> None:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    overview = at.dataframe[0].value.set_index("style code")
+    rda = overview.loc["M2002RDA"]
+    assert rda["best"] == "$120.00" and rda["where"] == EXPECTED["rda_best_shop"]
+    assert rda["list"] == "$150.00"
+    assert rda["vs list"] == "-$30.00" and rda["%"] == "-20.0%"
+    assert rda["my sizes"] == "1 / 2"
+    assert rda["stock"] == "In stock"
+    assert "$99.00 at Concepts" in rda["suspect"]  # marked, never the best price
+    assert overview.loc["M2002RDB", "%"] == "+6.7%"
+    assert overview.loc["M2002RDC", "list"] == "$150.00"
+    assert "M2002RHO" not in overview.index  # not watched
+    discovered = at.dataframe[1].value
+    assert discovered["title"].tolist() == [
+        "New Balance 2002R <b>Mystery</b> [click](https://evil.example)"
+    ]
+
+    _visit(at, "pages/colorway.py")
+    assert at.selectbox(key="colorway_choice").value == "M2002RDB"  # the first watched, by name
+    at.selectbox(key="colorway_choice").select("M2002RDA").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Lowest"] == "$120.00"
+    assert metrics["Highest"] == "$150.00"
+    assert metrics["Now (lowest)"] == "$120.00"
+    # Time-weighted over 30 days; the clock moves a little between seeding and rendering.
+    average = float(metrics["Average"].lstrip("$"))
+    assert abs(average - float(EXPECTED["rda_30d_average"])) <= 0.02
+    chart = at.get("vega_lite_chart")[0].proto
+    spec = json.loads(chart.spec)
+    datasets = {d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.datasets}
+    rules = [layer for layer in spec["layer"] if (layer.get("mark") or {}).get("type") == "rule"]
+    assert rules and rules[0]["mark"]["color"] == LIST_PRICE_COLOR
+    rule_data = datasets[rules[0]["data"]["name"]].to_dict("records")
+    assert rule_data == [{"price": 150.0, "label": "List $150.00"}]
+    lines = next(
+        layer for layer in spec["layer"] if (layer.get("mark") or {}).get("type") == "line"
+    )
+    assert lines["mark"]["interpolate"] == "step-after"
+    kith = datasets[lines["data"]["name"]].query("shop == 'Kith'")["price"].dropna().tolist()
+    assert kith == [150.0, 150.0, 135.0, 135.0, 120.0, 120.0]
+    rects = [layer for layer in spec["layer"] if (layer.get("mark") or {}).get("type") == "rect"]
+    assert rects, "the sold-out span at Concepts is drawn"
+    grid = at.dataframe[1].value
+    assert grid.loc["9", "Kith"] == "✓ $120.00" and grid.loc["10", "Kith"] == "✗"
+    assert grid.loc["11", "Kith"] == "✓ $125.00"
+    events = at.dataframe[2].value
+    assert events["kind"].tolist() == ["price_drop", "sold_out"]
+
+    at.segmented_control(key="range").set_value("7 d").run()
+    assert {m.label: m.value for m in at.metric}["Highest"] == "$135.00"
+
+    _visit(at, "pages/releases.py")
+    upcoming = at.dataframe[0].value
+    assert upcoming["style code"].tolist() == ["M2002RDC"]
+    assert at.metric[0].label == "Next drop: Protection Pack Sea Salt"
+    assert at.metric[0].value.startswith("in ")
+
+    _visit(at, "pages/alerts.py")
+    text = _all_text(at)
+    assert "secret-token" not in text and "ntfy.example" not in text
+    deliveries = at.dataframe[0].value.set_index("status")
+    assert deliveries.loc["failed", "attempts"] == 8
+    assert deliveries.loc["failed", "channel"] == "phone"
+    assert {m.label: m.value for m in at.metric}["Failed"] == "1"
+
+    _visit(at, "pages/health.py")
+    health = at.dataframe[0].value.set_index("source")
+    assert health.loc["Kith", "checks (24 h)"] == EXPECTED["kith_runs"]
+    assert health.loc["Kith", "not modified %"] == 50.0
+    assert health.loc["Kith", "mean ms"] == 190
+    assert health.loc["New Balance", "blocked"] == EXPECTED["nb_blocked"]
+    assert health.loc["New Balance", "error rate %"] == 100.0
+    assert bool(health.loc["New Balance", "broken"])
+    assert "Broken: New Balance" in at.error[0].value
+    # Shown in the config's zone (Europe/Paris), not in UTC.
+    assert str(health.loc["Kith", "last check"].tzinfo) == "Europe/Paris"
+
+    _visit(at, "pages/watchlist.py")
+    assert at.dataframe[0].value["style code"].tolist() == [
+        "M2002RDA",
+        "M2002RDB",
+        "M2002RDC",
+        "M2002RHO",
+    ]
+
+
+def test_pages_show_the_seeded_numbers(seeded_config: Path) -> None:
+    _check_seeded_pages(_app())
+
+
+@pytest.mark.postgres
+def test_pages_show_the_seeded_numbers_on_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip(
+            "TEST_DATABASE_URL is not set (scripts/test.sh starts a PostgreSQL and sets it)"
+        )
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD", raising=False)
+    with postgres_url() as url:
+        engine = make_engine(url)
+        seed(engine)
+        engine.dispose()
+        config = write_config(tmp_path / "config.toml", url)
+        monkeypatch.setenv("TRACKER_CONFIG", str(config))
+        _check_seeded_pages(_app())
+        from dashboard import data
+
+        data.engine(url).dispose()  # so the database can be dropped
+
+
+def test_empty_database_shows_helpful_messages(empty_config: Path) -> None:
+    at = _app()
+    at.run()
+    assert not at.exception
+    assert "No prices yet" in _all_text(at)
+    assert "No 2002R listing outside your catalogue" in _all_text(at)
+    expected = {
+        "pages/colorway.py": "No colorways yet",
+        "pages/releases.py": "No release dates yet",
+        "pages/alerts.py": "No alert has been sent yet",
+        "pages/health.py": "No checks yet",
+    }
+    for page, message in expected.items():
+        _visit(at, page)
+        assert message in _all_text(at), page
+    _visit(at, "pages/watchlist.py")
+
+
+def test_password_hides_everything_until_entered(
+    seeded_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACKER_DASHBOARD_PASSWORD", "s3cret-pass")
+    at = _app()
+    at.run()
+    assert not at.exception
+    assert not at.dataframe and not at.metric
+    assert "Protection Pack" not in _all_text(at)
+    for page in PAGES:
+        with pytest.raises(Exception):  # noqa: B017 (no page is even registered before sign-in)
+            at.switch_page(page).run()
+    at = _app()
+    at.run()
+    at.text_input(key="password_input").input("wrong")
+    at.button[0].click().run()
+    assert "Wrong password." in [e.value for e in at.error]
+    assert not at.dataframe
+    at.text_input(key="password_input").input("s3cret-pass")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.dataframe and "M2002RDA" in at.dataframe[0].value["style code"].tolist()
+
+
+def test_broken_config_shows_the_keyed_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('timezone = "Mars/Olympus"\n', encoding="utf-8")
+    monkeypatch.setenv("TRACKER_CONFIG", str(config))
+    monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD", raising=False)
+    at = _app()
+    at.run()
+    assert not at.exception
+    assert "timezone" in at.error[0].value and "Mars/Olympus" in at.error[0].value
+
+
+def _form_button(at: AppTest, label: str) -> object:
+    return next(b for b in at.button if b.label == label)
+
+
+def test_watchlist_adds_a_colorway_and_keeps_comments(seeded_config: Path) -> None:
+    at = _visit(_app(), "pages/watchlist.py")
+    key = "cw_{}___new__"
+    at.text_input(key=key.format("name")).input("2002R Mystery")
+    at.text_input(key=key.format("style_code")).input("m2002rzz")
+    at.text_input(key=key.format("list_price")).input("130")
+    at.text_input(key=key.format("target_price")).input("99.5")
+    at.text_input(key=key.format("sizes")).input("9, 9.5")
+    _form_button(at, "Save colorway").click().run()  # type: ignore[attr-defined]
+    assert not at.exception
+    text = seeded_config.read_text(encoding="utf-8")
+    assert "# 2002R tracker configuration (test copy)" in text
+    assert "# the grey one" in text and "# --- shops ---" in text
+    assert 'name = "2002R Mystery"\nstyle_code = "M2002RZZ"\nlist_price = {USD = 130}' in text
+    assert 'sizes = ["9", "9.5"]' in text and "target_price = {USD = 99.5}" in text
+    assert text.index("M2002RZZ") < text.index(
+        "# --- shops ---"
+    )  # the section comment still heads shops
+    assert at.success and "Saved 2002R Mystery" in at.success[0].value
+    assert "M2002RZZ" in at.dataframe[0].value["style code"].tolist()
+
+
+def test_watchlist_refuses_invalid_input_and_shows_it_by_the_field(seeded_config: Path) -> None:
+    before = seeded_config.read_text(encoding="utf-8")
+    at = _visit(_app(), "pages/watchlist.py")
+    key = "cw_{}___new__"
+    at.text_input(key=key.format("name")).input("Bad")
+    at.text_input(key=key.format("style_code")).input("not a code!")
+    at.text_input(key=key.format("list_price")).input("cheap")
+    _form_button(at, "Save colorway").click().run()  # type: ignore[attr-defined]
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("is not a style code" in e for e in errors)
+    assert any("'cheap' is not an amount" in e for e in errors)
+    assert seeded_config.read_text(encoding="utf-8") == before
+    # A duplicate style code is refused the same way.
+    at.text_input(key=key.format("style_code")).input("M2002RDA")
+    at.text_input(key=key.format("list_price")).input("")
+    _form_button(at, "Save colorway").click().run()  # type: ignore[attr-defined]
+    assert any("duplicate style code M2002RDA" in e.value for e in at.error)
+    assert seeded_config.read_text(encoding="utf-8") == before
+
+
+def test_watchlist_edits_and_removes_a_colorway(seeded_config: Path) -> None:
+    at = _visit(_app(), "pages/watchlist.py")
+    at.selectbox(key="cw_choice").select("M2002RDB").run()
+    at.text_input(key="cw_target_price_M2002RDB").input("120")
+    at.text_input(key="cw_sizes_M2002RDB").input("10.5")
+    _form_button(at, "Save colorway").click().run()  # type: ignore[attr-defined]
+    assert not at.exception and not at.error
+    text = seeded_config.read_text(encoding="utf-8")
+    block = text[text.index('style_code = "M2002RDB"') :].split("[[", 1)[0]
+    assert "target_price = {USD = 120}" in block and 'sizes = ["10.5"]' in block
+    assert "# the grey one" in text
+    at.selectbox(key="cw_choice").select("M2002RHO").run()
+    at.button(key="cw_remove").click().run()
+    assert "M2002RHO" not in seeded_config.read_text(encoding="utf-8")
+    assert "# --- shops ---" in seeded_config.read_text(encoding="utf-8")
+
+
+PRODUCT_PAGE = b"""<!doctype html><html><head><title>2002R Rain Cloud</title>
+<script type="application/ld+json">{"@context": "https://schema.org", "@type": "Product",
+"name": "New Balance 2002R Protection Pack Rain Cloud", "sku": "M2002RDA",
+"offers": {"@type": "Offer", "price": "149.99", "priceCurrency": "USD",
+"availability": "https://schema.org/InStock"}}</script></head>
+<body><h1>New Balance 2002R Protection Pack Rain Cloud</h1></body></html>"""
+
+
+@pytest.fixture
+def shop() -> Iterator[str]:
+    """A product page on 127.0.0.1."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(PRODUCT_PAGE)))
+            self.end_headers()
+            self.wfile.write(PRODUCT_PAGE)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/products/2002r-rain-cloud"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_add_a_shop_by_url_with_a_preview(seeded_config: Path, shop: str) -> None:
+    at = _visit(_app(), "pages/watchlist.py")
+    at.text_input(key="src_name").input("Local shop")
+    at.text_input(key="src_url").input("ftp://127.0.0.1/x")
+    at.button(key="src_save_button").click().run()
+    assert any("Only http:// and https://" in e.value for e in at.error)
+    assert "Local shop" not in seeded_config.read_text(encoding="utf-8")
+
+    at.text_input(key="src_url").input(shop)
+    at.button(key="src_preview_button").click().run()
+    assert not at.exception
+    preview = at.dataframe[-1].value
+    assert preview["title"].tolist() == ["New Balance 2002R Protection Pack Rain Cloud"]
+    assert preview["price"].tolist() == ["$149.99"]
+    assert preview["availability"].tolist() == ["InStock"]
+    at.button(key="src_save_button").click().run()
+    assert not at.error
+    text = seeded_config.read_text(encoding="utf-8")
+    assert f'name = "Local shop"\nkind = "page"\nurl = "{shop}"' in text
+    assert "# --- shops ---" in text
+
+    # A second shop with the same name is refused, the file untouched.
+    at.button(key="src_save_button").click().run()
+    assert any("duplicate source name 'Local shop'" in e.value for e in at.error)
+    assert seeded_config.read_text(encoding="utf-8") == text
+
+
+def test_discovered_listing_can_be_watched(seeded_config: Path) -> None:
+    at = _app()
+    at.run()
+    at.button(key=next(b.key for b in at.button if b.label == "Watch M2002RZZ")).click().run()
+    assert not at.exception
+    text = seeded_config.read_text(encoding="utf-8")
+    assert 'style_code = "M2002RZZ"' in text and "watched = true" in text
+    assert "M2002RZZ" in at.dataframe[0].value["style code"].tolist()
+
+
+def test_serve_command_binds_localhost_by_default(tmp_path: Path) -> None:
+    argv = serve_module.command(tmp_path / "config.toml")
+    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("app.py")
+    assert "--server.address=127.0.0.1" in argv and "--server.port=8501" in argv
+    assert "--server.headless=true" in argv and "--browser.gatherUsageStats=false" in argv
+    assert "--server.fileWatcherType=none" in argv
+    assert "--server.address=0.0.0.0" in serve_module.command(tmp_path / "c.toml", "0.0.0.0", 9000)
+
+
+def test_config_template_is_valid() -> None:
+    from tracker.config import parse_text
+
+    config = parse_text(CONFIG_TEMPLATE.format(database_url="sqlite:///x.db"))
+    assert [c.style_code for c in config.colorways if c.watched] == [
+        "M2002RDA",
+        "M2002RDB",
+        "M2002RDC",
+    ]
