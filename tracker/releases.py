@@ -812,9 +812,9 @@ async def check_calendar(
 # ----------------------------------------------------------------------------- shops
 
 
-def coming_soon(product: Product, *, now: datetime, default_tz: str) -> When | None:
-    """A product published before it can be bought: no size available and a future date or a
-    "coming soon" tag. Returns its date (unknown When when only tagged), else None."""
+def coming_soon(product: Product, *, default_tz: str) -> When | None:
+    """A product published before it can be bought: no size available and a dated release tag or a
+    "coming soon" tag. Returns its date (an unknown When when only tagged), else None."""
     if product.availability is Availability.IN_STOCK:
         return None
     if any(s.availability is Availability.IN_STOCK for s in product.sizes):
@@ -828,10 +828,6 @@ def coming_soon(product: Product, *, now: datetime, default_tz: str) -> When | N
                 return when
         if low in _COMING_SOON_TAGS:
             tagged = True
-    if product.published_at:
-        when = parse_when(product.published_at, default_tz=default_tz)
-        if when is not None and when.at is not None and when.at > now:
-            return when
     release = product.extra.get("release_date")
     if release:
         when = parse_when(release, default_tz=default_tz)
@@ -857,7 +853,7 @@ def after_products(
         code = listing.style_code
         if not code:
             continue
-        when = coming_soon(product, now=now, default_tz=config.timezone)
+        when = coming_soon(product, default_tz=config.timezone)
         if when is None:
             continue
         info = ReleaseInfo(
