@@ -38,6 +38,7 @@ from tracker.extract.visible import (
     best_price,
     buy_button,
     in_other_product,
+    near_title_price,
     price_candidates,
     stock_text,
 )
@@ -393,6 +394,8 @@ def extract_page(
         method = "description" if price is not None else method
 
     best, strike = best_price(visible)
+    if price is None and best is None:
+        best = near_title_price(tree, currency_hint=hint, lang=lang)
     shown = {c.amount for c in visible if not c.old and not c.machine}
     if price is None and best is not None:
         price, cur, method = best.amount, best.currency, "visible"

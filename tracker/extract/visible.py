@@ -41,7 +41,6 @@ _OLD_TEXT = re.compile(
     r"normalpris|ordinarie|tidligere|voorheen|ovh|ord\.|era)\b",
     re.I,
 )
-_CENTS_SUP = re.compile(r"^\d{2}$")
 _PER_VARIANT = re.compile(r"variant|swatch|size-?(list|select|option|picker)|option-?value", re.I)
 _NET_WORDS = re.compile(r"net|excl|without-?tax|ex-?vat|notax|no-tax", re.I)
 _FROM_TEXT = re.compile(r"^\s*(from|ab|dès|desde|da|vanaf|fra|från|od|от|起)\b", re.I)
@@ -142,31 +141,42 @@ def _amounts(text: str, currency_hint: str | None, lang: str | None) -> list[tup
     return out
 
 
-def _price_text(node: Any) -> str:
-    """The node's text, with cents written in <sup> joined back ("229<sup>99</sup>" -> "229.99")."""
-    text: str = node.text(deep=True, separator=" ", strip=True)
-    sup = node.css_first("sup") if "<sup" in (node.html or "")[:400] else None
-    if sup is not None:
-        cents = sup.text(strip=True)
-        if _CENTS_SUP.match(cents):
-            text = re.sub(r"(\d)[\s.,]*" + cents + r"(?!\d)", r"\1." + cents, text, count=1)
-    return text
+@dataclass(frozen=True)
+class _Ancestor:
+    """An ancestor's tag and what its class / id say, read once per page (candidates share them)."""
+
+    tag: str
+    attrs: str
+    parent: Any
+    other: bool
+    shipping: bool
+    net: bool
+    old: bool
 
 
-def _chain(node: Any, cache: dict[int, tuple[str, str, Any]], limit: int = 10) -> list[tuple[str, str]]:
-    """(tag, class/id text) of the node's ancestors, memoised: candidates share most of them."""
-    out: list[tuple[str, str]] = []
+def _chain(node: Any, cache: dict[int, _Ancestor], limit: int = 10) -> list[_Ancestor]:
+    """The node's ancestors up to <body>, memoised by node identity."""
+    out: list[_Ancestor] = []
     parent = node.parent
     while parent is not None and len(out) < limit:
         key = parent.mem_id
         hit = cache.get(key)
         if hit is None:
-            hit = (parent.tag, _attrs_text(parent), parent.parent)
+            attrs = _attrs_text(parent)
+            hit = _Ancestor(
+                tag=parent.tag,
+                attrs=attrs,
+                parent=parent.parent,
+                other=bool(attrs and _OTHER_WORDS.search(attrs)) or parent.tag in _CHROME_TAGS,
+                shipping=bool(attrs and _SHIPPING.search(attrs)),
+                net=bool(attrs and _NET_WORDS.search(attrs)),
+                old=bool(attrs and _OLD_WORDS.search(attrs)),
+            )
             cache[key] = hit
-        if hit[0] in ("body", "html"):
+        if hit.tag in ("body", "html"):
             break
-        out.append((hit[0], hit[1]))
-        parent = hit[2]
+        out.append(hit)
+        parent = hit.parent
     return out
 
 
@@ -182,7 +192,7 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
     """Prices in elements the page marks as prices, scored for being the main, current price."""
     out: list[PriceCandidate] = []
     seen: set[int] = set()
-    cache: dict[int, tuple[str, str, Any]] = {}
+    cache: dict[int, _Ancestor] = {}
     nodes = tree.css('[class*="price" i], [id*="price" i], [itemprop="price"], [data-price]')
     for order, node in enumerate(nodes):
         if len(out) >= _MAX_CANDIDATES:
@@ -196,7 +206,8 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
                 continue
             text = content + " " + (currency_hint or "")
         else:
-            text = _price_text(node)
+            # Cents in a <sup> read as "229 99"; parse_price joins them back.
+            text = node.text(deep=True, separator=" ", strip=True)
         if not text or len(text) > 60 or not any(ch.isdigit() for ch in text):
             continue
         if _PER_UNIT.search(text):
@@ -220,13 +231,11 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
             continue
         own = _attrs_text(node)
         chain = _chain(node, cache)
-        ancestors = [tag for tag, _ in chain]
-        anc_text = " ".join(attrs for _, attrs in chain)
         old = (
             bool(_OLD_WORDS.search(own))
             or node.tag in ("del", "s", "strike")
-            or any(tag in ("del", "s", "strike") for tag in ancestors[:3])
-            or bool(_OLD_WORDS.search(" ".join(attrs for _, attrs in chain[:2])))
+            or any(a.tag in ("del", "s", "strike") for a in chain[:3])
+            or any(a.old for a in chain[:2])
         )
         score = 1.0
         if _MONEY.search(text):
@@ -237,15 +246,11 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
             score += 0.5
         if "price" in (node.attributes.get("id") or "").lower():
             score += 0.5
-        if (
-            _OTHER_WORDS.search(anc_text)
-            or _OTHER_WORDS.search(own)
-            or any(tag in _CHROME_TAGS for tag in ancestors)
-        ):
+        if any(a.other for a in chain) or _OTHER_WORDS.search(own):
             score -= 2.5
-        if _NET_WORDS.search(own) or _NET_WORDS.search(anc_text[:200]):
+        if _NET_WORDS.search(own) or any(a.net for a in chain[:4]):
             score -= 1.0
-        if _SHIPPING.search(text) or _SHIPPING.search(own) or _SHIPPING.search(anc_text[:300]):
+        if _SHIPPING.search(text) or _SHIPPING.search(own) or any(a.shipping for a in chain[:5]):
             score -= 2.0
         if _FROM_TEXT.search(text):
             score -= 0.5
@@ -260,6 +265,42 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
             PriceCandidate(amount, currency, score - order * 0.002, old, order, text, node.tag == "meta")
         )
     return out
+
+
+def near_title_price(tree: Any, *, currency_hint: str | None, lang: str | None) -> PriceCandidate | None:
+    """For pages with no price markup: the first amount with a currency in the title's block."""
+    h1 = tree.css_first("h1")
+    if h1 is None:
+        return None
+    container = h1
+    for _level in range(6):
+        parent = container.parent
+        if parent is None or parent.tag in ("body", "html"):
+            break
+        container = parent
+        seen_title = False
+        for node in container.traverse(include_text=False):
+            if node.mem_id == h1.mem_id:
+                seen_title = True
+                continue
+            if not seen_title or node.tag in ("script", "style", "template", "del", "s", "strike", "option"):
+                continue
+            if node.tag in ("h2", "h3"):
+                # The next section ("Customers also bought", "Description"): the buy box is over.
+                break
+            if node.child is not None and node.child.tag != "-text" and node.child.next is not None:
+                continue
+            text = node.text(deep=True, separator=" ", strip=True)
+            if not text or len(text) > 40 or not _MONEY.search(text) or _PER_UNIT.search(text):
+                continue
+            if _SHIPPING.search(text) or _OLD_TEXT.search(text) or text.lstrip().startswith("+"):
+                continue
+            if in_other_product(node, 8):
+                continue
+            amount, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
+            if amount is not None:
+                return PriceCandidate(amount, currency, 1.6, False, 0, text)
+    return None
 
 
 def best_price(cands: list[PriceCandidate]) -> tuple[PriceCandidate | None, PriceCandidate | None]:
