@@ -154,6 +154,8 @@ class Server:
                 send(200, b"end of chain")
             else:
                 send(302, b"", Location=f"/chain/{left - 1}")
+        elif path == "/to-other-host":
+            send(302, b"", Location=f"http://localhost:{self.port}/headers")
         elif path.startswith("/private/"):
             send(200, b"should never be fetched")
         elif path == "/slow":
@@ -432,6 +434,15 @@ def test_user_agent_and_source_headers_are_sent(server: Server) -> None:
     assert sent["user-agent"] == Defaults().user_agent
     assert sent["accept-language"] == "en-GB" and sent["x-shop-token"] == "abc"
     assert sent["accept"] == "application/json"
+
+
+def test_credentials_are_not_forwarded_to_another_host(server: Server) -> None:
+    source = src(headers={"Authorization": "Bearer secret", "X-Shop": "1"}, respect_robots=False)
+    result = fetch_one(server.base + "/to-other-host", source=source)
+    sent = {k.lower(): v for k, v in json.loads(result.body).items()}
+    assert sent["host"].startswith("localhost") and sent["x-shop"] == "1"
+    assert "authorization" not in sent
+    assert server.headers_seen["/to-other-host"]["authorization"] == "Bearer secret"
 
 
 def test_proxy_per_source(server: Server) -> None:

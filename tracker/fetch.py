@@ -207,6 +207,10 @@ class Fetcher:
                 if target in seen:
                     raise FetchError(f"{url}: redirect loop through {target}", kind="redirect_loop")
                 seen.add(target)
+                if _host_key(target) != _host_key(current):
+                    # Credentials meant for one shop are not handed to whatever host it redirects to.
+                    for name in [h for h in headers if h.lower() in ("authorization", "cookie")]:
+                        del headers[name]
                 current = target
                 continue
             return self._result(url, response, settings, attempts, started)
