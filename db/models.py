@@ -139,6 +139,8 @@ class Observation(SQLModel, table=True):
     """What a listing showed, written only when price, currency, stock or sizes changed."""
 
     __tablename__ = "observations"
+    # The latest observation of a listing, and the one held when a chart's range starts, are seeks.
+    __table_args__ = (sa.Index("ix_observations_listing_observed", "listing_id", "observed_at"),)
     id: int | None = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="listings.id", index=True)
     run_id: int | None = Field(default=None, foreign_key="check_runs.id")
@@ -155,6 +157,8 @@ class CheckRun(SQLModel, table=True):
     """One check of one source: status, duration, bytes, what it wrote."""
 
     __tablename__ = "check_runs"
+    # The health page reads each source's last 24 hours out of a year of five-minute runs.
+    __table_args__ = (sa.Index("ix_check_runs_source_started", "source_id", "started_at"),)
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="sources.id", index=True)
     started_at: datetime = _ts(default_factory=utcnow, index=True)
