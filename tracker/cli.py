@@ -215,8 +215,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.step_seconds,
         args.speed,
     )
-    for i, step in enumerate(store.steps):
-        log.info("  step %d: %s", i, step)
+    for step in store.steps:
+        log.info("  step %d at +%gs: %s", step.index, step.offset, step.description)
     log.info("demo config written to %s", config_path)
     _engine(config, config_path)
     dash = None if args.no_dashboard else _start_dashboard(config, config_path, args.host, args.port)

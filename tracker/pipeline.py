@@ -457,8 +457,13 @@ class Pipeline:
             elif got.not_modified:
                 # A catalogue page answered 304: its products are unchanged, so every listing
                 # of the source not seen on a changed page is still there.
-                rest = [lst.id for lst in listings.values() if lst.id not in seen and lst.id is not None]
+                rest = [
+                    lst.id
+                    for lst in listings.values()
+                    if lst.id not in seen and lst.id is not None and not lst.gone
+                ]
                 store.touch_listings(session, rest, now)
+                seen.update(rest)
             if src.kind == "shopify" and got.complete:
                 store.mark_gone(session, source_id, seen)
             # Coming-soon products and releases going live, in this same transaction.
