@@ -115,6 +115,18 @@ def fail_run(
         return became_broken, src
 
 
+def cancel_run(engine: Engine, run_id: int, *, now: datetime, duration_ms: int) -> None:
+    """Mark a run stopped by shutdown before it wrote anything (not a failure of the shop)."""
+    with Session(engine) as session, session.begin():
+        run = session.get(CheckRun, run_id)
+        if run is not None and run.status == "running":
+            run.status = "cancelled"
+            run.finished_at = now
+            run.duration_ms = duration_ms
+            run.error = "stopped by shutdown before anything was written"
+            session.add(run)
+
+
 def listings_of(session: Session, source_id: int) -> dict[str, Listing]:
     """The source's listings by external id."""
     rows = session.exec(select(Listing).where(Listing.source_id == source_id)).all()

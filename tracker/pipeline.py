@@ -84,6 +84,10 @@ class RunSummary:
     event_kinds: tuple[str, ...] = ()
 
 
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
 def _strip_query(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
@@ -272,6 +276,10 @@ class Pipeline:
             return self._fail(
                 name, run_id, kind, str(exc), started=started, http_status=getattr(exc, "status_code", None)
             )
+        except asyncio.CancelledError:
+            # Shutdown while fetching: nothing was written; say so on the run and stop.
+            store.cancel_run(self.engine, run_id, now=self.clock(), duration_ms=_ms_since(started))
+            raise
         return self._write(src, source_id, run_id, collected, started)
 
     def _fail(
