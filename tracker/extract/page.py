@@ -34,6 +34,7 @@ from tracker.extract.jsonld import (
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.prices import currency_from_url, parse_amount, parse_price
 from tracker.extract.visible import (
+    Cache,
     PriceCandidate,
     best_price,
     buy_button,
@@ -338,7 +339,8 @@ def extract_page(
     extra: dict[str, Any] = {}
     meta = _meta(tree)
     hint = currency or currency_from_url(url)
-    visible = price_candidates(tree, currency_hint=hint, lang=lang)
+    cache: Cache = {}
+    visible = price_candidates(tree, currency_hint=hint, lang=lang, cache=cache)
 
     title: str | None = None
     sku: str | None = None
@@ -395,7 +397,7 @@ def extract_page(
 
     best, strike = best_price(visible)
     if price is None and best is None:
-        best = near_title_price(tree, currency_hint=hint, lang=lang)
+        best = near_title_price(tree, currency_hint=hint, lang=lang, cache=cache)
     shown = {c.amount for c in visible if not c.old and not c.machine}
     if price is None and best is not None:
         price, cur, method = best.amount, best.currency, "visible"
@@ -416,8 +418,8 @@ def extract_page(
         if near:
             compare_at = strike.amount
 
-    button = buy_button(tree)
-    words = stock_text(tree)
+    button = buy_button(tree, cache)
+    words = stock_text(tree, cache)
     if availability == Availability.UNKNOWN:
         if button != Availability.UNKNOWN:
             availability = button

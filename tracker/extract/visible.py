@@ -107,20 +107,9 @@ def _attrs_text(node: Any) -> str:
     return " ".join(v for k, v in attrs.items() if k in ("class", "id", "data-testid", "itemprop") and v)
 
 
-def _ancestors(node: Any, limit: int = 10) -> list[Any]:
-    out: list[Any] = []
-    parent = node.parent
-    while parent is not None and len(out) < limit and parent.tag not in ("body", "html"):
-        out.append(parent)
-        parent = parent.parent
-    return out
-
-
 # The main product's prices come early in the document; past this many priced elements the rest are
 # carousels, footers and other products, and reading them costs milliseconds on long pages.
 _MAX_CANDIDATES = 30
-
-
 _AMOUNT = re.compile(r"\d[\d.,'\u00a0\u202f ]*\d|\d")
 
 
@@ -139,6 +128,20 @@ def _amounts(text: str, currency_hint: str | None, lang: str | None) -> list[tup
         if amount is not None:
             out.append((amount, currency))
     return out
+
+
+# One lower-case pass over an ancestor's class / id text finds every kind of word it holds.
+_ANCESTOR_WORDS = re.compile(
+    "|".join(
+        f"(?P<{name}>{pattern.pattern.lower()})"
+        for name, pattern in (
+            ("other", _OTHER_WORDS),
+            ("shipping", _SHIPPING),
+            ("net", _NET_WORDS),
+            ("old", _OLD_WORDS),
+        )
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -163,14 +166,16 @@ def _chain(node: Any, cache: dict[int, _Ancestor], limit: int = 10) -> list[_Anc
         hit = cache.get(key)
         if hit is None:
             attrs = _attrs_text(parent)
+            # One pass over the class / id text finds every kind of word it holds.
+            kinds = {m.lastgroup for m in _ANCESTOR_WORDS.finditer(attrs.lower())} if attrs else set()
             hit = _Ancestor(
                 tag=parent.tag,
                 attrs=attrs,
                 parent=parent.parent,
-                other=bool(attrs and _OTHER_WORDS.search(attrs)) or parent.tag in _CHROME_TAGS,
-                shipping=bool(attrs and _SHIPPING.search(attrs)),
-                net=bool(attrs and _NET_WORDS.search(attrs)),
-                old=bool(attrs and _OLD_WORDS.search(attrs)),
+                other="other" in kinds or parent.tag in _CHROME_TAGS,
+                shipping="shipping" in kinds,
+                net="net" in kinds,
+                old="old" in kinds,
             )
             cache[key] = hit
         if hit.tag in ("body", "html"):
@@ -180,19 +185,21 @@ def _chain(node: Any, cache: dict[int, _Ancestor], limit: int = 10) -> list[_Anc
     return out
 
 
-def in_other_product(node: Any, depth: int = 12) -> bool:
+Cache = dict[int, _Ancestor]
+
+
+def in_other_product(node: Any, depth: int = 12, cache: Cache | None = None) -> bool:
     """Whether the node sits in a block of other products (carousel, recommendations, cart) or chrome."""
-    ancestors = _ancestors(node, depth)
-    if any(a.tag in _CHROME_TAGS for a in ancestors):
-        return True
-    return bool(_OTHER_WORDS.search(" ".join(_attrs_text(a) for a in ancestors)))
+    return any(a.other for a in _chain(node, {} if cache is None else cache, depth))
 
 
-def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) -> list[PriceCandidate]:
+def price_candidates(
+    tree: Any, *, currency_hint: str | None, lang: str | None, cache: Cache | None = None
+) -> list[PriceCandidate]:
     """Prices in elements the page marks as prices, scored for being the main, current price."""
     out: list[PriceCandidate] = []
     seen: set[int] = set()
-    cache: dict[int, _Ancestor] = {}
+    cache = {} if cache is None else cache
     nodes = tree.css('[class*="price" i], [id*="price" i], [itemprop="price"], [data-price]')
     for order, node in enumerate(nodes):
         if len(out) >= _MAX_CANDIDATES:
@@ -267,7 +274,9 @@ def price_candidates(tree: Any, *, currency_hint: str | None, lang: str | None) 
     return out
 
 
-def near_title_price(tree: Any, *, currency_hint: str | None, lang: str | None) -> PriceCandidate | None:
+def near_title_price(
+    tree: Any, *, currency_hint: str | None, lang: str | None, cache: Cache | None = None
+) -> PriceCandidate | None:
     """For pages with no price markup: the first amount with a currency in the title's block."""
     h1 = tree.css_first("h1")
     if h1 is None:
@@ -295,7 +304,7 @@ def near_title_price(tree: Any, *, currency_hint: str | None, lang: str | None) 
                 continue
             if _SHIPPING.search(text) or _OLD_TEXT.search(text) or text.lstrip().startswith("+"):
                 continue
-            if in_other_product(node, 8):
+            if in_other_product(node, 8, cache):
                 continue
             amount, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
             if amount is not None:
@@ -318,7 +327,7 @@ def best_price(cands: list[PriceCandidate]) -> tuple[PriceCandidate | None, Pric
     return best, strike
 
 
-def buy_button(tree: Any) -> Availability:
+def buy_button(tree: Any, cache: Cache | None = None) -> Availability:
     """InStock for an enabled add-to-cart control, OutOfStock for one that says sold out, else unknown.
 
     A disabled add-to-cart that does not say why is no evidence: many shops disable it until a size
@@ -338,16 +347,21 @@ def buy_button(tree: Any) -> Availability:
         if not (_CART_TEXT.search(label) or _CART_ATTR.search(hint) or attrs.get("name") == "add"):
             continue
         hidden = "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", "")
-        if hidden or in_other_product(node, 8):
+        if hidden:
             continue
-        if (
+        says_sold_out = bool(
             SOLD_OUT.search(label)
             or SOLD_OUT_CJK.search(label)
             or _SOLD_OUT_CLASS.search(attrs.get("class") or "")
-        ):
-            sold_out += 1
-        elif not ("disabled" in attrs or attrs.get("aria-disabled") == "true"):
+        )
+        is_enabled = not says_sold_out and not ("disabled" in attrs or attrs.get("aria-disabled") == "true")
+        if not (says_sold_out or is_enabled) or in_other_product(node, 8, cache):
+            continue
+        if is_enabled:
+            # The product's own buy button comes before any carousel's: no need to read further.
             enabled += 1
+            break
+        sold_out += 1
     if enabled:
         return Availability.IN_STOCK
     if sold_out:
@@ -355,7 +369,7 @@ def buy_button(tree: Any) -> Availability:
     return Availability.UNKNOWN
 
 
-def stock_text(tree: Any) -> Availability:
+def stock_text(tree: Any, cache: Cache | None = None) -> Availability:
     """What the page's stock / availability elements say, in the page's language."""
     saw_in = saw_out = False
     nodes = tree.css(
@@ -368,10 +382,11 @@ def stock_text(tree: Any) -> Availability:
         attrs = node.attributes
         if "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", ""):
             continue
-        context = " ".join(_attrs_text(a) for a in _ancestors(node, 6))
+        chain = _chain(node, {} if cache is None else cache, 12)
+        context = " ".join(a.attrs for a in chain[:6])
         # Other products' badges, per-variant rows and labels a cart button toggles with CSS say
         # nothing about the product as a whole.
-        if in_other_product(node) or _PER_VARIANT.search(context) or _CART_ATTR.search(context):
+        if any(a.other for a in chain) or _PER_VARIANT.search(context) or _CART_ATTR.search(context):
             continue
         if node.tag in ("tr", "li", "a", "button"):
             continue
