@@ -864,11 +864,9 @@ def after_products(
             currency=product.currency,
             url=listing.url,
         )
-        exists = session.exec(
-            select(Release).where(Release.style_code == code, Release.region == GLOBAL)
-        ).one_or_none()
-        if exists is not None and not when.known:
-            continue  # a coming-soon tag confirms what the calendar said; nothing new
+        known = session.exec(select(Release).where(Release.style_code == code)).all()
+        if known and (not when.known or any(r.release_date == when.day for r in known)):
+            continue  # the shop confirms what a calendar said (in some region); nothing new
         colorway = colorways.get(listing.colorway_id) if listing.colorway_id is not None else None
         events.extend(
             record_release(
