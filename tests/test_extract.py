@@ -117,6 +117,21 @@ PAGE_CASES: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
     ("opengraph.html", None, None, {"price": "1499.00", "currency": "SEK", "availability": "InStock"}),
     ("twitter_card.html", None, None, {"price": "139.99", "currency": "GBP"}),
     ("gross_and_net.html", None, None, {"price": "121.00", "currency": "EUR"}),
+    (
+        # Delivery cost and other products' prices are not the price; a disabled add-to-bag alone
+        # (waiting for a size) is no stock evidence, and a carousel's quick-add is not ours.
+        "visible_shipping_and_carousel.html",
+        None,
+        None,
+        {"price": "139.99", "currency": "GBP", "availability": "unknown"},
+    ),
+    (
+        "visible_split_cents.html",
+        None,
+        None,
+        {"price": "229.99", "currency": "CAD", "availability": "InStock"},
+    ),
+    ("visible_near_title.html", None, None, {"price": "139.95", "currency": "USD"}),
 ]
 
 

@@ -32,7 +32,7 @@ from tracker.extract.jsonld import (
     products_from,
 )
 from tracker.extract.model import Availability, Product, SizeOffer
-from tracker.extract.prices import currency_from_url, parse_amount, parse_price
+from tracker.extract.prices import currency_from_lang, currency_from_url, parse_amount, parse_price
 from tracker.extract.visible import (
     Cache,
     PriceCandidate,
@@ -338,7 +338,7 @@ def extract_page(
     lang = html_node.attributes.get("lang") if html_node is not None else None
     extra: dict[str, Any] = {}
     meta = _meta(tree)
-    hint = currency or currency_from_url(url)
+    hint = currency or currency_from_url(url) or currency_from_lang(lang)
     cache: Cache = {}
     visible = price_candidates(tree, currency_hint=hint, lang=lang, cache=cache)
 

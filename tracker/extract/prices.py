@@ -279,6 +279,14 @@ def currency_from_url(url: str | None) -> str | None:
     return _TLD_CURRENCY.get(host)
 
 
+def currency_from_lang(lang: str | None) -> str | None:
+    """The currency a page language's region suggests (en-CA -> CAD, de-CH -> CHF), or None."""
+    if not lang or len(lang) < 5:
+        return None
+    region = lang.replace("_", "-").split("-")[1].lower()
+    return _TLD_CURRENCY.get("uk" if region == "gb" else region)
+
+
 def parse_amount(value: object) -> Decimal | None:
     """A machine-written amount (JSON number or "129.99" in a content attribute) as Decimal."""
     if value is None or isinstance(value, bool):
