@@ -132,6 +132,17 @@ PAGE_CASES: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
         {"price": "229.99", "currency": "CAD", "availability": "InStock"},
     ),
     ("visible_near_title.html", None, None, {"price": "139.95", "currency": "USD"}),
+    (
+        # A related product's JSON-LD comes first; the page's own product is the one its title names.
+        "jsonld_related_first.html",
+        None,
+        None,
+        {
+            "price": "150.00",
+            "availability": "OutOfStock",
+            "title": "New Balance 2002R Protection Pack Rain Cloud",
+        },
+    ),
 ]
 
 

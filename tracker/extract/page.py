@@ -198,8 +198,13 @@ def _choose_offer(
     return in_stock[0] if in_stock else priced[0]
 
 
-def _main_product(products: list[ProductData], url: str | None) -> ProductData | None:
-    """The page's own product: the one at this URL, else the first with offers."""
+def _words(text: str | None) -> set[str]:
+    return {w for w in re.findall(r"\w+", (text or "").lower()) if len(w) > 1}
+
+
+def _main_product(products: list[ProductData], url: str | None, title: str | None) -> ProductData | None:
+    """The page's own product: the one at this URL, else the one named like the page's title, else
+    the first with offers (pages also describe related products and lists)."""
     if not products:
         return None
     with_offers = [p for p in products if p.offers or p.variants]
@@ -208,6 +213,16 @@ def _main_product(products: list[ProductData], url: str | None) -> ProductData |
         for p in with_offers:
             if p.url and path and urlparse(p.url).path.rstrip("/") == path:
                 return p
+    if len({p.title for p in with_offers}) > 1 and title:
+        page_words = _words(title)
+
+        def overlap(p: ProductData) -> float:
+            words = _words(p.title)
+            return len(words & page_words) / len(words) if words else 0.0
+
+        best = max(with_offers, key=overlap)
+        if overlap(best) >= 0.5 and overlap(best) > overlap(with_offers[0]):
+            return best
     return with_offers[0] if with_offers else products[0]
 
 
@@ -354,7 +369,9 @@ def extract_page(
     method: str | None = None
 
     products = products_from(_jsonld_blocks(tree))
-    main = _main_product(products, url)
+    h1 = tree.css_first("h1")
+    page_title = h1.text(strip=True) if h1 is not None else None
+    main = _main_product(products, url, page_title or meta.get("og:title"))
     if main is None or not (main.offers or main.variants):
         md = _microdata(tree, hint, lang)
         if md is not None:
