@@ -1,0 +1,127 @@
+"""The scheduler: a job per source, a crashing source never stops another, no overlap, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from tracker.config import parse_text
+from tracker.pipeline import RunSummary
+from tracker.scheduler import Service, source_interval
+
+CONFIG = parse_text(
+    """
+[defaults]
+interval = "1s"
+jitter = "0s"
+[[sources]]
+name = "Good"
+kind = "page"
+url = "https://good.example/p"
+[[sources]]
+name = "Crashing"
+kind = "page"
+url = "https://bad.example/p"
+[[sources]]
+name = "Slow"
+kind = "page"
+url = "https://slow.example/p"
+[[sources]]
+name = "Off"
+kind = "page"
+url = "https://off.example/p"
+enabled = false
+"""
+)
+
+
+class Recorder:
+    """Stands in for the pipeline: records calls and overlap; one source raises, one is slow."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.active: dict[str, int] = {}
+        self.max_active: dict[str, int] = {}
+
+    async def check(self, name: str) -> RunSummary:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        self.active[name] = self.active.get(name, 0) + 1
+        self.max_active[name] = max(self.max_active.get(name, 0), self.active[name])
+        try:
+            if name == "Crashing":
+                raise RuntimeError("boom")
+            if name == "Slow":
+                await asyncio.sleep(2.5)  # longer than its interval: must not overlap itself
+            return RunSummary(name, "ok", 1)
+        finally:
+            self.active[name] -= 1
+
+
+def test_sources_run_independently_and_never_overlap() -> None:
+    recorder = Recorder()
+    service = Service(CONFIG, recorder)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        task = asyncio.create_task(service.serve(install_signals=False))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if recorder.calls.get("Good", 0) >= 3 and recorder.calls.get("Crashing", 0) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        service.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(main())
+    assert recorder.calls["Good"] >= 3 and recorder.calls["Crashing"] >= 3
+    assert "Off" not in recorder.calls
+    assert recorder.max_active["Slow"] == 1
+    assert all(s.source == "Good" for s in service.summaries if s.source != "Slow")
+
+
+def test_stop_cancels_a_check_in_flight() -> None:
+    cancelled: list[str] = []
+
+    class Hanging:
+        async def check(self, name: str) -> Any:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.append(name)
+                raise
+
+    service = Service(CONFIG, Hanging())  # type: ignore[arg-type]
+
+    async def main() -> None:
+        task = asyncio.create_task(service.serve(install_signals=False))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(service._running) < 3:
+            await asyncio.sleep(0.02)
+        service.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(main())
+    assert sorted(cancelled) == ["Crashing", "Good", "Slow"]
+
+
+def test_intervals_fall_back_to_defaults_and_cap_jitter() -> None:
+    config = parse_text(
+        """
+[defaults]
+interval = "10m"
+jitter = "20m"
+[[sources]]
+name = "A"
+kind = "page"
+url = "https://a.example/p"
+[[sources]]
+name = "B"
+kind = "page"
+url = "https://b.example/p"
+interval = "1h"
+jitter = "5m"
+"""
+    )
+    a, b = config.sources
+    assert source_interval(config, a) == (600.0, 300.0)
+    assert source_interval(config, b) == (3600.0, 300.0)
