@@ -1,16 +1,27 @@
 """Reading one product page: structured data first, then the visible page, with user selectors on top.
 
-Price rule: a per-source selector wins; else the main product's structured offer (the variant the
-URL selects, else the one whose price the page shows, else the first in stock, else the first);
-else OpenGraph / twitter card prices; else the best visible price. A structured price the visible
-page contradicts (the page shows another main price and never this one) gives way to the visible
-price; the disagreement is recorded in ``extra["conflict"]``.
+Which product: the JSON-LD / microdata Product at the page's URL, else the one the page title (h1)
+names, else the first with offers. Prices and badges inside other-product blocks (recommendations,
+carousels, mini-carts, footers) never count.
 
-Availability rule: a selector wins; else structured data (in stock if any size is); the visible
-page overrides it only towards "out of stock", when a sold-out message near the product is shown and
-no enabled add-to-cart control exists (shops leave "InStock" in templates, a buyer cannot buy).
-With no structured availability, the add-to-cart control decides, then stock words. Otherwise
-unknown.
+Price rule: a per-source selector wins; else the main product's structured offer (the variant the
+URL selects, else the one whose price the page shows, else the first in stock, else the first;
+an amount the page only shows struck through is the old price); else OpenGraph / twitter card
+prices (a sale price first); else the best visible price (elements marked as prices, scored: the
+current over the struck-through one, gross over net, never a delivery cost, saving, option
+surcharge or "from" price when another is shown); else the first amount after the title before
+the next section; else a "Price: ..." in the page description. A structured price the visible
+page contradicts (never shown, while another statement the page shows, or a strong visible price,
+says otherwise) gives way; the disagreement is recorded in ``extra["conflict"]``. No price is an
+answer: 0 is never a price.
+
+Availability rule: a selector wins; else structured data (in stock if any size is). The visible
+page overrides it only towards "out of stock", when a sold-out message near the product is shown
+and no enabled add-to-cart control exists (shops leave "InStock" in templates; a buyer cannot
+buy). With no structured availability: an enabled add-to-cart of the product -> in stock, a buy
+control that says sold out -> out of stock, then the stock words of the page's own stock
+element. A disabled add-to-cart alone is no evidence (shops disable it until a size is chosen).
+Anything else is unknown, and blocked pages are always unknown.
 """
 
 from __future__ import annotations
