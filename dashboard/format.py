@@ -100,3 +100,13 @@ def countdown(target: datetime, now: datetime) -> str:
     if hours:
         return f"in {hours} h {minutes} min"
     return f"in {minutes} min"
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:")
+
+
+def plain(text: str | None) -> str:
+    """Text made inert for Streamlit's Markdown (titles, labels, messages): every mark escaped."""
+    if not text:
+        return ""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text)

@@ -159,7 +159,8 @@ def test_redact_removes_urls() -> None:
     assert queries.redact(None) is None
 
 
-def test_daily_best_forward_fills_nothing_before_the_first_price() -> None:
+def test_daily_best_is_empty_before_the_first_price() -> None:
     since = NOW - timedelta(days=3)
-    seg = queries.Segment(1, "A", NOW - timedelta(hours=20), NOW, Decimal(100), "USD", "InStock", False)
-    assert queries.daily_best([seg], "USD", since, NOW) == [None, None, Decimal(100)]
+    point = queries.PricePoint(1, 1, "A", NOW - timedelta(hours=20), Decimal(100), "USD", "InStock", False)
+    sold_out = queries.PricePoint(2, 1, "B", since, Decimal(50), "USD", "OutOfStock", False)
+    assert queries.daily_best([point, sold_out], "USD", since, NOW) == [None, None, Decimal(100)]

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, ui
-from dashboard.format import local, money, safe_url, when
+from dashboard.format import local, money, plain, safe_url, when
 from db import queries
 
 ctx = ui.page_context()
@@ -32,8 +32,8 @@ choice = st.selectbox(
 )
 st.query_params["style"] = choice
 colorway = by_code[choice]
-st.title(colorway.name)
-st.caption(f"{colorway.style_code} · {colorway.line}")
+st.title(plain(colorway.name))
+st.caption(plain(f"{colorway.style_code} · {colorway.line}"))
 
 range_label = (
     st.segmented_control("Range", list(data.RANGES), default="30 d", key="range") or "30 d"
@@ -50,7 +50,7 @@ if len(currency_list) > 1:
 list_price = queries.list_price(colorway, currency)
 
 if not history.points:
-    ui.no_data(f"prices for {colorway.name}")
+    ui.no_data(f"prices for {plain(colorway.name)}")
 else:
     stats = queries.range_stats(history.segments, currency, history.until)
     cols = st.columns(5)
@@ -58,7 +58,7 @@ else:
     cols[1].metric(
         "Lowest",
         money(stats.lowest, currency) or "—",
-        help=f"{stats.lowest_source} on {when(stats.lowest_at, tz)}"
+        help=plain(f"{stats.lowest_source} on {when(stats.lowest_at, tz)}")
         if stats.lowest_source
         else None,
     )

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
-from dashboard.format import local
+from dashboard.format import local, plain
 
 ctx = ui.page_context()
 tz = ctx.config.tz()
@@ -19,7 +19,9 @@ if not rows:
 broken = [h.name for h in rows if h.broken]
 if broken:
     st.error(
-        "Broken: " + ", ".join(broken) + ". Their checks keep failing; see the last error below."
+        "Broken: "
+        + plain(", ".join(broken))
+        + ". Their checks keep failing; see the last error below."
     )
 else:
     st.success("Every source is working.", icon=":material/check_circle:")

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui, watchlist
-from dashboard.format import day, money, percent, safe_url, signed_money
+from dashboard.format import day, money, percent, plain, safe_url, signed_money
 
 GREEN = "color: #1B8A3A; font-weight: 600"
 RED = "color: #C62828; font-weight: 600"
@@ -143,7 +143,9 @@ else:
                 ctx.path, text, watchlist.watch(text, code, offer.title or code)
             )
             if outcome.errors:
-                st.error("; ".join(f"{k or 'config'}: {v}" for k, v in outcome.errors.items()))
+                st.error(
+                    plain("; ".join(f"{k or 'config'}: {v}" for k, v in outcome.errors.items()))
+                )
             else:
                 known.add(code)
                 st.success(f"{code} added to your watchlist.")

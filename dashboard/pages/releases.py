@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
-from dashboard.format import countdown, local, money, safe_url
+from dashboard.format import countdown, local, money, plain, safe_url
 from db.queries import ReleaseRow
 
 ctx = ui.page_context()
@@ -36,9 +36,9 @@ if upcoming:
     nxt = upcoming[0]
     moment = _moment(nxt)
     st.metric(
-        f"Next drop: {nxt.name}",
+        f"Next drop: {plain(nxt.name)}",
         countdown(moment, now) if moment else "date to be confirmed",
-        help=f"{nxt.style_code}, {nxt.release_date} ({nxt.region})",
+        help=plain(f"{nxt.style_code}, {nxt.release_date} ({nxt.region})"),
     )
 else:
     st.caption("No upcoming release date is known.")

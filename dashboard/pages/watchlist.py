@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
-import httpx
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui, watchlist
-from dashboard.format import money, safe_url
+from dashboard import preview, ui, watchlist
+from dashboard.format import money, plain, safe_url
 from tracker.config import Colorway
 
 NEW = "__new__"
-PREVIEW_TIMEOUT = 15.0
-PREVIEW_MAX_BYTES = 8_000_000
 
 ctx = ui.page_context()
 st.title("Watchlist")
@@ -26,7 +22,7 @@ st.caption(
 )
 
 if notice := st.session_state.pop("watchlist_notice", None):
-    st.success(notice, icon=":material/check:")
+    st.success(plain(notice), icon=":material/check:")
 
 colorways = list(ctx.config.colorways)
 if colorways:
@@ -120,7 +116,7 @@ errors: dict[str, str] = st.session_state.get("cw_errors", {})
 
 def _show_error(name: str) -> None:
     if name in errors:
-        st.error(errors[name], icon=":material/error:")
+        st.error(plain(errors[name]), icon=":material/error:")
 
 
 def _amount(prices: dict[str, Decimal], currency: str) -> str:
@@ -223,44 +219,9 @@ def _preview() -> None:
         st.session_state["src_errors"] = {"url": problem}
         return
     st.session_state["src_errors"] = {}
-    st.session_state["src_preview"] = fetch_preview(form.url, ctx.config.defaults.user_agent)
-
-
-def fetch_preview(url: str, user_agent: str) -> dict[str, Any]:
-    """Fetch url (15 s, 8 MB at most) and run the extractor on it; errors are part of the answer."""
-    try:
-        from tracker.extract import extract_body
-    except ImportError:
-        return {"error": "Preview is not available in this version: the extractor is missing."}
-    try:
-        with httpx.stream(
-            "GET",
-            url,
-            timeout=PREVIEW_TIMEOUT,
-            headers={"User-Agent": user_agent},
-            follow_redirects=True,
-        ) as response:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > PREVIEW_MAX_BYTES:
-                    return {
-                        "error": f"The page is larger than {PREVIEW_MAX_BYTES // 1_000_000} MB."
-                    }
-                chunks.append(chunk)
-            status = response.status_code
-            content_type = response.headers.get("content-type")
-            final_url = str(response.url)
-    except httpx.HTTPError as exc:
-        return {"error": f"Could not fetch the page: {type(exc).__name__}: {exc}"}
-    if status >= 400:
-        return {"error": f"The shop answered HTTP {status}."}
-    try:
-        products = extract_body(b"".join(chunks), url=final_url, content_type=content_type)
-    except Exception as exc:  # the extractor's verdict on an unknown page is shown, never raised
-        return {"error": f"Nothing could be read there: {exc}"}
-    return {"products": [p.to_json() for p in products[:50]]}
+    st.session_state["src_preview"] = preview.fetch_preview(
+        form.url, ctx.config.defaults.user_agent
+    )
 
 
 def _save_source() -> None:
@@ -279,10 +240,10 @@ def _save_source() -> None:
 
 st.text_input("Shop name", key="src_name", placeholder="e.g. Concepts")
 if "name" in source_errors:
-    st.error(source_errors["name"])
+    st.error(plain(source_errors["name"]))
 st.text_input("URL", key="src_url", placeholder="https://shop.example/products/2002r-rain-cloud")
 if "url" in source_errors:
-    st.error(source_errors["url"])
+    st.error(plain(source_errors["url"]))
 kinds = {
     "page": "Product page",
     "shopify_product": "Shopify product",
@@ -291,18 +252,18 @@ kinds = {
 st.selectbox("Kind", list(kinds), format_func=kinds.__getitem__, key="src_kind")
 st.text_input("Currency (if the shop does not say)", key="src_currency", placeholder="USD")
 if "currency" in source_errors:
-    st.error(source_errors["currency"])
+    st.error(plain(source_errors["currency"]))
 if "" in source_errors:
-    st.error(source_errors[""])
+    st.error(plain(source_errors[""]))
 buttons = st.columns([1, 1, 4])
 buttons[0].button("Preview", key="src_preview_button", on_click=_preview)
 buttons[1].button("Save shop", key="src_save_button", type="primary", on_click=_save_source)
 
-preview = st.session_state.get("src_preview")
-if preview:
-    if "error" in preview:
-        st.warning(preview["error"])
-    elif not preview["products"]:
+shown = st.session_state.get("src_preview")
+if shown:
+    if "error" in shown:
+        st.warning(plain(shown["error"]))
+    elif not shown["products"]:
         st.warning("The page was read, but no product was found on it.")
     else:
         st.caption("What the tracker reads there:")
@@ -323,7 +284,7 @@ if preview:
                         "read by": p.get("method") or "",
                         "blocked": p.get("blocked") or "",
                     }
-                    for p in preview["products"]
+                    for p in shown["products"]
                 ]
             ),
             hide_index=True,
