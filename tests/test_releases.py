@@ -404,3 +404,46 @@ def test_past_releases_are_recorded_without_announcing(pages: PageServer, tmp_pa
     rows = _releases(engine)
     assert rows[("M2002RDB", "global")].release_date == date(2024, 2, 18)
     assert [(e.kind, e.data["style_code"]) for e in _events(engine)] == [("release_announced", "M2002RDC")]
+
+
+def test_a_coming_soon_shopify_product_creates_a_release(pages: PageServer, tmp_path: Path) -> None:
+    import json
+
+    variants = [
+        {
+            "id": i,
+            "title": size,
+            "option1": size,
+            "sku": f"M2002RDA-{i:03d}",
+            "price": "150.00",
+            "available": False,
+        }
+        for i, size in enumerate(["9", "9.5", "10"], start=90)
+    ]
+    product = {
+        "id": 1,
+        "title": 'New Balance 2002R Protection Pack "Rain Cloud"',
+        "handle": "nb-2002r-m2002rda",
+        "vendor": "New Balance",
+        "tags": ["2002R", "release:2024-03-20"],
+        "variants": variants,
+        "options": [{"name": "Size", "values": ["9", "9.5", "10"]}],
+        "published_at": "2024-02-01T10:00:00Z",
+    }
+    pages.set("/products.json", json.dumps({"products": [product]}), **{"Content-Type": "application/json"})
+    db_url = f"sqlite:///{tmp_path}/t.db"
+    text = f'database_url = "{db_url}"\n' + CATALOGUE
+    text += f'\n[[sources]]\nname = "Shop"\nkind = "shopify"\nurl = "{pages.base}"\ncurrency = "USD"\n'
+    config = parse_text(text)
+    engine = make_engine(db_url)
+
+    async def run() -> RunSummary:
+        async with Fetcher(config.defaults) as fetcher:
+            return await Pipeline(config, engine, fetcher, clock=Clock(NOW)).check("Shop")
+
+    summary = asyncio.run(run())
+    assert summary.status == "ok", summary
+    rows = _releases(engine)
+    assert rows[("M2002RDA", "global")].release_date == date(2024, 3, 20)
+    assert rows[("M2002RDA", "global")].source_name == "Shop"
+    assert [(e.kind, e.data["shop"]) for e in _events(engine)] == [("release_announced", "Shop")]
