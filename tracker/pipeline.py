@@ -186,8 +186,13 @@ async def _collect_one(
     if product.blocked:
         out.blocked.append((url, product.blocked))
         return
-    if product.extra.get("not_product"):
+    if product.extra.get("not_product") or (not as_js and not _has_information(product)):
+        # A page with no price, stock or sizes (a region picker, a home page) is no product page.
         out.not_product.append(url)
+        return
+    if product.extra.get("zero_price"):
+        # A price of 0 is a placeholder: recording the page would replace the real price with none.
+        out.errors.append((url, FetchError(f"{url}: the page gives a price of 0", kind="extract_error")))
         return
     out.items.append(Fetched(product.with_(external_id=url), url, res.etag, res.last_modified))
 

@@ -60,6 +60,16 @@ _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.I)
 _LISTING_HINT = re.compile(
     r"/(search|collections?|category|categories|catalog|shop)(/|\?|$)|[?&](q|query|search)=", re.I
 )
+# A product URL that now answers with search results or a "not found" listing says so in its
+# title or main heading; its tiles' prices belong to other products.
+_RESULTS_HEADING = re.compile(
+    r"search results|results for\b|\b\d+ results\b|no results|(could|can)(no|'|’)t find|page not found",
+    re.I,
+)
+# A price of zero in the page's structured data: a placeholder, never a price to record.
+_ZERO_PRICE = re.compile(
+    r"\"price\"\s*:\s*\"?0+(?:[.,]0+)?\"?\s*[,}]|itemprop=\"price\"[^>]*content=\"0+(?:[.,]0+)?\"", re.I
+)
 
 
 def decode(body: str | bytes, content_type: str | None = None) -> str:
@@ -346,6 +356,14 @@ def _meta_prices(
     return out
 
 
+def _results_page(tree: Any) -> bool:
+    """True when the page's title or main heading says it lists search results, not one product."""
+    parts = [
+        node.text(strip=True) for node in (tree.css_first("title"), tree.css_first("h1")) if node is not None
+    ]
+    return bool(_RESULTS_HEADING.search(" ".join(parts)))
+
+
 def extract_page(
     body: str | bytes,
     url: str | None = None,
@@ -496,6 +514,11 @@ def extract_page(
     if product.price is None and main is None and url and _LISTING_HINT.search(url):
         product.extra["not_product"] = True
         product = product.with_(method=product.method or "not_product")
+    elif main is None and _results_page(tree):
+        product.extra["not_product"] = True
+        product = product.with_(price=None, currency=None, compare_at=None, method="not_product")
+    if product.price is None and _ZERO_PRICE.search(text):
+        product.extra["zero_price"] = True
     if product.method is None:
         product = product.with_(method="none")
     return product
