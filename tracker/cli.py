@@ -123,10 +123,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config, config_path: Path, *, on_summary: Any = None) -> None:
-    from tracker.alerts import deliver_due
+    from tracker.alerts import deliver_due, warm_up_channels
     from tracker.fetch import Fetcher
     from tracker.scheduler import Service
 
+    # Apprise loads its plugins on first use (~1 s): do it now, not when the first drop happens.
+    await asyncio.to_thread(warm_up_channels, config)
     async with Fetcher(config.defaults) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher)
 
