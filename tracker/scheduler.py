@@ -105,7 +105,7 @@ class Service:
                 next_run_time=now + timedelta(seconds=0.2 * i),
             )
         self.scheduler.add_job(
-            self.apply_drop_mode,
+            self._drop_mode_job,
             IntervalTrigger(seconds=min(60.0, self.config.drops.interval), timezone=UTC),
             id="drops:plan",
             max_instances=1,
@@ -122,12 +122,21 @@ class Service:
                 next_run_time=now,
             )
 
+    def _drop_mode_job(self) -> None:
+        try:
+            self.apply_drop_mode()
+        except Exception:  # a failed decision keeps the current schedule; checks go on
+            log.exception("drop mode decision failed")
+
     def apply_drop_mode(self) -> dict[str, float]:
         """Check the sources carrying a colorway faster around its release, then go back to normal.
 
         The decision uses the pipeline's clock, so tests can drive it with their own time.
         """
-        with Session(self.pipeline.engine) as session:
+        engine = getattr(self.pipeline, "engine", None)
+        if engine is None:  # a pipeline without a database has no releases to watch
+            return {}
+        with Session(engine) as session:
             plan = drop_plan(session, self.config, self.pipeline.clock())
         for src in self.config.sources:
             if not src.enabled or plan.get(src.name) == self.drop_intervals.get(src.name):
