@@ -90,11 +90,11 @@ def _check_seeded_pages(at: AppTest) -> None:
     rda = overview.loc["M2002RDA"]
     assert rda["best"] == "$120.00" and rda["where"] == EXPECTED["rda_best_shop"]
     assert rda["list"] == "$150.00"
-    assert rda["vs list"] == "-$30.00" and rda["%"] == "-20.0%"
+    assert rda["vs list"] == "-$30.00 (-20.0%)"
     assert rda["my sizes"] == "1 / 2"
     assert rda["stock"] == "In stock"
     assert "$99.00 at Concepts" in rda["suspect"]  # marked, never the best price
-    assert overview.loc["M2002RDB", "%"] == "+6.7%"
+    assert overview.loc["M2002RDB", "vs list"] == "+$10.00 (+6.7%)"
     assert overview.loc["M2002RDC", "list"] == "$150.00"
     assert "M2002RHO" not in overview.index  # not watched
     discovered = at.dataframe[1].value
@@ -404,3 +404,25 @@ def test_config_template_is_valid() -> None:
         "M2002RDB",
         "M2002RDC",
     ]
+
+
+def test_scraped_names_are_shown_as_text_not_markdown(seeded_config: Path) -> None:
+    from sqlmodel import Session
+
+    from db.models import Colorway
+
+    url = f"sqlite:///{seeded_config.parent / 'tracker.db'}"
+    engine = make_engine(url)
+    with Session(engine) as session:
+        session.add(
+            Colorway(
+                style_code="M2002RXX", name="[win](https://evil.example) **now**", in_config=False
+            )
+        )
+        session.commit()
+    engine.dispose()
+    at = _visit(_app(), "pages/colorway.py")
+    at.selectbox(key="colorway_choice").select("M2002RXX").run()
+    assert not at.exception
+    title = at.title[0].value
+    assert title == "\\[win\\]\\(https\\://evil\\.example\\) \\*\\*now\\*\\*"

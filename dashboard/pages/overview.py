@@ -43,15 +43,18 @@ for colorway in watched:
     )
     table.append(
         {
-            "image": safe_url(colorway.image or (row.colorway.image if row else None)),
+            "image": safe_url(colorway.image or (row.colorway.image if row else None)) or "",
             "colorway": colorway.name,
             "style code": colorway.style_code,
             "list": money(row.list_price if row else colorway.list_price.get(currency), currency),
             "best": money(best.price, best.currency) if best else "",
             "where": best.source_name if best else "",
-            "link": safe_url(best.url) if best else None,
-            "vs list": signed_money(row.difference, currency) if row else "",
-            "%": percent(row.difference_percent) if row else "",
+            "link": (safe_url(best.url) or "") if best else "",
+            "vs list": (
+                f"{signed_money(row.difference, currency)} ({percent(row.difference_percent)})"
+                if row and row.difference is not None
+                else ""
+            ),
             "stock": ("In stock" if row.in_stock else "Sold out") if row and row.best else "—",
             "my sizes": sizes,
             "next release": day(row.next_release if row else colorway.release_date),
@@ -68,27 +71,42 @@ if table:
         styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
         for i, diff in enumerate(diffs):
             if diff is not None and diff != 0:
-                styles.loc[i, ["vs list", "%"]] = GREEN if diff < 0 else RED
+                styles.loc[i, "vs list"] = GREEN if diff < 0 else RED
         styles.loc[frame["stock"] == "In stock", "stock"] = GREEN
         styles.loc[frame["stock"] == "Sold out", "stock"] = RED
         return styles
 
     st.dataframe(
-        frame.style.apply(_colour, axis=None).format(na_rep="", subset=["image", "link"]),
+        frame.style.apply(_colour, axis=None),
         hide_index=True,
         width="stretch",
         row_height=64,
         key="overview_table",
+        # What people scan for first: the price, its gap to list, the trend, then the details.
+        column_order=[
+            "image",
+            "colorway",
+            "best",
+            "where",
+            "vs list",
+            "last 30 days",
+            "stock",
+            "my sizes",
+            "link",
+            "list",
+            "style code",
+            "next release",
+            "suspect",
+        ],
         column_config={
             "image": st.column_config.ImageColumn("", width="small"),
-            "colorway": st.column_config.TextColumn("Colorway", width="medium"),
+            "colorway": st.column_config.TextColumn("Colorway"),
             "style code": st.column_config.TextColumn("Style code", width="small"),
             "list": st.column_config.TextColumn("List price", width="small"),
             "best": st.column_config.TextColumn("Best price", width="small"),
             "where": st.column_config.TextColumn("At", width="small"),
             "link": st.column_config.LinkColumn("Link", display_text="open ↗", width="small"),
-            "vs list": st.column_config.TextColumn("vs list", width="small"),
-            "%": st.column_config.TextColumn("%", width="small"),
+            "vs list": st.column_config.TextColumn("vs list price"),
             "stock": st.column_config.TextColumn("Stock", width="small"),
             "my sizes": st.column_config.TextColumn(
                 "My sizes", help="Your sizes in stock somewhere / sizes you watch"
