@@ -426,3 +426,25 @@ def test_scraped_names_are_shown_as_text_not_markdown(seeded_config: Path) -> No
     assert not at.exception
     title = at.title[0].value
     assert title == "\\[win\\]\\(https\\://evil\\.example\\) \\*\\*now\\*\\*"
+
+
+def test_serve_starts_the_dashboard_and_waits_for_health(seeded_config: Path) -> None:
+    import socket
+    import subprocess
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = serve_module.serve(seeded_config, "127.0.0.1", port)
+    try:
+        # serve() returns only once the server answers, so no waiting here.
+        assert httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).text == "ok"
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
