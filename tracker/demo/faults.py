@@ -403,6 +403,7 @@ line = "2002R Protection Pack"
 list_price = {{ USD = 150, EUR = 160 }}
 target_price = {{ USD = 125 }}
 sizes = ["10"]
+watched = true
 
 [alerts]
 channels = [{{ name = "hook", url = "json://127.0.0.1:9/never-sent" }}]
