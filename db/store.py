@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -80,8 +80,13 @@ def fail_run(
     nbytes: int = 0,
     http_status: int | None = None,
     broken_after: int = 5,
+    on_broken: Callable[[Session, Event], object] | None = None,
 ) -> tuple[bool, Source]:
-    """Record a failed run; count consecutive failures. True when the source just became broken."""
+    """Record a failed run; count consecutive failures. True when the source just became broken.
+
+    on_broken(session, event) runs in the same transaction as the source_broken event, so its
+    alert deliveries are planned with it or not at all (a crash cannot split them).
+    """
     with Session(engine) as session, session.begin():
         run = session.get(CheckRun, run_id)
         assert run is not None
@@ -100,19 +105,74 @@ def fail_run(
         became_broken = not src.broken and src.consecutive_failures >= broken_after
         if became_broken:
             src.broken = True
-            session.add(
-                Event(
-                    created_at=now,
-                    kind="source_broken",
-                    source_id=src.id,
-                    message=f"{src.name} failed {src.consecutive_failures} checks in a row: {error[:200]}",
-                    data={"shop": src.name, "status": status, "error": error[:500]},
-                )
+            event = Event(
+                created_at=now,
+                kind="source_broken",
+                source_id=src.id,
+                message=f"{src.name} failed {src.consecutive_failures} checks in a row: {error[:200]}",
+                data={"shop": src.name, "status": status, "error": error[:500]},
             )
+            session.add(event)
+            if on_broken is not None:
+                session.flush()
+                on_broken(session, event)
         session.add_all([run, src])
         session.flush()
         session.expunge(src)
         return became_broken, src
+
+
+def complete_run(
+    session: Session,
+    run_id: int,
+    source: Source,
+    *,
+    status: str,
+    now: datetime,
+    finished_at: datetime,
+    duration_ms: int,
+    healthy: bool,
+    requests: int = 0,
+    nbytes: int = 0,
+    not_modified: int = 0,
+    listings_seen: int = 0,
+    observations_written: int = 0,
+    events_created: int = 0,
+    error: str | None = None,
+) -> None:
+    """Finish a run that reached the shop, in the check's transaction; a healthy one clears failures.
+
+    A source marked broken that answers again gets one source_recovered event.
+    """
+    run = session.get(CheckRun, run_id)
+    assert run is not None
+    run.status = status
+    run.finished_at = finished_at
+    run.duration_ms = duration_ms
+    run.requests = requests
+    run.bytes = nbytes
+    run.not_modified = not_modified
+    run.listings_seen = listings_seen
+    run.observations_written = observations_written
+    run.events_created = events_created
+    run.error = error
+    source.baseline_done = True
+    source.last_status = status
+    source.last_checked_at = now
+    if healthy:
+        source.consecutive_failures = 0
+        if source.broken:
+            source.broken = False
+            session.add(
+                Event(
+                    created_at=now,
+                    kind="source_recovered",
+                    source_id=source.id,
+                    message=f"{source.name} is answering again",
+                    data={"shop": source.name},
+                )
+            )
+    session.add_all([run, source])
 
 
 def cancel_run(engine: Engine, run_id: int, *, now: datetime, duration_ms: int) -> None:

@@ -15,7 +15,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from db import store
-from db.models import CheckRun as CheckRunModel
 from db.models import Colorway, Event, Listing, Observation
 from tracker import releases
 from tracker.config import Config
@@ -299,24 +298,26 @@ class Pipeline:
         collected: Collected | None = None,
     ) -> RunSummary:
         duration = int((time.perf_counter() - started) * 1000)
+        planner = self.planner
+        now = self.clock()
+
+        def plan(session: Session, event: Event) -> None:
+            if planner is not None:
+                planner(session, [event], self.config, now=now)
+
         broken, _src = store.fail_run(
             self.engine,
             run_id,
             status=status,
             error=error,
-            now=self.clock(),
+            now=now,
             duration_ms=duration,
             requests=collected.requests if collected else 0,
             nbytes=collected.nbytes if collected else 0,
             http_status=http_status,
             broken_after=self.config.defaults.broken_after,
+            on_broken=plan,
         )
-        if broken and self.planner is not None:
-            with Session(self.engine) as session, session.begin():
-                events = session.exec(
-                    select(Event).where(Event.kind == "source_broken").order_by(Event.id.desc()).limit(1)  # type: ignore[union-attr]
-                ).all()
-                self.planner(session, events, self.config, now=self.clock())
         return RunSummary(
             name, status, duration, error=error, event_kinds=("source_broken",) if broken else ()
         )
@@ -501,36 +502,25 @@ class Pipeline:
             elif suspects:
                 error = f"held as suspect until the next check confirms it: {suspects[0]}"
             duration = int((time.perf_counter() - started) * 1000)
-            run = session.get(CheckRunModel, run_id)
-            assert run is not None
-            run.status = status
-            run.finished_at = self.clock()
-            run.duration_ms = duration
-            run.requests = got.requests
-            run.bytes = got.nbytes
-            run.not_modified = len(got.not_modified)
-            run.listings_seen = len(seen)
-            run.observations_written = written
-            run.events_created = len(new_events)
-            run.error = error
-            source.baseline_done = True
-            source.consecutive_failures = 0 if not partial else source.consecutive_failures
-            if source.broken and not partial:
-                source.broken = False
-                session.add(
-                    Event(
-                        created_at=now,
-                        kind="source_recovered",
-                        source_id=source_id,
-                        message=f"{src.name} is answering again",
-                        data={"shop": src.name},
-                    )
-                )
-            source.last_status = status
-            source.last_checked_at = now
+            store.complete_run(
+                session,
+                run_id,
+                source,
+                status=status,
+                now=now,
+                finished_at=self.clock(),
+                duration_ms=duration,
+                healthy=not partial,
+                requests=got.requests,
+                nbytes=got.nbytes,
+                not_modified=len(got.not_modified),
+                listings_seen=len(seen),
+                observations_written=written,
+                events_created=len(new_events),
+                error=error,
+            )
             if src.kind == "shopify":
                 source.http_cache = got.http_cache
-            session.add_all([run, source])
             kinds = tuple(e.kind for e in new_events)
         return RunSummary(
             src.name,

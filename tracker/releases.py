@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup, Tag
 from sqlmodel import Session, col, select
 
 from db import store
-from db.models import CheckRun, Colorway, Event, Listing, Observation, Release, ReleaseChange
+from db.models import Colorway, Event, Listing, Observation, Release, ReleaseChange
 from db.models import Source as SourceRow
 from tracker.config import Config, Selectors
 from tracker.config import Source as SourceConfig
@@ -775,27 +775,21 @@ async def check_calendar(
         status = "partial" if errors else "ok"
         error = str(errors[0][1]) if errors else None
         duration = int((_time.perf_counter() - started) * 1000)
-        run = session.get(CheckRun, run_id)
-        source = store.source_row(session, src.name)
-        assert run is not None
-        run.status, run.finished_at, run.duration_ms = status, pipeline.clock(), duration
-        run.requests, run.bytes, run.listings_seen = got.requests, got.nbytes, kept
-        run.events_created, run.error = len(new_events), error
-        if source.broken and not errors:
-            source.broken = False
-            session.add(
-                Event(
-                    created_at=now,
-                    kind="source_recovered",
-                    source_id=source_id,
-                    message=f"{src.name} is answering again",
-                    data={"shop": src.name},
-                )
-            )
-        source.consecutive_failures = source.consecutive_failures if errors else 0
-        source.baseline_done = True
-        source.last_status, source.last_checked_at = status, now
-        session.add_all([run, source])
+        store.complete_run(
+            session,
+            run_id,
+            store.source_row(session, src.name),
+            status=status,
+            now=now,
+            finished_at=pipeline.clock(),
+            duration_ms=duration,
+            healthy=not errors,
+            requests=got.requests,
+            nbytes=got.nbytes,
+            listings_seen=kept,
+            events_created=len(new_events),
+            error=error,
+        )
         kinds = tuple(e.kind for e in new_events)
     return RunSummary(
         src.name,
