@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from db.engine import make_engine
 from db.models import CheckRun, Event, Release, ReleaseChange
 from tests.servers import PageServer
-from tracker.config import Config, parse_text
+from tracker.config import Config, Selectors, parse_text
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.fetch import Fetcher
 from tracker.pipeline import Pipeline, RunSummary
@@ -220,6 +220,22 @@ def test_release_box_layout() -> None:
         ),
         ("M2002RXA", "global", None, None, None, None, "USD", "https://news.example/2024/nb-2002r-gore-tex/"),
     ]
+
+
+def test_configured_selectors_read_another_calendar_layout() -> None:
+    body = b"""<html><body><ul class="drops">
+      <li class="drop"><h3>New Balance 2002R Protection Pack Phantom M2002RDB</h3>
+        <em class="when">Saturday, March 23, 2024</em><b class="cost">$150</b></li>
+      <li class="drop"><h3>New Balance 2002R Sea Salt M2002RDC</h3><em class="when">TBC</em></li>
+    </ul></body></html>"""
+    selectors = Selectors(release_item="li.drop", release_date="em.when", title="h3", price="b.cost")
+    got = _summary(body, "https://drops.example/", selectors=selectors, currency="USD")
+    assert [(code, day, price) for code, _, day, _, _, price, _, _ in got] == [
+        ("M2002RDB", date(2024, 3, 23), Decimal("150")),
+        ("M2002RDC", None, None),
+    ]
+    # Without the selectors the built-in rules find no release in this layout.
+    assert _summary(body, "https://drops.example/") == []
 
 
 def test_article_dates_take_the_article_year() -> None:

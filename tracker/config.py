@@ -132,6 +132,9 @@ class Selectors(_Strict):
     size_available_attr: str | None = None
     title: str | None = None
     currency: str | None = None
+    # Release calendars: one element per release, and the date inside it.
+    release_item: str | None = None
+    release_date: str | None = None
 
 
 SourceKind = Literal["shopify", "shopify_product", "page", "release_calendar"]

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 GLOBAL = "global"
 
-# The Sneaker News /release-dates/ layout; a source's selectors.title / selectors.price override
-# the name and price parts.
+# The Sneaker News /release-dates/ layout; a source's selectors (release_item, release_date,
+# title, price) override each part.
 RELEASE_ITEM = "div.releases-box"
 RELEASE_NAME = "h2 a"
 RELEASE_PRICE = "span.release-price"
@@ -405,10 +405,12 @@ def _from_boxes(
 ) -> list[ReleaseInfo]:
     name_sel = (selectors.title if selectors and selectors.title else None) or RELEASE_NAME
     price_sel = (selectors.price if selectors and selectors.price else None) or RELEASE_PRICE
+    item_sel = (selectors.release_item if selectors and selectors.release_item else None) or RELEASE_ITEM
+    date_sel = (selectors.release_date if selectors and selectors.release_date else None) or RELEASE_DATE
     out: list[ReleaseInfo] = []
-    for box in soup.select(RELEASE_ITEM):
+    for box in soup.select(item_sel):
         name_el = _select(box, name_sel)
-        date_el = _select(box, RELEASE_DATE)
+        date_el = _select(box, date_sel)
         if name_el is None or date_el is None:
             continue
         when = parse_when(date_el.get_text(" ", strip=True), page_date=page_date, default_tz=default_tz)
