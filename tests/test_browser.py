@@ -67,9 +67,10 @@ def _count_color(png: bytes, color: tuple[int, int, int], tolerance: int = 12) -
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
+    raw = image.tobytes()
     return sum(
         1
-        for pixel in image.getdata()
+        for pixel in zip(raw[0::3], raw[1::3], raw[2::3], strict=True)
         if all(abs(a - b) <= tolerance for a, b in zip(pixel, color, strict=True))
     )
 
