@@ -49,7 +49,9 @@ def alembic_config(engine: Engine | None = None) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
-        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        # Alembic's config interpolates %: a URL such as ?options=-csearch_path%3Dx must be escaped.
+        url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
+        cfg.set_main_option("sqlalchemy.url", url)
     return cfg
 
 

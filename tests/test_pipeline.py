@@ -187,3 +187,22 @@ respect_robots = false
         _Stall.release.set()
         server.shutdown()
         time.sleep(0)
+
+
+def test_a_database_url_with_percent_escapes_migrates(pg_url: str) -> None:
+    # A schema chosen through libpq options, as hosted PostgreSQL users often must.
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("CREATE SCHEMA tracker"))
+    admin.dispose()
+    engine = make_engine(pg_url + "?options=-csearch_path%3Dtracker")
+    with engine.connect() as conn:
+        tables = (
+            conn.execute(
+                sa.text("select table_name from information_schema.tables where table_schema = 'tracker'")
+            )
+            .scalars()
+            .all()
+        )
+    assert {"listings", "observations", "alembic_version"} <= set(tables)
+    engine.dispose()
