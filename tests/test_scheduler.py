@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from pathlib import Path
 from typing import Any
 
-from tracker.config import parse_text
+import pytest
+
+from tracker.config import load_config, parse_text
 from tracker.pipeline import RunSummary
 from tracker.scheduler import Service, source_interval
 
@@ -125,3 +129,47 @@ jitter = "5m"
     a, b = config.sources
     assert source_interval(config, a) == (600.0, 300.0)
     assert source_interval(config, b) == (3600.0, 300.0)
+
+
+def test_an_edited_config_is_applied_without_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "config.toml"
+    one = '[defaults]\ninterval = "1h"\njitter = "0s"\n[[sources]]\nname = "Good"\nkind = "page"\nurl = "https://g.example/p"\n'
+    path.write_text(one, encoding="utf-8")
+    recorder = Recorder()
+    recorder.config = load_config(path)  # type: ignore[attr-defined]
+    service = Service(load_config(path), recorder, config_path=path, watch_every=0.1)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        task = asyncio.create_task(service.serve(install_signals=False))
+
+        async def wait_for(name: str) -> None:
+            deadline = time.monotonic() + 20
+            while recorder.calls.get(name, 0) < 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+
+        await wait_for("Good")
+        # A broken edit is refused and the running schedule kept.
+        path.write_text(one + "bogus = 1\n", encoding="utf-8")
+        deadline = time.monotonic() + 20
+        while "config not reloaded" not in caplog.text and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        # A valid edit adds a source, which is checked at once.
+        path.write_text(
+            one + '[[sources]]\nname = "Added"\nkind = "page"\nurl = "https://a.example/p"\n',
+            encoding="utf-8",
+        )
+        await wait_for("Added")
+        service.stop()
+        await asyncio.wait_for(task, 10)
+
+    with caplog.at_level(logging.INFO, logger="tracker"):
+        asyncio.run(main())
+    assert (
+        "config not reloaded, the running one is kept: " in caplog.text
+        and "bogus: unknown key" in caplog.text
+    )
+    assert recorder.calls["Added"] == 1 and recorder.calls["Good"] == 1
+    assert [s.name for s in service.config.sources] == ["Good", "Added"]
+    assert recorder.config is service.config  # type: ignore[attr-defined]

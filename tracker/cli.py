@@ -133,9 +133,9 @@ async def _serve(config: Config, config_path: Path, *, on_summary: Any = None) -
         pipeline = _build_pipeline(config, config_path, fetcher)
 
         async def deliver() -> object:
-            return await deliver_due(pipeline.engine, config)
+            return await deliver_due(pipeline.engine, pipeline.config)
 
-        service = Service(config, pipeline, deliver=deliver, on_summary=on_summary)
+        service = Service(config, pipeline, deliver=deliver, on_summary=on_summary, config_path=config_path)
         await service.serve()
 
 

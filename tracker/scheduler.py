@@ -7,13 +7,15 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
-from tracker.config import Config
+from tracker.config import Config, load_config
 from tracker.config import Source as SourceConfig
+from tracker.errors import ConfigError
 from tracker.pipeline import Pipeline, RunSummary
 from tracker.releases import drop_plan
 
@@ -40,8 +42,13 @@ class Service:
         deliver: Deliver | None = None,
         deliver_every: float = 5.0,
         on_summary: Callable[[RunSummary], None] | None = None,
+        config_path: Path | None = None,
+        watch_every: float = 5.0,
     ) -> None:
         self.config = config
+        self.config_path = config_path
+        self.watch_every = watch_every
+        self._config_stamp = self._stamp()
         self.pipeline = pipeline
         self.deliver = deliver
         self.deliver_every = deliver_every
@@ -88,21 +95,33 @@ class Service:
             except Exception:
                 log.exception("alert delivery failed")
 
+    def _add_source_job(self, src: SourceConfig, first_run: datetime) -> None:
+        interval, jitter = source_interval(self.config, src)
+        self.scheduler.add_job(
+            self.run_source,
+            IntervalTrigger(seconds=interval, jitter=jitter or None, timezone=UTC),
+            args=[src.name],
+            id=f"source:{src.name}",
+            name=src.name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(30, int(interval)),
+            next_run_time=first_run,
+            replace_existing=True,
+        )
+
     def schedule(self) -> None:
-        """Add one job per enabled source (first run now) and the delivery job."""
+        """Add one job per enabled source (first run now), drop-mode planning, delivery, config watch."""
         now = datetime.now(UTC)
         for i, src in enumerate(s for s in self.config.sources if s.enabled):
-            interval, jitter = source_interval(self.config, src)
+            self._add_source_job(src, now + timedelta(seconds=0.2 * i))
+        if self.config_path is not None:
             self.scheduler.add_job(
-                self.run_source,
-                IntervalTrigger(seconds=interval, jitter=jitter or None, timezone=UTC),
-                args=[src.name],
-                id=f"source:{src.name}",
-                name=src.name,
+                self.reload_if_changed,
+                IntervalTrigger(seconds=self.watch_every, timezone=UTC),
+                id="config:watch",
                 max_instances=1,
                 coalesce=True,
-                misfire_grace_time=max(30, int(interval)),
-                next_run_time=now + timedelta(seconds=0.2 * i),
             )
         self.scheduler.add_job(
             self._drop_mode_job,
@@ -156,6 +175,52 @@ class Service:
                 job.modify(next_run_time=datetime.now(UTC))
         self.drop_intervals = plan
         return plan
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.config_path is None:
+            return None
+        try:
+            st = self.config_path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def reload_if_changed(self) -> bool:
+        """Apply an edited config.toml (e.g. from the dashboard's watchlist) without a restart.
+
+        Colorways, sources, schedules and alert rules take effect at once; an invalid file is
+        logged and the running config kept. The database URL and the fetcher's politeness
+        defaults need a restart.
+        """
+        stamp = self._stamp()
+        if stamp is None or stamp == self._config_stamp or self.config_path is None:
+            return False
+        self._config_stamp = stamp
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("config not reloaded, the running one is kept: %s", exc)
+            return False
+        if new.database_url != self.config.database_url:
+            log.warning("database_url changed in %s: restart the tracker to use it", self.config_path)
+        old_names = {s.name: s for s in self.config.sources if s.enabled}
+        self.config = new
+        self.pipeline.config = new
+        sync = getattr(self.pipeline, "sync", None)
+        if sync is not None:
+            sync()
+        now = datetime.now(UTC)
+        wanted = {s.name: s for s in new.sources if s.enabled}
+        for name in old_names.keys() - wanted.keys():
+            self.scheduler.remove_job(f"source:{name}")
+            log.info("source %s removed from the schedule", name)
+        for name, src in wanted.items():
+            if old_names.get(name) != src:
+                self._add_source_job(src, now)
+                log.info("source %s %s", name, "rescheduled" if name in old_names else "added")
+        self.drop_intervals = {}
+        log.info("config reloaded from %s", self.config_path)
+        return True
 
     def stop(self) -> None:
         self._stop.set()
