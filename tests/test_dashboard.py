@@ -141,6 +141,7 @@ def _check_seeded_pages(at: AppTest) -> None:
     assert upcoming["style code"].tolist() == ["M2002RDC"]
     assert at.metric[0].label == "Next drop: Protection Pack Sea Salt"
     assert at.metric[0].value.startswith("in ")
+    assert [b.proto.label for b in at.get("download_button")] == ["Download the calendar (.ics)"]
 
     _visit(at, "pages/alerts.py")
     text = _all_text(at)

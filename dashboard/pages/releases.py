@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import data, ui
 from dashboard.format import countdown, local, money, plain, safe_url
 from db.queries import ReleaseRow
+from tracker.calendar import build_ics
 
 ctx = ui.page_context()
 tz = ctx.config.tz()
@@ -29,6 +30,16 @@ def _moment(row: ReleaseRow) -> datetime | None:
     # A bare date: the drop is taken to open at midnight in the user's zone.
     return None if row.release_date is None else datetime.combine(row.release_date, time(0), tz)
 
+
+st.download_button(
+    "Download the calendar (.ics)",
+    data=build_ics(data.engine(ctx.url), ctx.config),
+    file_name="2002r-releases.ics",
+    mime="text/calendar",
+    help="One event per release, with the list price and the shops that list it. "
+    "Import it into Google, Apple or Outlook calendars, or serve the file that "
+    "`tracker calendar --ics FILE` writes and subscribe to it.",
+)
 
 upcoming = [r for r in rows if r.release_date is not None and r.release_date >= today]
 past = [r for r in rows if r.release_date is not None and r.release_date < today]
