@@ -27,6 +27,8 @@ def command(config_path: Path, host: str = "127.0.0.1", port: int = 8501) -> lis
         f"--server.port={port}",
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
+        # No "Deploy" button or developer menu: this is an app for its user, not a script to edit.
+        "--client.toolbarMode=viewer",
     ]
 
 
