@@ -72,7 +72,10 @@ def price_history(
         ],
         columns=["time", "price", "shop", "label"],
     )
-    x = alt.X("time:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0))
+    times = lines["time"].dropna()
+    short = len(times) > 0 and (times.max() - times.min()) < pd.Timedelta(days=2)
+    # Days on a long history; hours when everything happened within a day or two (a new install).
+    x = alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M" if short else "%b %d", labelAngle=0))
     y_values = [v for v in lines["price"].dropna().tolist()] + suspects["price"].tolist()
     if list_price is not None:
         y_values.append(float(list_price))

@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the bundled demo store with the tracker and the dashboard")
     p.add_argument("--speed", type=float, default=10.0, help="demo store clock speed (default x10)")
     p.add_argument("--step-seconds", type=float, default=120.0, help="store seconds between timeline steps")
-    p.add_argument("--interval", default="15s", help="check interval for the demo sources")
+    p.add_argument("--interval", default="5s", help="check interval for the demo sources (default 5s)")
     p.add_argument("--data-dir", default="data/demo", help="where the demo database and config go")
     p.add_argument("--store-port", type=int, default=0, help="demo store port (default: any free port)")
     p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")

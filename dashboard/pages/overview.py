@@ -43,7 +43,11 @@ for colorway in watched:
     )
     table.append(
         {
-            "image": safe_url(colorway.image or (row.colorway.image if row else None)) or "",
+            # The catalogue's image, else the picture of the shop offering the best price.
+            "image": safe_url(
+                colorway.image or (row.colorway.image if row else None) or (best.image if best else None)
+            )
+            or "",
             "colorway": colorway.name,
             "style code": colorway.style_code,
             "list": money(row.list_price if row else colorway.list_price.get(currency), currency),
