@@ -1,10 +1,16 @@
-"""Score extract_page on labelled product pages (peb format): price and availability P/R/F1."""
+"""Score extract_page on labelled product pages (peb format): price and availability P/R/F1.
+
+With --strip-structured, every page first loses its structured data (JSON-LD, microdata
+attributes, OpenGraph / product / twitter price and stock tags, data-layer scripts holding prices),
+so the score measures the visible-page rules alone: what shops without structured data get.
+"""
 
 from __future__ import annotations
 
 import argparse
 import gzip
 import json
+import re
 import statistics
 import sys
 import time
@@ -13,9 +19,40 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker.extract import extract_page
+from selectolax.lexbor import LexborHTMLParser
+
+from tracker.extract import decode, extract_page
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "peb-dev"
+
+
+_MICRODATA_ATTRS = ("itemprop", "itemscope", "itemtype", "itemid", "itemref")
+# Meta tags that state a price, currency or stock for machines (og:price:amount,
+# product:availability, twitter:label1 / twitter:data1 ...).
+_META_KEY = re.compile(r"price|amount|currency|availab|stock|twitter:(label|data)", re.I)
+# Scripts that carry product data for analytics or the page's own app (dataLayer, window.__STATE__,
+# Shopify's meta, gtag items): a price written as a key / value.
+_DATA_SCRIPT = re.compile(r"""["']?\b(price|amount|sale_?price|final_?price)\b["']?\s*[:=]""", re.I)
+
+
+def strip_structured(body: bytes) -> str:
+    """The page without JSON-LD, microdata, price / stock meta tags and data scripts with prices."""
+    tree = LexborHTMLParser(decode(body))
+    for node in tree.css("script"):
+        kind = (node.attributes.get("type") or "").lower()
+        text = node.text(deep=False) or ""
+        if "ld+json" in kind or _DATA_SCRIPT.search(text):
+            node.decompose()
+    for node in tree.css("meta"):
+        attrs = node.attributes
+        key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or ""
+        if _META_KEY.search(key):
+            node.decompose()
+    for node in tree.css(",".join(f"[{a}]" for a in _MICRODATA_ATTRS)):
+        for attr in _MICRODATA_ATTRS:
+            if attr in node.attributes:
+                del node.attrs[attr]
+    return tree.html or ""
 
 
 def _dec(value: str) -> Decimal | None:
@@ -61,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         "folder", nargs="?", default=str(DEFAULT_DIR), help="folder with labels.json and html/"
     )
     parser.add_argument("--errors", action="store_true", help="print every page the extractor got wrong")
+    parser.add_argument(
+        "--strip-structured",
+        action="store_true",
+        help="remove JSON-LD, microdata, price / stock meta tags and data scripts first (visible rules only)",
+    )
     args = parser.parse_args(argv)
     folder = Path(args.folder)
     labels = json.loads((folder / "labels.json").read_text())
@@ -69,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[str] = []
     for page_id, label in sorted(labels.items()):
         path = folder / "html" / f"{page_id}.html.gz"
-        body = gzip.decompress(path.read_bytes())
+        body: bytes | str = gzip.decompress(path.read_bytes())
+        if args.strip_structured:
+            body = strip_structured(body)  # type: ignore[arg-type]
         start = time.perf_counter()
         product = extract_page(body, label.get("url"))
         times.append((time.perf_counter() - start) * 1000)
@@ -87,11 +131,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{page_id[:10]} price {product.price} want {label.get('price')} [{product.method}] "
                 f"avail {got_avail} want {want_avail} {label.get('url', '')[:70]}"
             )
-    print(f"pages: {len(labels)}")
+    mode = "structured data stripped (visible rules only)" if args.strip_structured else "as served"
+    print(f"pages: {len(labels)}, {mode}")
     print(f"{'attribute':<14}{'precision':>10}{'recall':>10}{'F1':>10}")
     for name, score in (("price", price), ("availability", avail), ("OutOfStock", oos)):
         p, r, f = score.prf()
-        print(f"{name:<14}{p:>10.3f}{r:>10.3f}{f:>10.3f}")
+        counts = f"({score.tp} right, {score.fp} wrong, {score.fn} missed)"
+        print(f"{name:<14}{p:>10.3f}{r:>10.3f}{f:>10.3f}   {counts}")
     print(f"median extraction time: {statistics.median(times):.1f} ms (max {max(times):.0f} ms)")
     if args.errors:
         print("\nerrors:")
