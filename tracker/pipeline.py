@@ -128,9 +128,15 @@ async def collect_shopify(
             except (ValueError, KeyError, TypeError) as exc:
                 raise ExtractError(f"{url}: not a Shopify products.json ({exc})") from None
             count = len(raw)
-            products = extract_shopify_catalogue(
-                payload, base_url=base, currency=src.currency, query=src.query
-            )
+            try:
+                products = extract_shopify_catalogue(
+                    payload, base_url=base, currency=src.currency, query=src.query
+                )
+            except ExtractError:
+                raise
+            except Exception as exc:  # whatever a shop sends must end in a recorded failure
+                why = f"{type(exc).__name__}: {exc}"
+                raise ExtractError(f"{url}: cannot read the catalogue ({why})") from None
             for product in products:
                 key = product.external_id or product.url or ""
                 out.items.append(Fetched(product, key))
@@ -181,6 +187,10 @@ async def _collect_one(
             )
     except (ExtractError, ValueError) as exc:
         out.errors.append((url, FetchError(f"{url}: cannot read the page: {exc}", kind="extract_error")))
+        return
+    except Exception as exc:  # whatever a shop sends must end in a recorded failure, not a crash
+        why = f"{type(exc).__name__}: {exc}"
+        out.errors.append((url, FetchError(f"{url}: cannot read the page ({why})", kind="extract_error")))
         return
     if product.blocked:
         out.blocked.append((url, product.blocked))

@@ -12,6 +12,9 @@ from price_parser import Price
 _NO_DECIMALS = frozenset(
     {"JPY", "KRW", "CLP", "ARS", "COP", "IDR", "VND", "HUF", "ISK", "PYG", "UGX", "KZT", "TWD"}
 )
+# No shoe costs this much in any currency (¥ 19,800 and ₩ 239,000 are far below); a larger number
+# is a page's bug or an attack, and the database keeps amounts below 10^10 (NUMERIC(14, 4)).
+MAX_AMOUNT = Decimal("100000000")
 _THREE_DECIMALS = frozenset({"KWD", "BHD", "OMR", "JOD", "TND", "IQD", "LYD"})
 _DOLLARS = frozenset(
     {"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "ARS", "CLP", "COP", "TWD", "BRL", "UYU"}
@@ -309,7 +312,7 @@ def parse_amount(value: object) -> Decimal | None:
             return parsed
     else:
         return None
-    if not amount.is_finite() or amount <= 0:
+    if not amount.is_finite() or amount <= 0 or amount >= MAX_AMOUNT:
         return None
     return amount
 
@@ -356,6 +359,6 @@ def parse_price(
     sep = _decimal_separator(cleaned, currency)
     parsed = Price.fromstring(cleaned, decimal_separator=sep)
     amount = parsed.amount
-    if amount is None or amount <= 0:
+    if amount is None or not amount.is_finite() or amount <= 0 or amount >= MAX_AMOUNT:
         return None, currency
     return amount, currency

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,11 @@ def _query_pattern(query: str) -> re.Pattern[str]:
     return re.compile(r"[\s\-]?".join(parts), re.I)
 
 
+def _list(value: Any) -> list[Any]:
+    """A JSON field that should be a list, or [] when a shop sends anything else there."""
+    return value if isinstance(value, list) else []
+
+
 def matches_query(product: dict[str, Any], query: str | None) -> bool:
     """Whether a Shopify product matches the query in title, handle, tags, type or vendor + title."""
     if not query:
@@ -36,7 +42,7 @@ def matches_query(product: dict[str, Any], query: str | None) -> bool:
     pattern = _query_pattern(query)
     tags = product.get("tags")
     tag_text = " ".join(tags) if isinstance(tags, list) else str(tags or "")
-    skus = " ".join(str(v.get("sku") or "") for v in product.get("variants") or [] if isinstance(v, dict))
+    skus = " ".join(str(v.get("sku") or "") for v in _list(product.get("variants")) if isinstance(v, dict))
     fields = [
         str(product.get("title") or ""),
         str(product.get("handle") or ""),
@@ -50,7 +56,7 @@ def matches_query(product: dict[str, Any], query: str | None) -> bool:
 
 def _size_of(variant: dict[str, Any], options: list[Any]) -> str:
     """The variant's size: the option named Size, else option1, else the variant title."""
-    for index, option in enumerate(options or []):
+    for index, option in enumerate(_list(options)):
         name = option.get("name") if isinstance(option, dict) else None
         if isinstance(name, str) and name.strip().lower() in (
             "size",
@@ -73,13 +79,15 @@ def _size_of(variant: dict[str, Any], options: list[Any]) -> str:
 
 
 def _product(raw: dict[str, Any], *, url: str, currency: str | None, cents: bool) -> Product:
-    variants = [v for v in raw.get("variants") or [] if isinstance(v, dict)]
-    options = raw.get("options") or []
+    variants = [v for v in _list(raw.get("variants")) if isinstance(v, dict)]
+    options = _list(raw.get("options"))
 
     def money(value: Any) -> Decimal | None:
         if value is None or value == "":
             return None
         if cents and isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                return None
             return parse_amount(Decimal(int(value)) / 100)
         return parse_amount(value)
 
@@ -116,7 +124,7 @@ def _product(raw: dict[str, Any], *, url: str, currency: str | None, cents: bool
         availability = Availability.IN_STOCK if raw["available"] else Availability.OUT_OF_STOCK
     else:
         availability = Availability.UNKNOWN
-    images = raw.get("images") or []
+    images = _list(raw.get("images"))
     image = None
     if images:
         first = images[0]
