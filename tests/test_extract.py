@@ -132,6 +132,28 @@ PAGE_CASES: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
         {"price": "229.99", "currency": "CAD", "availability": "InStock"},
     ),
     ("visible_near_title.html", None, None, {"price": "139.95", "currency": "USD"}),
+    # Visible-page rules for shops without structured data, one hand-written page per rule.
+    # A currency code written against the digits is a currency.
+    ("visible_code_glued.html", None, None, {"price": "149.99", "currency": "EUR"}),
+    # The price sharing the smallest container with the main heading beats equally marked prices
+    # further away (a deal bar, a grid of other products).
+    ("visible_near_heading.html", None, None, {"price": "150.00", "currency": "USD"}),
+    # Component frameworks with hashed classes mark the price in a test attribute.
+    ("visible_testid_price.html", None, None, {"price": "179.90", "currency": "CHF"}),
+    # Hidden elements (a duplicate for machines, a hidden template) are not read.
+    ("visible_hidden_duplicate.html", None, None, {"price": "1679", "currency": "ILS"}),
+    # "Approximately US $..." is a conversion estimate, not the shop's price.
+    ("visible_approx_conversion.html", None, None, {"price": "119.00", "currency": "GBP"}),
+    # Prices on variant swatches are each variant's, even right under the heading.
+    ("visible_swatch_prices.html", None, None, {"price": "149.00", "currency": "USD"}),
+    # Other sellers' offers are other offers, even right under the heading.
+    ("visible_other_offers.html", None, None, {"price": "649.99", "currency": "RON"}),
+    # The main heading is the <h1> the page title names, not a notice's <h1>.
+    ("visible_heading_by_title.html", None, None, {"price": "160.00", "currency": "USD"}),
+    # The riyal written in Arabic script is a currency.
+    ("visible_sar.html", None, None, {"price": "599", "currency": "SAR"}),
+    # Price class words in the page's language ("prix" on a French page).
+    ("visible_local_class.html", None, None, {"price": "179.99", "currency": "EUR"}),
     (
         # A related product's JSON-LD comes first; the page's own product is the one its title names.
         "jsonld_related_first.html",

@@ -7,9 +7,12 @@ carousels, mini-carts, footers) never count.
 Price rule: a per-source selector wins; else the main product's structured offer (the variant the
 URL selects, else the one whose price the page shows, else the first in stock, else the first;
 an amount the page only shows struck through is the old price); else OpenGraph / twitter card
-prices (a sale price first); else the best visible price (elements marked as prices, scored: the
-current over the struck-through one, gross over net, never a delivery cost, saving, option
-surcharge or "from" price when another is shown); else the first amount after the title before
+prices (a sale price first); else the best visible price (elements marked as prices by class, id,
+test attributes or a price word in the page's language, scored: the current over the
+struck-through one, gross over net, the one sharing the smallest container with the main heading,
+the <h1> the page title names, over those further away; never a delivery cost, saving, option
+surcharge, conversion estimate ("Approximately US $..."), swatch or other seller's price, hidden
+element, or "from" price when another is shown); else the first amount after the title before
 the next section; else a "Price: ..." in the page description. A structured price the visible
 page contradicts (never shown, while another statement the page shows, or a strong visible price,
 says otherwise) gives way; the disagreement is recorded in ``extra["conflict"]``. No price is an

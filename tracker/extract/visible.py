@@ -23,7 +23,7 @@ _OTHER_WORDS = re.compile(
     r"related|recommend|similar|carousel|upsell|up-sell|cross-?sell|recently|viewed|bundle|sponsored|"
     r"also-|-also|swiper-slide|slick-slide|owl-item|glide__slide|accessor|installment|instalment|klarna|"
     r"afterpay|per-?month|monthly|unit-?price|minicart|mini-cart|cart-drawer|basket-?summary|"
-    r"shipping-?(cost|price|fee)|delivery-?(cost|price|fee)",
+    r"shipping-?(cost|price|fee)|delivery-?(cost|price|fee)|other-?(offers?|sellers?)|more-?(offers|sellers)",
     re.I,
 )
 # Page chrome: prices and badges there belong to the shop, not the product. (<header> and <nav>
@@ -44,12 +44,16 @@ _OLD_TEXT = re.compile(
 _PER_VARIANT = re.compile(r"variant|swatch|size-?(list|select|option|picker)|option-?value", re.I)
 _NET_WORDS = re.compile(r"net|excl|without-?tax|ex-?vat|notax|no-tax", re.I)
 _FROM_TEXT = re.compile(r"^\s*(from|ab|dès|desde|da|vanaf|fra|från|od|от|起)\b", re.I)
+# A conversion into the buyer's currency is an estimate, not the shop's price.
+_APPROX = re.compile(r"\b(approx|approximately|about|circa|ca\.|environ|ungefähr|etwa|aprox)", re.I)
 _PER_UNIT = re.compile(
     r"/\s*(kg|g|l|ml|m|m²|m2|100\s*g|100\s*ml|st|pc|pcs|stk|unit)\b|per\s+(kg|l|m)\b", re.I
 )
+# Currency codes count when written against the digits too ("EUR15.99"), never inside a word.
 _MONEY = re.compile(
-    r"[$€£¥₽₹₩₺₪₫฿₱]|\b(USD|EUR|GBP|CHF|SEK|NOK|DKK|PLN|CZK|JPY|CAD|AUD|NZD|RON|HUF|BRL|ZAR|AED|SAR|"
-    r"kr|zł|Kč|Kn|kn|lei|Lei|Ft|Rs|руб|грн|лв|тг|TL|RM)\b|円|원|р\.|zl\b",
+    r"[$€£¥₽₹₩₺₪₫฿₱₴]|(?<![^\W\d_])(USD|EUR|GBP|CHF|SEK|NOK|DKK|PLN|CZK|JPY|CAD|AUD|NZD|RON|HUF|BRL|ZAR|"
+    r"AED|SAR|QAR|KWD|ILS|INR|MXN|CLP|COP|ARS|PEN|TRY|RUB|UAH|KZT|SGD|HKD|MYR|THB|PHP|IDR|"
+    r"kr|zł|Kč|Kn|kn|lei|Lei|Ft|Rs|руб|грн|лв|тг|TL|RM)(?![^\W\d_])|円|원|р\.|zl\b|ر\.س|د\.إ|ريال|درهم",
     re.I,
 )
 
@@ -100,11 +104,35 @@ class PriceCandidate:
     order: int
     text: str
     machine: bool = False
+    # How far above the main heading the candidate's nearest shared ancestor is (None: not shared).
+    near: int | None = None
+
+
+_MARK_ATTRS = frozenset({"class", "id", "data-testid", "data-test", "data-qa", "data-auto", "itemprop"})
 
 
 def _attrs_text(node: Any) -> str:
     attrs = node.attributes
-    return " ".join(v for k, v in attrs.items() if k in ("class", "id", "data-testid", "itemprop") and v)
+    return " ".join(v for k, v in attrs.items() if k in _MARK_ATTRS and v)
+
+
+# Utility classes that hide an element outright (not "visually-hidden", which screen readers read,
+# nor "hidden-xs", which hides it on small screens only).
+_HIDDEN_CLASSES = frozenset({"hidden", "d-none", "is-hidden", "hide", "invisible", "display-none"})
+
+
+def _is_hidden(attrs: dict[str, str | None]) -> bool:
+    """Whether the element's own markup hides it (hidden attribute, inline display:none, a class
+    that only hides)."""
+    if "hidden" in attrs:
+        return True
+    cls = attrs.get("class")
+    if cls and ("hid" in cls or "none" in cls or "invis" in cls) and not _HIDDEN_CLASSES.isdisjoint(
+        cls.lower().split()
+    ):
+        return True
+    style = attrs.get("style")
+    return bool(style) and "none" in str(style) and "display:none" in str(style).replace(" ", "").lower()
 
 
 # The main product's prices come early in the document; past this many priced elements the rest are
@@ -155,6 +183,29 @@ class _Ancestor:
     shipping: bool
     net: bool
     old: bool
+    hidden: bool = False
+
+
+def _ancestor(node: Any, cache: dict[int, _Ancestor]) -> _Ancestor:
+    """What one element's tag and class / id say, memoised by node identity."""
+    key = node.mem_id
+    hit = cache.get(key)
+    if hit is None:
+        attrs = _attrs_text(node)
+        # One pass over the class / id text finds every kind of word it holds.
+        kinds = {m.lastgroup for m in _ANCESTOR_WORDS.finditer(attrs.lower())} if attrs else set()
+        hit = _Ancestor(
+            tag=node.tag,
+            attrs=attrs,
+            parent=node.parent,
+            other="other" in kinds or node.tag in _CHROME_TAGS,
+            shipping="shipping" in kinds,
+            net="net" in kinds,
+            old="old" in kinds,
+            hidden=_is_hidden(node.attributes),
+        )
+        cache[key] = hit
+    return hit
 
 
 def _chain(node: Any, cache: dict[int, _Ancestor], limit: int = 10) -> list[_Ancestor]:
@@ -162,22 +213,7 @@ def _chain(node: Any, cache: dict[int, _Ancestor], limit: int = 10) -> list[_Anc
     out: list[_Ancestor] = []
     parent = node.parent
     while parent is not None and len(out) < limit:
-        key = parent.mem_id
-        hit = cache.get(key)
-        if hit is None:
-            attrs = _attrs_text(parent)
-            # One pass over the class / id text finds every kind of word it holds.
-            kinds = {m.lastgroup for m in _ANCESTOR_WORDS.finditer(attrs.lower())} if attrs else set()
-            hit = _Ancestor(
-                tag=parent.tag,
-                attrs=attrs,
-                parent=parent.parent,
-                other="other" in kinds or parent.tag in _CHROME_TAGS,
-                shipping="shipping" in kinds,
-                net="net" in kinds,
-                old="old" in kinds,
-            )
-            cache[key] = hit
+        hit = _ancestor(parent, cache)
         if hit.tag in ("body", "html"):
             break
         out.append(hit)
@@ -193,14 +229,124 @@ def in_other_product(node: Any, depth: int = 12, cache: Cache | None = None) -> 
     return any(a.other for a in _chain(node, {} if cache is None else cache, depth))
 
 
+# Elements a page marks as prices: class / id words in the languages shops use, and the test /
+# automation attributes of component frameworks whose class names are hashes.
+_PRICE_SELECTOR = (
+    '[class*="price" i], [id*="price" i], [itemprop="price"], [data-price], [data-testid*="price" i], '
+    '[data-qa*="price" i], [data-auto*="price" i]'
+)
+# Class words in the page's own language; each selector costs a walk over the page, so a page in
+# another language skips them (a page that does not say its language gets them all).
+_LOCAL_PRICE_SELECTORS = {
+    "de": '[class*="preis" i]',
+    "fr": '[class*="prix" i]',
+    "es": '[class*="precio" i]',
+    "it": '[class*="prezzo" i]',
+    "pt": '[class*="preco" i]',
+}
+
+
+def _price_selector(lang: str | None) -> str:
+    """The CSS selector of the elements a page in this language marks as prices."""
+    code = (lang or "").lower()[:2]
+    if code in _LOCAL_PRICE_SELECTORS:
+        return f"{_PRICE_SELECTOR}, {_LOCAL_PRICE_SELECTORS[code]}"
+    if code and code.isalpha():
+        return _PRICE_SELECTOR
+    return ", ".join([_PRICE_SELECTOR, *_LOCAL_PRICE_SELECTORS.values()])
+
+
+_TITLE_WORDS = re.compile(r"\w+")
+
+
+def _title_words(text: str) -> set[str]:
+    return {w for w in _TITLE_WORDS.findall(text.lower()) if len(w) > 2}
+
+
+def main_heading(tree: Any) -> Any:
+    """The product's heading: the visible <h1> (outside chrome) sharing most words with the page
+    title, the first such <h1> on a tie; None when the page has none."""
+    heads = [h for h in tree.css("h1")[:8] if not _is_hidden(h.attributes)]
+    if len(heads) <= 1:
+        return heads[0] if heads else None
+    title = tree.css_first("title")
+    words = _title_words(title.text(strip=True)) if title is not None else set()
+    best, best_overlap = heads[0], -1
+    for head in heads:
+        if in_other_product(head, 8):
+            continue
+        overlap = len(_title_words(head.text(strip=True)) & words)
+        if overlap > best_overlap:
+            best, best_overlap = head, overlap
+    return best
+
+
+def _levels(node: Any, limit: int = 40) -> dict[int, int]:
+    """Ancestors of the node by identity, each with how many levels above the node it is."""
+    out: dict[int, int] = {}
+    parent = node.parent if node is not None else None
+    level = 1
+    while parent is not None and level <= limit and parent.tag not in ("body", "html"):
+        out[parent.mem_id] = level
+        parent = parent.parent
+        level += 1
+    return out
+
+
+def _shared_level(node: Any, heading: dict[int, int], cache: Cache) -> int | None:
+    """Levels above the heading of the nearest ancestor the node shares with it, or None."""
+    if not heading:
+        return None
+    hit = heading.get(node.mem_id)
+    if hit is not None:
+        return hit
+    for ancestor_id in _chain_ids(node, cache):
+        hit = heading.get(ancestor_id)
+        if hit is not None:
+            return hit
+    return None
+
+
+def _chain_ids(node: Any, cache: Cache, limit: int = 40) -> list[int]:
+    """Identities of the node's ancestors up to <body>, read through the shared cache."""
+    out: list[int] = []
+    parent = node.parent
+    while parent is not None and len(out) < limit:
+        hit = _ancestor(parent, cache)
+        if hit.tag in ("body", "html"):
+            break
+        out.append(parent.mem_id)
+        parent = hit.parent
+    return out
+
+
+def _visible_text(node: Any) -> str:
+    """The element's text without the parts its markup hides (duplicates for machines, templates)."""
+    text: str = node.text(deep=True, separator=" ", strip=True)
+    if node.child is None or (node.child.next is None and node.child.tag == "-text"):
+        return text
+    for hidden in node.css('[style*="none" i], [hidden], [class~="hidden"], [class~="d-none"]'):
+        if _is_hidden(hidden.attributes):
+            part = hidden.text(deep=True, separator=" ", strip=True)
+            if part:
+                text = text.replace(part, " ", 1)
+    return " ".join(text.split())
+
+
 def price_candidates(
-    tree: Any, *, currency_hint: str | None, lang: str | None, cache: Cache | None = None
+    tree: Any,
+    *,
+    currency_hint: str | None,
+    lang: str | None,
+    cache: Cache | None = None,
 ) -> list[PriceCandidate]:
     """Prices in elements the page marks as prices, scored for being the main, current price."""
     out: list[PriceCandidate] = []
     seen: set[int] = set()
     cache = {} if cache is None else cache
-    nodes = tree.css('[class*="price" i], [id*="price" i], [itemprop="price"], [data-price]')
+    heading = main_heading(tree)
+    heading_levels = _levels(heading)
+    nodes = tree.css(_price_selector(lang))
     for order, node in enumerate(nodes):
         if len(out) >= _MAX_CANDIDATES:
             break
@@ -213,12 +359,23 @@ def price_candidates(
                 continue
             text = content + " " + (currency_hint or "")
         else:
+            if _is_hidden(node.attributes):
+                continue
             # Cents in a <sup> read as "229 99"; parse_price joins them back.
-            text = node.text(deep=True, separator=" ", strip=True)
+            text = _visible_text(node)
         if not text or len(text) > 60 or not any(ch.isdigit() for ch in text):
             continue
         if _PER_UNIT.search(text):
             continue
+        approx = _APPROX.search(text)
+        if approx is not None and approx.start() > 0 and _MONEY.search(text, 0, approx.start()):
+            # "GBP 1.99 Approximately US $2.66": the shop's price, then an estimate in another currency.
+            text, approx = text[: approx.start()].strip(), None
+        elif approx is None and node.parent is not None:
+            # "Approximately <span>US $2.66</span>": the word sits just before the element.
+            before = node.parent.text(deep=True, separator=" ", strip=True)
+            at = before.find(text)
+            approx = _APPROX.search(before, max(0, at - 20), max(0, at)) if at > 0 else None
         # A container of several prices ("49 890 тг. 44 890 тг."): its children are candidates of
         # their own; the container only counts, weakly, for its lowest amount (the sale price).
         several = len(_MONEY.findall(text)) > 1
@@ -238,6 +395,8 @@ def price_candidates(
             continue
         own = _attrs_text(node)
         chain = _chain(node, cache)
+        if any(a.hidden for a in chain[:4]) and node.tag != "meta":
+            continue
         old = (
             bool(_OLD_WORDS.search(own))
             or node.tag in ("del", "s", "strike")
@@ -253,7 +412,8 @@ def price_candidates(
             score += 0.5
         if "price" in (node.attributes.get("id") or "").lower():
             score += 0.5
-        if any(a.other for a in chain) or _OTHER_WORDS.search(own):
+        other = any(a.other for a in chain) or bool(_OTHER_WORDS.search(own))
+        if other:
             score -= 2.5
         if _NET_WORDS.search(own) or any(a.net for a in chain[:4]):
             score -= 1.0
@@ -268,17 +428,43 @@ def price_candidates(
             old = True
         if several:
             score -= 0.7
+        if approx is not None:
+            score -= 2.0
+        # A price on a size / colour swatch is that variant's, shown beside the product's own.
+        if any(a.attrs and _PER_VARIANT.search(a.attrs) for a in chain[:8]):
+            score -= 1.5
+            other = True
+        near = None if other or node.tag == "meta" else _shared_level(node, heading_levels, cache)
         out.append(
-            PriceCandidate(amount, currency, score - order * 0.002, old, order, text, node.tag == "meta")
+            PriceCandidate(
+                amount, currency, score - order * 0.002, old, order, text, node.tag == "meta", near
+            )
         )
+    _score_nearness(out)
     return out
+
+
+def _score_nearness(cands: list[PriceCandidate]) -> None:
+    """Raise the prices nearest the main heading: the product's own box shares the smallest
+    container with its title, while carousels and lists of other products hang further up."""
+    levels = [c.near for c in cands if c.near is not None and not c.old]
+    if not levels:
+        return
+    closest = min(levels)
+    for c in cands:
+        if c.near is None:
+            continue
+        if c.near == closest:
+            c.score += 1.5
+        elif c.near == closest + 1:
+            c.score += 0.75
 
 
 def near_title_price(
     tree: Any, *, currency_hint: str | None, lang: str | None, cache: Cache | None = None
 ) -> PriceCandidate | None:
     """For pages with no price markup: the first amount with a currency in the title's block."""
-    h1 = tree.css_first("h1")
+    h1 = main_heading(tree)
     if h1 is None:
         return None
     container = h1
