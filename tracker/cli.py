@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,33 @@ from tracker.config import DEFAULT_CONFIG, Config, Selectors, load_config
 from tracker.errors import ConfigError, TrackerError
 
 log = logging.getLogger("tracker")
+_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://([^\s'\"<>]+)")
+
+
+def _redact_url(match: re.Match[str]) -> str:
+    scheme, rest = match.group(1), match.group(2)
+    if scheme.lower() in ("http", "https"):
+        # A shop's address stays readable, without any user:password@ part.
+        return f"{scheme}://" + re.sub(r"^[^/@]*@", "", rest)
+    # Alert channel URLs (Apprise) carry tokens and passwords anywhere in them: keep the scheme.
+    return f"{scheme}://…"
+
+
+def redact(text: str) -> str:
+    """Text with alert channel URLs reduced to their scheme and user:password@ removed from others."""
+    return _URL.sub(_redact_url, text)
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps alert channel secrets out of every log line, the libraries' debug lines included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with channel URLs reduced to their scheme."""
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 def _engine(config: Config, config_path: Path) -> Any:
@@ -330,7 +358,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.config}: alerts.channels is empty: add a channel to test")
         results = alerts.send_test(config, args.channel)
         for name, ok, error in results:
-            print(f"{name}: {'sent' if ok else 'FAILED'}{'' if ok else f' ({error})'}")
+            why = "" if ok else f" ({redact(error or 'unknown error')})"
+            print(f"{name}: {'sent' if ok else 'FAILED'}{why}")
         return 0 if all(ok for _, ok, _ in results) else 1
     rows = alerts.recent_deliveries(_engine(config, args.config), limit=args.limit)
     if not rows:
@@ -340,7 +369,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     for row in rows:
         when = row.get("sent_at") or row.get("created_at")
         stamp = when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if isinstance(when, datetime) else str(when)
-        error = f"  error: {row['last_error']}" if row.get("last_error") else ""
+        error = f"  error: {redact(row['last_error'])}" if row.get("last_error") else ""
         print(f"{stamp}  {row.get('channel')}  {row.get('status')}  {row.get('message', '')}{error}")
     return 0
 
@@ -441,6 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
