@@ -149,6 +149,8 @@ class Fetcher:
         self.delays: list[float] = []  # per-host politeness waits, in order
         self.robots_notes: dict[str, str] = {}  # host -> why its robots.txt was not used
         self.requests = 0  # HTTP requests sent, robots.txt included
+        # host -> clock time before which it asked not to be asked again (a long Retry-After).
+        self.not_before: dict[str, float] = {}
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -195,6 +197,13 @@ class Fetcher:
         seen = {url}
         attempts = 0
         for _hop in range(MAX_REDIRECTS + 1):
+            wait = self.not_before.get(_host_key(current), 0.0) - self._clock()
+            if wait > 0:
+                # The shop asked for a pause longer than we wait in a check: no request until then.
+                raise FetchError(
+                    f"{url}: rate limited, the shop asked for a pause; not asking again for {wait:.0f}s",
+                    kind="rate_limited",
+                )
             if settings.respect_robots:
                 await self._check_robots(current, client, settings)
             response, used = await self._with_retries(current, client, settings, headers)
@@ -364,6 +373,7 @@ class Fetcher:
                     )
                 retry_after = _retry_after(resp_headers.get("retry-after"))
                 if retry_after is not None and retry_after > self.max_retry_after:
+                    self.not_before[_host_key(url)] = self._clock() + retry_after
                     raise FetchError(
                         f"{url}: rate limited, the shop asks to wait {retry_after:.0f}s"
                         f" (more than {self.max_retry_after:.0f}s)",
