@@ -230,3 +230,32 @@ def test_a_stalled_or_rate_limited_shop_does_not_hold_up_the_others(
     assert waits >= 2  # the rate-limited and failing shops backed off in the meantime
     assert runs("stall")[0].status == "cancelled"  # stopped cleanly at shutdown
     engine.dispose()
+
+
+def test_a_long_retry_after_is_honoured_across_checks(store: FaultStore, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'tracker.db'}"
+    config = _config(store, db, "rate_limited_long", "akamai")
+    engine = make_engine(db)
+    now = [1000.0]
+    path = store.url("rate_limited_long").removeprefix(store.base_url)
+
+    async def scenario() -> list[str]:
+        # The fetcher's clock is injected: the hour the shop asked for passes without waiting it.
+        async with Fetcher(config.defaults, sleep=no_wait, clock=lambda: now[0]) as fetcher:
+            pipeline = Pipeline(config, engine, fetcher, planner=plan_deliveries)
+            statuses = [(await pipeline.check("rate_limited_long")).status]
+            store.break_("rate_limited_long")
+            statuses.append((await pipeline.check("rate_limited_long")).status)
+            asked = store.hits[path]
+            now[0] += 1800  # half of the asked-for hour: still not a single request
+            statuses.append((await pipeline.check("rate_limited_long")).status)
+            assert store.hits[path] == asked
+            now[0] += 1801  # the hour is over: the shop is asked again
+            store.heal("rate_limited_long")
+            statuses.append((await pipeline.check("rate_limited_long")).status)
+            assert store.hits[path] == asked + 1
+            return statuses
+
+    assert asyncio.run(scenario()) == ["ok", "rate_limited", "rate_limited", "ok"]
+    assert _count(engine, Observation) == 1 and _count(engine, Event) == 0
+    engine.dispose()

@@ -475,9 +475,11 @@ def measure(db_url: str, faults: tuple[Fault, ...] = FAULTS) -> list[Outcome]:
                             }
                             before_events = {e.id for e in session.exec(select(Event)).all()}
                             before_deliveries = len(session.exec(select(Delivery)).all())
-                        start = len(fetcher.waits)
-                        await pipeline.check(fault.name)
-                        waits = [round(w, 2) for w in fetcher.waits[start:]]
+                        # Each fault is its own shop: a fresh fetcher, so a pause one of them asked
+                        # for (they all share the fault store's host) does not spill onto the next.
+                        async with Fetcher(config.defaults, sleep=no_wait) as own:
+                            await Pipeline(config, engine, own, planner=plan_deliveries).check(fault.name)
+                        waits = [round(w, 2) for w in own.waits]
                         with Session(engine) as session:
                             run_row = session.exec(
                                 select(CheckRun)
