@@ -15,6 +15,8 @@ from db.engine import make_engine
 from tracker.config import Config, load_config
 
 TTL = 30  # seconds: the scheduler writes every few minutes, so half a minute is fresh enough
+# A check finishes within minutes; one still 'running' after an hour was cut off (a crash, a kill).
+INTERRUPTED_AFTER = timedelta(hours=1)
 RANGES = {"7 d": 7, "30 d": 30, "90 d": 90, "all": None}
 
 
@@ -127,6 +129,25 @@ def releases(url: str) -> list[queries.ReleaseRow]:
 def health(url: str) -> list[queries.SourceHealth]:
     """Per-source health over the last 24 hours."""
     return queries.source_health(engine(url), now())
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def interrupted(url: str) -> dict[str, int]:
+    """Per source, checks left 'running' for over an hour: the tracker stopped in the middle of them."""
+    import sqlalchemy as sa
+
+    from db.models import CheckRun, Source
+
+    cutoff = now() - INTERRUPTED_AFTER
+    runs, sources = CheckRun.__table__.c, Source.__table__.c  # type: ignore[attr-defined]
+    query = (
+        sa.select(sources.name, sa.func.count(runs.id))
+        .join_from(CheckRun.__table__, Source.__table__, sources.id == runs.source_id)  # type: ignore[attr-defined]
+        .where(runs.status == "running", runs.started_at < cutoff)
+        .group_by(sources.name)
+    )
+    with engine(url).connect() as conn:
+        return {str(name): int(n) for name, n in conn.execute(query)}
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -26,6 +26,14 @@ if broken:
 else:
     st.success("Every source is working.", icon=":material/check_circle:")
 
+stuck = data.interrupted(ctx.url)
+if stuck:
+    st.warning(
+        "Checks left unfinished (the tracker stopped in the middle of them): "
+        + plain(", ".join(f"{name} ({n})" for name, n in sorted(stuck.items())))
+        + ". Nothing half-done was written; the next check starts afresh."
+    )
+
 
 def _pct(value: float | None) -> float | None:
     return None if value is None else round(value * 100, 1)
