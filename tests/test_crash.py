@@ -235,3 +235,38 @@ def test_sigkill_at_random_points_of_a_check_pass(
     finally:
         engine.dispose()
     print(json.dumps({"kills": killed, "passes_cut_mid_run": left_running, **counts}))
+
+
+def test_runs_cut_off_by_a_crash_are_shown_on_the_health_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from streamlit.testing.v1 import AppTest
+
+    from db.engine import make_engine
+    from db.models import Source
+    from tests.seed import seed, write_config
+
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    engine = make_engine(url)
+    seed(engine)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        kith = session.exec(select(Source).where(Source.name == "Kith")).one()
+        concepts = session.exec(select(Source).where(Source.name == "Concepts")).one()
+        # Kith's check was killed two hours ago; Concepts' check is simply in progress now.
+        session.add(CheckRun(source_id=kith.id, started_at=now - timedelta(hours=2)))
+        session.add(CheckRun(source_id=concepts.id, started_at=now - timedelta(seconds=5)))
+        session.commit()
+    engine.dispose()
+    monkeypatch.setenv("TRACKER_CONFIG", str(write_config(tmp_path / "config.toml", url)))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD", raising=False)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/health.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = [w.value for w in at.warning if "unfinished" in w.value]
+    assert len(warnings) == 1 and "Kith \\(1\\)" in warnings[0], warnings  # Markdown-escaped
+    assert "Concepts" not in warnings[0]
