@@ -41,17 +41,23 @@ def serve(config_path: Path, host: str, port: int) -> subprocess.Popen[bytes]:
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host  # noqa: S104
     url = f"http://{probe_host}:{port}/_stcore/health"
     deadline = time.monotonic() + READY_DEADLINE
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"the dashboard exited with status {proc.returncode} before it was ready"
-            )
-        try:
-            if httpx.get(url, timeout=2).text.strip() == "ok":
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)  # polling a condition with a deadline, not waiting for luck
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"the dashboard exited with status {proc.returncode} before it was ready"
+                )
+            try:
+                if httpx.get(url, timeout=2).text.strip() == "ok":
+                    return proc
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)  # polling a condition with a deadline, not waiting for luck
+    except KeyboardInterrupt:
+        # Stopped while starting: do not leave the server running on its own.
+        proc.terminate()
+        proc.wait(10)
+        raise
     proc.terminate()
     try:
         proc.wait(timeout=5)

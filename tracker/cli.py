@@ -8,6 +8,8 @@ import csv
 import json
 import logging
 import re
+import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -208,15 +210,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     _engine(config, args.config)
-    proc = _start_dashboard(config, args.config, args.host, args.port)
+    # A service manager stops with SIGTERM: take the server process down too, as Ctrl+C does,
+    # instead of leaving it serving on its own.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        proc = _start_dashboard(config, args.config, args.host, args.port)
+    except KeyboardInterrupt:
+        return 0  # serve() stopped the half-started server
     try:
         return int(proc.wait())
     except KeyboardInterrupt:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
         return 0
 
 
