@@ -23,6 +23,7 @@ from tracker.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
+TRACKER = [sys.executable, "-m", "tracker.cli"]
 PAGES = [
     "pages/overview.py",
     "pages/colorway.py",
@@ -316,3 +317,56 @@ def test_secrets_stay_out_of_logs(hostile_config: Path) -> None:
         assert b"Traceback" not in output, output.decode(errors="replace")
         for secret in SECRETS:
             assert secret.encode() not in output, (argv[-2:], secret, output.decode(errors="replace"))
+
+
+def _pids_serving(port: int) -> list[int]:
+    """Processes whose command line serves this port (the port was free when the test chose it)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"--server.port={port}".encode() in args:
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the kernel's socket table")
+def test_stopping_the_dashboard_command_stops_its_server(hostile_config: Path) -> None:
+    import signal
+    import time
+
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("TRACKER_DASHBOARD_PASSWORD", None)
+    log = hostile_config.parent / "dashboard.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*TRACKER, "--config", str(hostile_config), "dashboard", "--port", str(port)],
+            cwd=hostile_config.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while _listening(port) != {"0100007F"}:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        # What a service manager does to stop it.
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 20
+        while _listening(port) or _pids_serving(port):
+            assert time.monotonic() < deadline, "the dashboard server outlived the command"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in _pids_serving(port):
+            os.kill(pid, signal.SIGKILL)
+    output = log.read_bytes()
+    assert b"Traceback" not in output
+    for secret in SECRETS:
+        assert secret.encode() not in output
