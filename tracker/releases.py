@@ -706,13 +706,13 @@ async def _read_calendar(src: SourceConfig, pipeline: Pipeline, default_tz: str)
     out = _Read([], errors=[])
     assert out.errors is not None
 
-    async def one(url: str) -> None:
+    async def one(url: str) -> list[ReleaseInfo]:
         assert out.errors is not None
         try:
             res = await pipeline.fetcher.fetch(url, source=src)
         except FetchError as exc:
             out.errors.append((url, exc))
-            return
+            return []
         out.requests += res.attempts
         out.nbytes += len(res.body)
         try:
@@ -726,10 +726,15 @@ async def _read_calendar(src: SourceConfig, pipeline: Pipeline, default_tz: str)
             )
         except (ExtractError, ValueError) as exc:
             out.errors.append((url, FetchError(f"{url}: cannot read the page: {exc}", kind="extract_error")))
-            return
-        out.infos.extend(found)
+            return []
+        return found
 
-    await asyncio.gather(*(one(u) for u in src.all_urls()))
+    # Pages are fetched together but read in the config's order, and a dated entry comes before
+    # a "TBC" one: when two pages give the same colorway and region, the result never depends on
+    # which answered first.
+    pages = await asyncio.gather(*(one(u) for u in src.all_urls()))
+    infos = [info for found in pages for info in found]
+    out.infos.extend(sorted(infos, key=lambda info: info.when.day is None))
     return out
 
 
