@@ -463,3 +463,29 @@ def test_a_coming_soon_shopify_product_creates_a_release(pages: PageServer, tmp_
     assert rows[("M2002RDA", "global")].release_date == date(2024, 3, 20)
     assert rows[("M2002RDA", "global")].source_name == "Shop"
     assert [(e.kind, e.data["shop"]) for e in _events(engine)] == [("release_announced", "Shop")]
+
+
+def test_a_brand_store_page_with_a_launch_date_creates_a_release(pages: PageServer, tmp_path: Path) -> None:
+    page = """<html lang="en"><head><title>2002R Protection Pack Phantom</title>
+<script type="application/ld+json">{"@context": "https://schema.org", "@type": "Product",
+ "name": "New Balance 2002R Protection Pack Phantom", "sku": "M2002RDB", "releaseDate": "2024-03-22",
+ "offers": {"@type": "Offer", "price": "150.00", "priceCurrency": "USD",
+            "availability": "https://schema.org/PreOrder"}}</script></head>
+<body><h1>2002R Protection Pack Phantom</h1><p class="price">$150.00</p><p>Coming soon</p></body></html>"""
+    url = pages.set("/pd/m2002rdb.html", page)
+    db_url = f"sqlite:///{tmp_path}/t.db"
+    text = f'database_url = "{db_url}"\n' + CATALOGUE
+    text += f'\n[[sources]]\nname = "Brand"\nkind = "page"\nurl = "{url}"\ncurrency = "USD"\n'
+    config = parse_text(text)
+    engine = make_engine(db_url)
+
+    async def run() -> RunSummary:
+        async with Fetcher(config.defaults) as fetcher:
+            return await Pipeline(config, engine, fetcher, clock=Clock(NOW)).check("Brand")
+
+    summary = asyncio.run(run())
+    assert summary.status == "ok", summary
+    rows = _releases(engine)
+    assert rows[("M2002RDB", "global")].release_date == date(2024, 3, 22)
+    assert rows[("M2002RDB", "global")].source_name == "Brand"
+    assert [(e.kind, e.data["style_code"]) for e in _events(engine)] == [("release_announced", "M2002RDB")]

@@ -814,8 +814,15 @@ async def check_calendar(
 
 
 def coming_soon(product: Product, *, default_tz: str) -> When | None:
-    """A product published before it can be bought: no size available and a dated release tag or a
-    "coming soon" tag. Returns its date (an unknown When when only tagged), else None."""
+    """A release a product announces: a launch date in its structured data (releaseDate or an
+    offer's availabilityStarts, pre-orders included), or, for a product published before it can
+    be bought, a dated release tag or a "coming soon" tag. Returns its date (an unknown When when
+    only tagged), else None."""
+    release = product.extra.get("release_date")
+    if release:
+        when = parse_when(release, default_tz=default_tz)
+        if when is not None and when.known:
+            return when
     if product.availability is Availability.IN_STOCK:
         return None
     if any(s.availability is Availability.IN_STOCK for s in product.sizes):
@@ -829,11 +836,6 @@ def coming_soon(product: Product, *, default_tz: str) -> When | None:
                 return when
         if low in _COMING_SOON_TAGS:
             tagged = True
-    release = product.extra.get("release_date")
-    if release:
-        when = parse_when(release, default_tz=default_tz)
-        if when is not None and when.known:
-            return when
     return When() if tagged else None
 
 

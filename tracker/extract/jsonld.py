@@ -159,6 +159,7 @@ class ProductData:
     offers: list[OfferData] = field(default_factory=list)
     variants: list[ProductData] = field(default_factory=list)
     source: str = "json-ld"
+    release_date: str | None = None  # releaseDate, or an offer's availabilityStarts (a launch)
 
 
 def _price_spec(spec: Any, currency: str | None) -> tuple[Decimal | None, Decimal | None, str | None]:
@@ -240,6 +241,13 @@ def _offers(value: Any, inherited_currency: str | None = None) -> list[OfferData
     return out
 
 
+def _availability_starts(offers: Any) -> str | None:
+    for offer in offers if isinstance(offers, list) else [offers]:
+        if isinstance(offer, dict) and (starts := _text(offer.get("availabilityStarts"))):
+            return starts
+    return None
+
+
 def _product(node: dict[str, Any]) -> ProductData:
     image = node.get("image")
     if isinstance(image, list):
@@ -254,6 +262,7 @@ def _product(node: dict[str, Any]) -> ProductData:
         url=_text(node.get("url")),
         size=_text(node.get("size")),
         offers=_offers(node.get("offers")),
+        release_date=_text(node.get("releaseDate")) or _availability_starts(node.get("offers")),
     )
     for variant in node.get("hasVariant") or []:
         if isinstance(variant, dict):

@@ -431,6 +431,9 @@ def extract_page(
             method = main.source
         availability = _any_in_stock(offers)
         sizes = _sizes(offers)
+        if main.release_date:
+            # A launch date on a brand-store page: the release hook creates or confirms a release.
+            extra["release_date"] = main.release_date
 
     # OpenGraph and twitter cards: prices the page states about itself.
     meta_prices = _meta_prices(meta, hint, lang)
