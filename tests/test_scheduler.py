@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from tracker.config import load_config, parse_text
 from tracker.pipeline import RunSummary
-from tracker.scheduler import Service, source_interval
+from tracker.scheduler import Service, backoff_delay, source_interval
 
 CONFIG = parse_text(
     """
@@ -173,3 +174,41 @@ def test_an_edited_config_is_applied_without_a_restart(
     assert recorder.calls["Added"] == 1 and recorder.calls["Good"] == 1
     assert [s.name for s in service.config.sources] == ["Good", "Added"]
     assert recorder.config is service.config  # type: ignore[attr-defined]
+
+
+def test_a_shop_that_refuses_us_is_asked_less_often() -> None:
+    config = parse_text(
+        '[defaults]\ninterval = "10s"\njitter = "0s"\n'
+        '[[sources]]\nname = "Limited"\nkind = "page"\nurl = "https://l.example/p"\n'
+        '[[sources]]\nname = "Missing"\nkind = "page"\nurl = "https://m.example/p"\n'
+    )
+
+    class Refusing:
+        async def check(self, name: str) -> RunSummary:
+            return RunSummary(name, "rate_limited" if name == "Limited" else "http_error", 1)
+
+    service = Service(config, Refusing())  # type: ignore[arg-type]
+    gaps: dict[str, float] = {}
+
+    async def main() -> None:
+        task = asyncio.create_task(service.serve(install_signals=False))
+        deadline = time.monotonic() + 10
+        while len(service.summaries) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        now = datetime.now(UTC)
+        for name in ("Limited", "Missing"):
+            job = service.scheduler.get_job(f"source:{name}")
+            gaps[name] = (job.next_run_time - now).total_seconds()
+        service.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(main())
+    assert service.failures == {"Limited": 1}
+    assert gaps["Limited"] > 15  # twice the interval after one refusal
+    assert gaps["Missing"] <= 10  # a 404 is the config's problem, not the shop's load: normal interval
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff_delay(60, n) for n in (1, 2, 3)] == [120, 240, 480]
+    assert backoff_delay(1800, 10) == 6 * 3600
+    assert backoff_delay(86400, 3) == 86400

@@ -23,6 +23,16 @@ log = logging.getLogger("tracker")
 
 Deliver = Callable[[], Awaitable[object]]
 
+# Statuses that say the shop is down or does not want us now: wait longer before asking again.
+BACKOFF_STATUSES = frozenset({"rate_limited", "server_error", "blocked", "timeout", "connection"})
+MAX_BACKOFF = 6 * 3600.0
+
+
+def backoff_delay(interval: float, failures: int) -> float:
+    """Seconds until the next check after `failures` such failures in a row: the interval doubled
+    per failure (2x, 4x, 8x...), at most six hours (or the interval, when that is longer)."""
+    return min(interval * 2.0**failures, max(interval, MAX_BACKOFF))
+
 
 def source_interval(config: Config, src: SourceConfig) -> tuple[float, float]:
     """(interval, jitter) in seconds for a source, falling back to the defaults."""
@@ -58,6 +68,7 @@ class Service:
         self._stop = asyncio.Event()
         self._delivering = asyncio.Lock()
         self._running: set[asyncio.Task[object]] = set()
+        self.failures: dict[str, int] = {}
         # Sources in drop mode now, with their fast interval (see apply_drop_mode).
         self.drop_intervals: dict[str, float] = {}
 
@@ -78,10 +89,25 @@ class Service:
                 self._running.discard(task)
         self.summaries.append(summary)
         del self.summaries[:-1000]
+        self._back_off(name, summary.status)
         if self.on_summary:
             self.on_summary(summary)
         if summary.events and self.deliver is not None:
             await self.run_delivery()
+
+    def _back_off(self, name: str, status: str) -> None:
+        if status not in BACKOFF_STATUSES:
+            self.failures.pop(name, None)
+            return
+        failures = self.failures[name] = self.failures.get(name, 0) + 1
+        job = self.scheduler.get_job(f"source:{name}")
+        src = self.config.source(name)
+        if job is None or src is None:
+            return
+        interval = self.drop_intervals.get(name) or source_interval(self.config, src)[0]
+        delay = backoff_delay(interval, failures)
+        job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
+        log.warning("%s: %s %d time(s) in a row, next check in %d s", name, status, failures, int(delay))
 
     async def run_delivery(self) -> None:
         """Deliver due alerts; one delivery pass at a time."""
