@@ -8,7 +8,6 @@ import tempfile
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 from sqlalchemy.engine import Engine
@@ -16,7 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from db.models import Colorway, Listing, Release, ReleaseChange
 from db.models import Source as SourceRow
-from tracker.config import Config
+from tracker.config import Config, zone_named
 
 PRODID = "-//2002R tracker//release calendar//EN"
 UID_DOMAIN = "2002r-tracker"
@@ -28,15 +27,6 @@ def release_uid(style_code: str, region: str) -> str:
     """The event's UID: stable per style code and region, so a moved date updates the same event."""
     slug = re.sub(r"[^a-z0-9]+", "-", region.lower()).strip("-") or "global"
     return f"{style_code.lower()}-{slug}@{UID_DOMAIN}"
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def _shops(session: Session) -> dict[str, list[tuple[str, str]]]:
@@ -93,7 +83,7 @@ def build_calendar(engine: Engine, config: Config, *, now: datetime | None = Non
         region = "" if release.region == "global" else f" ({release.region})"
         event.add("summary", f"2002R release: {name}{region}")
         if release.release_at is not None:
-            zone = _zone(release.timezone)
+            zone = zone_named(release.timezone)
             start = release.release_at.astimezone(zone) if zone else release.release_at.astimezone(UTC)
             event.add("dtstart", start)
             event.add("dtend", start + TIMED_LENGTH)

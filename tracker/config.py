@@ -55,6 +55,16 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The time zone of that IANA name, or None for no name or an unknown one."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def parse_money(value: Any) -> Decimal:
     """A Decimal from "130", 130 or 130.0; never from a float's binary noise."""
     if isinstance(value, bool):

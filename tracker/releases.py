@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bs4 import BeautifulSoup, Tag
 from sqlmodel import Session, col, select
@@ -20,7 +19,7 @@ from sqlmodel import Session, col, select
 from db import store
 from db.models import Colorway, Event, Listing, Observation, Release, ReleaseChange
 from db.models import Source as SourceRow
-from tracker.config import Config, Selectors
+from tracker.config import Config, Selectors, zone_named
 from tracker.config import Source as SourceConfig
 from tracker.errors import ExtractError, FetchError
 from tracker.extract.jsonld import iter_nodes, loads_lenient, type_names
@@ -146,15 +145,6 @@ class ReleaseInfo:
     url: str | None = None
 
 
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def _offset(text: str) -> tzinfo:
     if text == "Z":
         return UTC
@@ -186,7 +176,7 @@ def _time_of(text: str) -> time | None:
 
 
 def _zone_in(text: str) -> str | None:
-    if (m := _IANA_RE.search(text)) and _zone(m.group(1)) is not None:
+    if (m := _IANA_RE.search(text)) and zone_named(m.group(1)) is not None:
         return m.group(1)
     if m := _ZONE_RE.search(text):
         return _ZONES[m.group(1)]
@@ -218,7 +208,7 @@ def parse_when(text: Any, *, page_date: date | None = None, default_tz: str | No
             zone_name = named or ("UTC" if m.group("off") == "Z" else None)
             return When(local.date(), local.astimezone(UTC), zone_name)
         zone_name = named or default_tz
-        zone = _zone(zone_name) or UTC
+        zone = zone_named(zone_name) or UTC
         return When(day, datetime.combine(day, clock, zone).astimezone(UTC), zone_name)
     day_found: date | None = None
     for regex in (_MONTH_FIRST_RE, _DAY_FIRST_RE):
@@ -248,7 +238,7 @@ def parse_when(text: Any, *, page_date: date | None = None, default_tz: str | No
     if clock_found is None:
         return When(day_found, None, named)
     zone_name = named or default_tz
-    zone = _zone(zone_name) or UTC
+    zone = zone_named(zone_name) or UTC
     return When(day_found, datetime.combine(day_found, clock_found, zone).astimezone(UTC), zone_name)
 
 
@@ -493,7 +483,7 @@ def release_start(release: Release, default_tz: str) -> datetime | None:
         return release.release_at
     if release.release_date is None:
         return None
-    zone = _zone(release.timezone) or _zone(default_tz) or UTC
+    zone = zone_named(release.timezone) or zone_named(default_tz) or UTC
     return datetime.combine(release.release_date, time(0), zone).astimezone(UTC)
 
 
@@ -535,7 +525,7 @@ def _describe(release: Release, tz: str) -> str:
     if release.release_date is None:
         return "date TBC"
     if release.release_at is not None:
-        zone = _zone(release.timezone) or _zone(tz) or UTC
+        zone = zone_named(release.timezone) or zone_named(tz) or UTC
         local = release.release_at.astimezone(zone)
         return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or "")
     return release.release_date.strftime("%a %d %b %Y")
@@ -564,7 +554,7 @@ def record_release(
     ).one_or_none()
     events: list[Event] = []
     name = colorway.name if colorway is not None else info.name
-    today = now.astimezone(_zone(info.when.timezone) or config.tz()).date()
+    today = now.astimezone(zone_named(info.when.timezone) or config.tz()).date()
     if row is None:
         row = Release(
             style_code=style_code,
