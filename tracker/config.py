@@ -325,7 +325,6 @@ class Config(_Strict):
 
     database_url: str = "sqlite:///data/tracker.db"
     timezone: str = "UTC"
-    data_dir: str = "data"
     defaults: Defaults = Field(default_factory=Defaults)
     colorways: list[Colorway] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)

@@ -51,7 +51,6 @@ def _text(base: str, *, data_dir: str, interval: str) -> str:
 
 database_url = "sqlite:///{data_dir}/tracker.db"
 timezone = "UTC"
-data_dir = "{data_dir}"
 
 [defaults]
 interval = "{interval}"
