@@ -231,10 +231,10 @@ def in_other_product(node: Any, depth: int = 12, cache: Cache | None = None) -> 
 
 # Elements a page marks as prices: class / id words in the languages shops use, and the test /
 # automation attributes of component frameworks whose class names are hashes.
-_PRICE_SELECTOR = (
-    '[class*="price" i], [id*="price" i], [itemprop="price"], [data-price], [data-testid*="price" i], '
-    '[data-qa*="price" i], [data-auto*="price" i]'
-)
+_PRICE_SELECTOR = '[class*="price" i], [id*="price" i], [itemprop="price"], [data-price]'
+# Component frameworks with hashed class names mark prices for their tests instead; looked for
+# only when the class / id words found nothing, since each selector costs a walk over the page.
+_TEST_PRICE_SELECTOR = '[data-testid*="price" i], [data-qa*="price" i], [data-auto*="price" i]'
 # Class words in the page's own language; each selector costs a walk over the page, so a page in
 # another language skips them (a page that does not say its language gets them all).
 _LOCAL_PRICE_SELECTORS = {
@@ -346,7 +346,7 @@ def price_candidates(
     cache = {} if cache is None else cache
     heading = main_heading(tree)
     heading_levels = _levels(heading)
-    nodes = tree.css(_price_selector(lang))
+    nodes = tree.css(_price_selector(lang)) or tree.css(_TEST_PRICE_SELECTOR)
     for order, node in enumerate(nodes):
         if len(out) >= _MAX_CANDIDATES:
             break
