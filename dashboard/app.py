@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # `streamlit run dashboard/app.py` puts dashboard/ on the path, not the project root.
@@ -46,23 +47,33 @@ def broken_config() -> None:
     )
 
 
+# The pages' addresses: a bookmarked page opens the sign-in or error page in its place, not a
+# blank one. (The pages live in views/, not pages/: Streamlit would serve a pages/ folder's
+# scripts directly to a fresh server's first visitor, before this script chose what to show.)
+PAGE_PATHS = ("overview", "colorway", "releases", "watchlist", "alerts", "health")
+
+
+def gate(view: Callable[[], None], title: str, url_path: str) -> None:
+    """Show only this page, whatever page the address asks for."""
+    pages = [st.Page(view, title=title, url_path=url_path, default=True)]
+    pages += [st.Page(view, title=title, url_path=path) for path in PAGE_PATHS]
+    st.navigation(pages, position="hidden").run()
+
+
 if not ui.authenticated(ctx):
-    # Always navigate, even to the sign-in page: Streamlit would otherwise offer the pages folder.
-    st.navigation([st.Page(sign_in, title="Sign in", url_path="signin")], position="hidden").run()
+    gate(sign_in, "Sign in", "signin")
 elif ctx is None:
-    st.navigation(
-        [st.Page(broken_config, title="Configuration", url_path="config")], position="hidden"
-    ).run()
+    gate(broken_config, "Configuration", "config")
 else:
     st.navigation(
         [
             st.Page(
-                "pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
+                "views/overview.py", title="Overview", icon=":material/dashboard:", default=True
             ),
-            st.Page("pages/colorway.py", title="Colorway", icon=":material/show_chart:"),
-            st.Page("pages/releases.py", title="Releases", icon=":material/event:"),
-            st.Page("pages/watchlist.py", title="Watchlist", icon=":material/edit_note:"),
-            st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
-            st.Page("pages/health.py", title="Health", icon=":material/monitor_heart:"),
+            st.Page("views/colorway.py", title="Colorway", icon=":material/show_chart:"),
+            st.Page("views/releases.py", title="Releases", icon=":material/event:"),
+            st.Page("views/watchlist.py", title="Watchlist", icon=":material/edit_note:"),
+            st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
+            st.Page("views/health.py", title="Health", icon=":material/monitor_heart:"),
         ]
     ).run()

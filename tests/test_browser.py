@@ -116,3 +116,46 @@ def test_overview_and_colorway_chart_render(server: str) -> None:
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_a_bookmarked_page_shows_the_sign_in_or_the_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deep link to a fresh server never lands on a blank page: the password form, or the error
+    naming the config key (unauthenticated visitors see only the form, never the error)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test.sh installs it)")
+    url, engine = sqlite_engine(tmp_path)
+    seed(engine)
+    engine.dispose()
+    config = write_config(tmp_path / "config.toml", url)
+
+    def first_visit(path: str, wanted: str) -> str:
+        port = _free_port()
+        proc = serve(config, "127.0.0.1", port)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{port}/{path}")
+                page.locator(wanted).first.wait_for(timeout=30_000)
+                html = page.content()
+                browser.close()
+                return html
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    monkeypatch.setenv("TRACKER_DASHBOARD_PASSWORD", "open sesame")
+    html = first_visit("colorway", "input[type=password]")
+    assert "Protection Pack" not in html
+
+    monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD")
+    config.write_text("colour = 'grey'\n" + config.read_text(encoding="utf-8"), encoding="utf-8")
+    html = first_visit("health", "text=colour: unknown key")
+    assert "Protection Pack" not in html

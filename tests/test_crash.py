@@ -265,7 +265,7 @@ def test_runs_cut_off_by_a_crash_are_shown_on_the_health_page(
     monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD", raising=False)
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
     at.run()
-    at.switch_page("pages/health.py").run()
+    at.switch_page("views/health.py").run()
     assert not at.exception, [e.value for e in at.exception]
     warnings = [w.value for w in at.warning if "unfinished" in w.value]
     assert len(warnings) == 1 and "Kith \\(1\\)" in warnings[0], warnings  # Markdown-escaped

@@ -20,12 +20,12 @@ from tests.seed import CONFIG_TEMPLATE, EXPECTED, postgres_url, seed, sqlite_eng
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGES = [
-    "pages/overview.py",
-    "pages/colorway.py",
-    "pages/releases.py",
-    "pages/watchlist.py",
-    "pages/alerts.py",
-    "pages/health.py",
+    "views/overview.py",
+    "views/colorway.py",
+    "views/releases.py",
+    "views/watchlist.py",
+    "views/alerts.py",
+    "views/health.py",
 ]
 
 
@@ -102,7 +102,7 @@ def _check_seeded_pages(at: AppTest) -> None:
         "New Balance 2002R <b>Mystery</b> [click](https://evil.example)"
     ]
 
-    _visit(at, "pages/colorway.py")
+    _visit(at, "views/colorway.py")
     assert at.selectbox(key="colorway_choice").value == "M2002RDB"  # the first watched, by name
     at.selectbox(key="colorway_choice").select("M2002RDA").run()
     metrics = {m.label: m.value for m in at.metric}
@@ -136,14 +136,14 @@ def _check_seeded_pages(at: AppTest) -> None:
     at.segmented_control(key="range").set_value("7 d").run()
     assert {m.label: m.value for m in at.metric}["Highest"] == "$135.00"
 
-    _visit(at, "pages/releases.py")
+    _visit(at, "views/releases.py")
     upcoming = at.dataframe[0].value
     assert upcoming["style code"].tolist() == ["M2002RDC"]
     assert at.metric[0].label == "Next drop: Protection Pack Sea Salt"
     assert at.metric[0].value.startswith("in ")
     assert [b.proto.label for b in at.get("download_button")] == ["Download the calendar (.ics)"]
 
-    _visit(at, "pages/alerts.py")
+    _visit(at, "views/alerts.py")
     text = _all_text(at)
     assert "secret-token" not in text and "ntfy.example" not in text
     deliveries = at.dataframe[0].value.set_index("status")
@@ -151,7 +151,7 @@ def _check_seeded_pages(at: AppTest) -> None:
     assert deliveries.loc["failed", "channel"] == "phone"
     assert {m.label: m.value for m in at.metric}["Failed"] == "1"
 
-    _visit(at, "pages/health.py")
+    _visit(at, "views/health.py")
     health = at.dataframe[0].value.set_index("source")
     assert health.loc["Kith", "checks (24 h)"] == EXPECTED["kith_runs"]
     assert health.loc["Kith", "not modified %"] == 50.0
@@ -163,7 +163,7 @@ def _check_seeded_pages(at: AppTest) -> None:
     # Shown in the config's zone (Europe/Paris), not in UTC.
     assert str(health.loc["Kith", "last check"].tzinfo) == "Europe/Paris"
 
-    _visit(at, "pages/watchlist.py")
+    _visit(at, "views/watchlist.py")
     assert at.dataframe[0].value["style code"].tolist() == [
         "M2002RDA",
         "M2002RDB",
@@ -205,15 +205,15 @@ def test_empty_database_shows_helpful_messages(empty_config: Path) -> None:
     assert "No prices yet" in _all_text(at)
     assert "No 2002R listing outside your catalogue" in _all_text(at)
     expected = {
-        "pages/colorway.py": "No colorways yet",
-        "pages/releases.py": "No release dates yet",
-        "pages/alerts.py": "No alert has been sent yet",
-        "pages/health.py": "No checks yet",
+        "views/colorway.py": "No colorways yet",
+        "views/releases.py": "No release dates yet",
+        "views/alerts.py": "No alert has been sent yet",
+        "views/health.py": "No checks yet",
     }
     for page, message in expected.items():
         _visit(at, page)
         assert message in _all_text(at), page
-    _visit(at, "pages/watchlist.py")
+    _visit(at, "views/watchlist.py")
 
 
 def test_password_hides_everything_until_entered(
@@ -258,7 +258,7 @@ def _form_button(at: AppTest, label: str) -> object:
 
 
 def test_watchlist_adds_a_colorway_and_keeps_comments(seeded_config: Path) -> None:
-    at = _visit(_app(), "pages/watchlist.py")
+    at = _visit(_app(), "views/watchlist.py")
     key = "cw_{}___new__"
     at.text_input(key=key.format("name")).input("2002R Mystery")
     at.text_input(key=key.format("style_code")).input("m2002rzz")
@@ -281,7 +281,7 @@ def test_watchlist_adds_a_colorway_and_keeps_comments(seeded_config: Path) -> No
 
 def test_watchlist_refuses_invalid_input_and_shows_it_by_the_field(seeded_config: Path) -> None:
     before = seeded_config.read_text(encoding="utf-8")
-    at = _visit(_app(), "pages/watchlist.py")
+    at = _visit(_app(), "views/watchlist.py")
     key = "cw_{}___new__"
     at.text_input(key=key.format("name")).input("Bad")
     at.text_input(key=key.format("style_code")).input("not a code!")
@@ -301,7 +301,7 @@ def test_watchlist_refuses_invalid_input_and_shows_it_by_the_field(seeded_config
 
 
 def test_watchlist_edits_and_removes_a_colorway(seeded_config: Path) -> None:
-    at = _visit(_app(), "pages/watchlist.py")
+    at = _visit(_app(), "views/watchlist.py")
     at.selectbox(key="cw_choice").select("M2002RDB").run()
     at.text_input(key="cw_target_price_M2002RDB").input("120")
     at.text_input(key="cw_sizes_M2002RDB").input("10.5")
@@ -351,7 +351,7 @@ def shop() -> Iterator[str]:
 
 
 def test_add_a_shop_by_url_with_a_preview(seeded_config: Path, shop: str) -> None:
-    at = _visit(_app(), "pages/watchlist.py")
+    at = _visit(_app(), "views/watchlist.py")
     at.text_input(key="src_name").input("Local shop")
     at.text_input(key="src_url").input("ftp://127.0.0.1/x")
     at.button(key="src_save_button").click().run()
@@ -422,7 +422,7 @@ def test_scraped_names_are_shown_as_text_not_markdown(seeded_config: Path) -> No
         )
         session.commit()
     engine.dispose()
-    at = _visit(_app(), "pages/colorway.py")
+    at = _visit(_app(), "views/colorway.py")
     at.selectbox(key="colorway_choice").select("M2002RXX").run()
     assert not at.exception
     title = at.title[0].value

@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
 TRACKER = [sys.executable, "-m", "tracker.cli"]
 PAGES = [
-    "pages/overview.py",
-    "pages/colorway.py",
-    "pages/releases.py",
-    "pages/watchlist.py",
-    "pages/alerts.py",
-    "pages/health.py",
+    "views/overview.py",
+    "views/colorway.py",
+    "views/releases.py",
+    "views/watchlist.py",
+    "views/alerts.py",
+    "views/health.py",
 ]
 HOSTILE = "<img src=x onerror=alert(1)>[click](javascript:alert(1))"
 PASSWORD = "hunter2-Dashboard-Pass"
@@ -169,7 +169,7 @@ def _visit_all(at: AppTest) -> dict[str, str]:
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
-        if page == "pages/colorway.py":
+        if page == "views/colorway.py":
             # The colorway carrying the hostile listing.
             at.selectbox(key="colorway_choice").select("M2002RDB").run()
         shown[page] = _everything(at)
@@ -194,7 +194,7 @@ def test_scraped_text_is_text_and_scraped_urls_are_never_links(hostile_config: P
     at.run()
     for page in PAGES:
         at.switch_page(page).run()
-        if page == "pages/colorway.py":
+        if page == "views/colorway.py":
             at.selectbox(key="colorway_choice").select("M2002RDB").run()
         for element in _elements(at.main):
             proto = element.proto
@@ -246,7 +246,7 @@ def test_password_gate_serves_nothing_without_it(
 def test_only_http_urls_can_be_added(hostile_config: Path, url: str) -> None:
     before = hostile_config.read_text(encoding="utf-8")
     at = _app()
-    at.switch_page("pages/watchlist.py").run()
+    at.switch_page("views/watchlist.py").run()
     at.text_input(key="src_name").input("Sneaky")
     at.text_input(key="src_url").input(url)
     at.button(key="src_preview_button").click().run()
