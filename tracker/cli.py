@@ -236,6 +236,19 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return 0
 
 
+def _local_zone() -> str:
+    """This machine's IANA time zone, so the demo shows times as the user's clock does."""
+    from tzlocal import get_localzone_name
+
+    from tracker.config import zone_named
+
+    try:
+        name = get_localzone_name()
+    except Exception:  # tzlocal raises several kinds on odd systems; UTC is a fine fallback
+        return "UTC"
+    return name if name and zone_named(name) is not None else "UTC"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from tracker.config import parse_text
     from tracker.demo import DemoClock, DemoStore, demo_config_text
@@ -250,7 +263,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = data_dir / "config.toml"
-    text = demo_config_text(base, data_dir=".", interval=args.interval, releases=True)
+    text = demo_config_text(
+        base, data_dir=".", interval=args.interval, releases=True, timezone=_local_zone()
+    )
     parse_text(text, str(config_path))
     config_path.write_text(text, encoding="utf-8")
     config = load_config(config_path)

@@ -7,7 +7,12 @@ from tracker.demo.catalogue import brand_products
 
 
 def demo_config_text(
-    base_url: str, *, data_dir: str = "data/demo", interval: str = "20s", releases: bool = False
+    base_url: str,
+    *,
+    data_dir: str = "data/demo",
+    interval: str = "20s",
+    releases: bool = False,
+    timezone: str = "UTC",
 ) -> str:
     """A complete config.toml for the demo store at base_url (valid for tracker.config.parse_text).
 
@@ -15,7 +20,9 @@ def demo_config_text(
     calendar source, release alerts and a short [drops] window.
     """
     base = base_url.rstrip("/")
-    text = _text(base, data_dir=data_dir, interval=interval)
+    text = _text(base, data_dir=data_dir, interval=interval).replace(
+        'timezone = "UTC"', f'timezone = "{timezone}"', 1
+    )
     return text + _RELEASES.format(base=base) if releases else text
 
 
