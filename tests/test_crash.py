@@ -31,28 +31,13 @@ from tests.test_alerts_support import Hook, json_receiver
 from tracker.alerts import matching_channels
 from tracker.config import Config, load_config
 from tracker.demo import DemoStore, ManualClock, demo_config_text
+from tracker.pipeline import RUN_STATUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 DELIVER = [sys.executable, "-m", "tracker.alerts"]
 SEED = 2002  # fixed: the same kill points on every run of the suite
 KILLS = 7
-FINISHED = {
-    "ok",
-    "partial",
-    "not_modified",
-    "blocked",
-    "timeout",
-    "rate_limited",
-    "server_error",
-    "http_error",
-    "too_large",
-    "redirect_loop",
-    "connection",
-    "not_product",
-    "extract_error",
-    "cancelled",
-    "robots",
-}
+FINISHED = RUN_STATUSES
 AVAILABILITY = {"InStock", "OutOfStock", "unknown"}
 
 

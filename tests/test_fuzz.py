@@ -28,7 +28,7 @@ from tracker.config import Config, ConfigError, load_config, parse_text
 from tracker.errors import ExtractError
 from tracker.extract import extract_body, extract_page, extract_shopify_catalogue, extract_shopify_product_js
 from tracker.fetch import Fetcher
-from tracker.pipeline import Pipeline
+from tracker.pipeline import RUN_STATUSES, Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = "https://shop.example"
@@ -38,21 +38,7 @@ FUZZ = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-STATUSES = {
-    "ok",
-    "partial",
-    "not_modified",
-    "blocked",
-    "timeout",
-    "rate_limited",
-    "server_error",
-    "http_error",
-    "too_large",
-    "redirect_loop",
-    "connection",
-    "not_product",
-    "extract_error",
-}
+STATUSES = RUN_STATUSES - {"cancelled", "unsupported"}
 
 # -- TOML ------------------------------------------------------------------------------------------
 

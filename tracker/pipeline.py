@@ -29,6 +29,29 @@ from tracker.sanity import suspicious
 
 SHOPIFY_PAGE_SIZE = 250
 
+# What a finished check run records (CheckRun.status): it read the shop, or why it could not.
+# A run still in flight is "running"; one stopped by shutdown before writing is "cancelled".
+RUN_STATUSES = frozenset(
+    {
+        "ok",
+        "partial",
+        "not_modified",
+        "blocked",
+        "timeout",
+        "rate_limited",
+        "server_error",
+        "http_error",
+        "too_large",
+        "redirect_loop",
+        "connection",
+        "robots",
+        "not_product",
+        "extract_error",
+        "unsupported",
+        "cancelled",
+    }
+)
+
 
 class Planner(Protocol):
     """Turns new events into outbox deliveries inside the same transaction."""
