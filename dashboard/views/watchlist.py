@@ -18,7 +18,7 @@ ctx = ui.page_context()
 st.title("Watchlist")
 st.caption(
     f"Changes are checked with the same rules as at start-up, then written to {ctx.path.name} "
-    "(comments and order kept). The tracker reads them when it next loads its config."
+    "(comments and order kept). A running tracker applies them within seconds."
 )
 
 if notice := st.session_state.pop("watchlist_notice", None):
@@ -37,7 +37,7 @@ if colorways:
                     "list price": ", ".join(money(v, k) for k, v in c.list_price.items()),
                     "target": ", ".join(money(v, k) for k, v in c.target_price.items()),
                     "sizes": ", ".join(c.sizes),
-                    "release": c.release_date,
+                    "release": c.release_date.isoformat() if c.release_date else "",
                 }
                 for c in colorways
             ]
