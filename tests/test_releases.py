@@ -489,3 +489,48 @@ def test_a_brand_store_page_with_a_launch_date_creates_a_release(pages: PageServ
     assert rows[("M2002RDB", "global")].release_date == date(2024, 3, 22)
     assert rows[("M2002RDB", "global")].source_name == "Brand"
     assert [(e.kind, e.data["style_code"]) for e in _events(engine)] == [("release_announced", "M2002RDB")]
+
+
+def test_two_sources_that_disagree_do_not_flip_the_date_back_and_forth(
+    pages: PageServer, tmp_path: Path
+) -> None:
+    def page(day: str) -> str:
+        return (
+            '<html><head><script type="application/ld+json">{"@type": "Product", "name": '
+            '"New Balance 2002R Protection Pack Phantom", "sku": "M2002RDB", "releaseDate": "'
+            + day
+            + '"}</script></head><body><h1>Phantom</h1></body></html>'
+        )
+
+    a = pages.set("/a", page("2024-03-15"))
+    b = pages.set("/b", page("2024-03-29"))
+    db_url = f"sqlite:///{tmp_path}/t.db"
+    text = f'database_url = "{db_url}"\n' + CATALOGUE
+    for name, url in (("Old blog", a), ("New blog", b)):
+        text += f'\n[[sources]]\nname = "{name}"\nkind = "release_calendar"\nurl = "{url}"\n'
+    config = parse_text(text)
+    engine = make_engine(db_url)
+
+    def check(name: str) -> None:
+        async def run() -> RunSummary:
+            async with Fetcher(config.defaults) as fetcher:
+                return await Pipeline(config, engine, fetcher, clock=Clock(NOW)).check(name)
+
+        assert asyncio.run(run()).status == "ok"
+
+    def kinds() -> list[str]:
+        return [e.kind for e in _events(engine)]
+
+    check("Old blog")
+    check("New blog")
+    assert kinds() == ["release_announced", "release_changed"]
+    for _ in range(3):  # the old blog keeps its stale date: no flip, no alert
+        check("Old blog")
+        check("New blog")
+    assert kinds() == ["release_announced", "release_changed"]
+    assert _releases(engine)[("M2002RDB", "global")].release_date == date(2024, 3, 29)
+    # Real news from either source still moves it.
+    pages.set("/a", page("2024-04-05"))
+    check("Old blog")
+    assert kinds() == ["release_announced", "release_changed", "release_changed"]
+    assert _releases(engine)[("M2002RDB", "global")].release_date == date(2024, 4, 5)

@@ -609,6 +609,14 @@ def record_release(
         new_at = info.when.at
         moved_day = old_day != info.when.day
         moved_time = old_at is not None and new_at is not None and old_at != new_at
+        if moved_day and row.source_name not in (None, source_name):
+            # Another source still giving a date this release has already moved away from is
+            # stale, not news: without this, two sources that disagree flip the date (and the
+            # user's phone) back and forth on every check.
+            assert row.id is not None
+            history = session.exec(select(ReleaseChange).where(ReleaseChange.release_id == row.id)).all()
+            if info.when.day in {h.old_date for h in history if h.old_date is not None}:
+                moved_day = moved_time = False
         if moved_day or moved_time:
             assert row.id is not None
             old_copy = Release.model_validate(row.model_dump())
