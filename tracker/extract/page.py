@@ -250,50 +250,36 @@ def _main_product(products: list[ProductData], url: str | None, title: str | Non
     return with_offers[0] if with_offers else products[0]
 
 
+def _inherited(offer: OfferData, *, sku: str | None, url: str | None, size: str | None) -> OfferData:
+    """An offer with the SKU, URL and size it lacks taken from the product that holds it."""
+    return OfferData(
+        price=offer.price,
+        currency=offer.currency,
+        compare_at=offer.compare_at,
+        availability=offer.availability,
+        sku=offer.sku or sku,
+        url=offer.url or url,
+        size=offer.size or size,
+    )
+
+
 def _merge_size_products(products: list[ProductData], main: ProductData) -> list[OfferData]:
     """Offers of the main product, plus its variants and sibling Products that are one size each."""
+    single = len(main.offers) == 1
     offers = [
-        OfferData(
-            price=o.price,
-            currency=o.currency,
-            compare_at=o.compare_at,
-            availability=o.availability,
-            sku=o.sku or (main.sku if len(main.offers) == 1 else None),
-            url=o.url,
-            size=o.size or (main.size if len(main.offers) == 1 else None),
-        )
+        _inherited(o, sku=main.sku if single else None, url=None, size=main.size if single else None)
         for o in main.offers
     ]
     for variant in main.variants:
-        for offer in variant.offers:
-            offers.append(
-                OfferData(
-                    price=offer.price,
-                    currency=offer.currency,
-                    compare_at=offer.compare_at,
-                    availability=offer.availability,
-                    sku=offer.sku or variant.sku,
-                    url=offer.url or variant.url,
-                    size=offer.size or variant.size,
-                )
-            )
+        offers.extend(
+            _inherited(o, sku=variant.sku, url=variant.url, size=variant.size) for o in variant.offers
+        )
     # One Product per size: siblings with the same name and their own size or SKU.
     if main.title:
         for p in products:
             if p is main or p.title != main.title or not p.offers:
                 continue
-            for offer in p.offers:
-                offers.append(
-                    OfferData(
-                        price=offer.price,
-                        currency=offer.currency,
-                        compare_at=offer.compare_at,
-                        availability=offer.availability,
-                        sku=offer.sku or p.sku,
-                        url=offer.url or p.url,
-                        size=offer.size or p.size,
-                    )
-                )
+            offers.extend(_inherited(o, sku=p.sku, url=p.url, size=p.size) for o in p.offers)
     return offers
 
 
