@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db import store
 from db.models import Colorway, Event, Listing, Observation
@@ -401,7 +401,10 @@ class Pipeline:
             previous = store.observations_by_id(
                 session, [lst.last_observation_id for lst in listings.values() if lst.last_observation_id]
             )
-            known_codes = self._known_discovered_codes(session)
+            # Style codes already seen anywhere, read only when a new listing needs them (rarely):
+            # listings created by this check are left out, as they were not known before it.
+            known_codes: set[str] | None = None
+            created_ids: list[int] = []
             seen: set[int] = set()
             offered: list[tuple[Listing, Product]] = []  # for the release hook below
             unchanged: list[int] = []
@@ -437,6 +440,8 @@ class Pipeline:
                 if created:
                     session.flush()
                     listings[item.key] = listing
+                    assert listing.id is not None
+                    created_ids.append(listing.id)
                 assert listing.id is not None
                 seen.add(listing.id)
                 offered.append((listing, product))
@@ -488,6 +493,8 @@ class Pipeline:
                 if old_state is not None:
                     drafts = detect(ctx, old_state, state)
                 elif created and not baseline:
+                    if known_codes is None:
+                        known_codes = self._known_codes(session, exclude=created_ids)
                     discovered_code = bool(
                         match.colorway_id is None and match.style_code and match.style_code not in known_codes
                     )
@@ -600,9 +607,11 @@ class Pipeline:
         ]
 
     @staticmethod
-    def _known_discovered_codes(session: Session) -> set[str]:
-        rows = session.exec(select(Listing.style_code).where(Listing.style_code.is_not(None))).all()  # type: ignore[union-attr]
-        return {r for r in rows if r}
+    def _known_codes(session: Session, *, exclude: Sequence[int]) -> set[str]:
+        stmt = select(Listing.style_code).where(col(Listing.style_code).is_not(None))
+        if exclude:
+            stmt = stmt.where(col(Listing.id).not_in(list(exclude)))
+        return {r for r in session.exec(stmt).all() if r}
 
     @staticmethod
     def _context(shop: str, listing: Listing, colorway: Colorway | None) -> Context:
