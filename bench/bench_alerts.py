@@ -27,8 +27,9 @@ from sqlmodel import Session
 
 from db.engine import make_engine
 from db.models import Colorway, Event, Listing, Source
-from tracker.alerts import deliver_due, plan_deliveries, warm_up_channels
 from tracker.config import parse_config
+from tracker.notify.outbox import deliver_due, warm_up_channels
+from tracker.notify.plan import plan_deliveries
 
 IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(40_000)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from dashboard import format
 from db import queries
 from db.engine import make_engine
 from tracker.config import Config, load_config
@@ -38,6 +39,7 @@ def context() -> Context:
     """Load the config afresh (it is small, and the watchlist editor changes it)."""
     path = config_path()
     config = load_config(path)
+    format.use_locale(config.locale)
     return Context(
         path=path, config=config, url=config.effective_database_url(base=path.resolve().parent)
     )

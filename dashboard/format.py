@@ -1,4 +1,4 @@
-"""Display helpers: money with its symbol, times in the user's zone, safe links."""
+"""Display helpers: money in the user's locale, times in the user's zone, safe links."""
 
 from __future__ import annotations
 
@@ -7,44 +7,24 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-SYMBOLS = {
-    "USD": "$",
-    "EUR": "€",
-    "GBP": "£",
-    "JPY": "¥",
-    "CNY": "CN¥",
-    "KRW": "₩",
-    "CAD": "CA$",
-    "AUD": "A$",
-    "NZD": "NZ$",
-    "CHF": "CHF ",
-    "SEK": "SEK ",
-    "DKK": "DKK ",
-    "NOK": "NOK ",
-    "PLN": "zł ",
-    "HKD": "HK$",
-    "SGD": "S$",
-}
-_NO_CENTS = {"JPY", "KRW"}
+from tracker.money import format_money, format_signed_money
+
+_LOCALE: list[str | None] = [None]
+
+
+def use_locale(locale: str | None) -> None:
+    """Format money as config.toml's locale writes it (set once the config is loaded)."""
+    _LOCALE[0] = locale
 
 
 def money(amount: Decimal | None, currency: str | None) -> str:
-    """$130.00, €170.00, ¥16,000; an empty string for no price."""
-    if amount is None:
-        return ""
-    code = (currency or "").upper()
-    places = "0" if code in _NO_CENTS else "0.01"
-    number = f"{abs(amount.quantize(Decimal(places))):,}"
-    symbol = SYMBOLS.get(code, f"{code} " if code else "")
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{symbol}{number}"
+    """$130.00, €170.00, ¥16,000 (tracker.money's one formatter); an empty string for no price."""
+    return format_money(amount, currency, _LOCALE[0])
 
 
 def signed_money(amount: Decimal | None, currency: str | None) -> str:
     """+$10.00 / -$30.00 for differences."""
-    if amount is None:
-        return ""
-    return ("+" if amount > 0 else "") + money(amount, currency)
+    return format_signed_money(amount, currency, _LOCALE[0])
 
 
 def percent(value: Decimal | float | None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from db import models  # noqa: F401 (registers the tables)
+from tracker.money import to_decimal
+from tracker.pricing import list_price as list_price_of
+from tracker.redact import redact as redact_text
 
 _TABLES = SQLModel.metadata.tables
 IN_STOCK = "InStock"
@@ -29,18 +31,8 @@ _D = _TABLES["deliveries"]
 _R = _TABLES["releases"]
 _RUN = _TABLES["check_runs"]
 
-# Apprise URLs and webhook addresses in error texts may carry tokens: never show them.
-_URL_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://\S+")
 
 
-def to_decimal(value: Any) -> Decimal | None:
-    """A Decimal from a stored decimal string or number; None when absent or not a number."""
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -235,10 +227,8 @@ class SourceHealth:
 
 
 def redact(text: str | None) -> str | None:
-    """Text with every URL replaced by its scheme, since URLs may hold tokens."""
-    if text is None:
-        return None
-    return _URL_RE.sub(lambda m: f"{m.group(1)}://…", text)
+    """Text with every URL replaced by its scheme, since URLs may hold tokens (None stays None)."""
+    return None if text is None else redact_text(text, web=False)
 
 
 def _colorway(row: Any) -> ColorwayInfo:
@@ -507,18 +497,9 @@ def _releases_by_colorway(engine: Engine) -> dict[str, list[date]]:
     return out
 
 
-def default_list_price(line: str, currency: str | None) -> Decimal | None:
-    """The US list price of a line when the colorway gives none: $150 Protection Pack, $130 2002R."""
-    if currency != "USD":
-        return None  # a list price is per currency; never convert the dollar one
-    return Decimal(150) if "protection" in line.lower() else Decimal(130)
-
-
 def list_price(colorway: ColorwayInfo, currency: str | None) -> Decimal | None:
-    """The colorway's own list price in a currency, else its line's default."""
-    if currency is None:
-        return None
-    return colorway.list_prices.get(currency) or default_list_price(colorway.line, currency)
+    """The colorway's own list price in a currency, else its line's default (tracker.pricing)."""
+    return list_price_of(colorway.list_prices, colorway.line, currency)
 
 
 def overview(

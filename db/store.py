@@ -139,10 +139,11 @@ def complete_run(
     observations_written: int = 0,
     events_created: int = 0,
     error: str | None = None,
-) -> None:
+) -> Event | None:
     """Finish a run that reached the shop, in the check's transaction; a healthy one clears failures.
 
-    A source marked broken that answers again gets one source_recovered event.
+    A source marked broken that answers again gets one source_recovered event, returned (flushed)
+    so that its alerts are planned in the same transaction.
     """
     run = session.get(CheckRun, run_id)
     assert run is not None
@@ -159,20 +160,22 @@ def complete_run(
     source.baseline_done = True
     source.last_status = status
     source.last_checked_at = now
+    recovered = None
     if healthy:
         source.consecutive_failures = 0
         if source.broken:
             source.broken = False
-            session.add(
-                Event(
-                    created_at=now,
-                    kind="source_recovered",
-                    source_id=source.id,
-                    message=f"{source.name} is answering again",
-                    data={"shop": source.name},
-                )
+            recovered = Event(
+                created_at=now,
+                kind="source_recovered",
+                source_id=source.id,
+                message=f"{source.name} is answering again",
+                data={"shop": source.name},
             )
+            session.add(recovered)
     session.add_all([run, source])
+    session.flush()
+    return recovered
 
 
 def cancel_run(engine: Engine, run_id: int, *, now: datetime, duration_ms: int) -> None:

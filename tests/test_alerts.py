@@ -25,9 +25,10 @@ from tests.test_alerts_support import (
     seed,
     smtp_receiver,
 )
-from tracker.alerts import deliver_due, plan_deliveries, recent_deliveries, send_test
 from tracker.config import Config, parse_config
 from tracker.errors import ConfigError
+from tracker.notify.outbox import deliver_due, recent_deliveries, send_test
+from tracker.notify.plan import plan_deliveries
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -123,8 +124,8 @@ def test_message_reaches_webhook_and_email_with_title_facts_image_and_key(
         for expected in (
             'Colorway: Protection Pack "Rain Cloud" (M2002RDA)',
             "Shop: Kith",
-            "Price: $120 (was $150, -$30 / -20%)",
-            "List price: $150 ($30 below list, -20%)",
+            "Price: $120.00 (was $150.00, -$30.00 / -20%)",
+            "List price: $150.00 ($30.00 below list, -20%)",
             "Sizes in stock: 9, 10",
             "Link: https://shop.example/products/rain-cloud",
         ):
@@ -138,7 +139,7 @@ def test_message_reaches_webhook_and_email_with_title_facts_image_and_key(
         assert mail["message"]["Subject"] == body["title"]
         assert mail["message"]["X-Idempotency-Key"] == f"{event.id}:mail"
         text = mail_text(mail["message"])
-        assert "Price: $120 (was $150, -$30 / -20%)" in text
+        assert "Price: $120.00 (was $150.00, -$30.00 / -20%)" in text
         assert "Link: https://shop.example/products/rain-cloud" in text
 
         # Delivered once: another pass sends nothing.

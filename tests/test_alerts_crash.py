@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 from db.engine import make_engine
 from db.models import Delivery
 from tests.test_alerts_support import NOW, Hook, json_receiver, make_event, seed, wait_for
-from tracker.alerts import plan_deliveries
 from tracker.config import load_config
+from tracker.notify.plan import plan_deliveries
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = 5
@@ -60,9 +60,10 @@ def _sender(config_path: Path) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "tracker.alerts",
+            "tracker.cli",
             "--config",
             str(config_path),
+            "alerts",
             "deliver",
             "--interval",
             "0.1",

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from db.models import Colorway, Event
-from tracker.alerts import matching_channels, quiet_until, rule_matches, snoozed_until
 from tracker.config import Rule, parse_config
-from tracker.notify.render import format_money, render_message
+from tracker.money import format_money
+from tracker.notify.plan import quiet_until
+from tracker.notify.render import render_message
+from tracker.notify.rules import matching_channels, rule_matches, snoozed_until
 
 RAIN_CLOUD = Colorway(
     id=1,
@@ -240,18 +242,22 @@ def test_snooze_lasts_through_its_day_in_the_configured_timezone() -> None:
 
 
 @pytest.mark.parametrize(
-    ("amount", "currency", "text"),
+    ("amount", "currency", "locale", "text"),
     [
-        ("130", "USD", "$130"),
-        ("129.5", "GBP", "£129.50"),
-        ("16000", "JPY", "¥16,000"),
-        ("149.95", "CHF", "CHF 149.95"),
+        ("130", "USD", None, "$130.00"),
+        ("129.5", "GBP", None, "£129.50"),
+        ("16000", "JPY", None, "¥16,000"),
+        ("149.95", "CHF", None, "CHF 149.95"),
+        ("1.234", "KWD", None, "KWD 1.234"),
+        ("170", "EUR", "de_DE", "170,00\xa0€"),
+        ("130", "USD", "en_GB", "US$130.00"),
+        ("130", "XYZ", None, "130.00 XYZ"),
     ],
 )
-def test_money_reads_like_a_price_tag(amount: str, currency: str, text: str) -> None:
+def test_money_reads_like_a_price_tag(amount: str, currency: str, locale: str | None, text: str) -> None:
     from decimal import Decimal
 
-    assert format_money(Decimal(amount), currency) == text
+    assert format_money(Decimal(amount), currency, locale) == text
 
 
 def test_message_for_a_discovered_listing_and_for_a_release_change() -> None:
@@ -270,7 +276,7 @@ def test_message_for_a_discovered_listing_and_for_a_release_change() -> None:
     assert title == "New colorway: 2002R Protection Pack Vintage Orange (M2002RDQ)"
     lines = body.splitlines()
     assert lines[0] == "New colorway: 2002R Protection Pack Vintage Orange at Concepts"
-    assert "Colorway: (unnamed) (M2002RDQ)" in lines and "Price: €170" in lines
+    assert "Colorway: (unnamed) (M2002RDQ)" in lines and "Price: €170.00" in lines
     assert "Link: https://concepts.example/p/rdq" in lines and image is None
 
     moved = Event(
@@ -296,8 +302,8 @@ def test_message_for_a_discovered_listing_and_for_a_release_change() -> None:
         image="https://img.example/x.jpg",
     )
     _, body, image = render_message(restock, RAIN_CLOUD)
-    assert "List price: $150 ($10 above list, +7%)" in body.splitlines()
-    assert "Your target: $120" in body.splitlines()
+    assert "List price: $150.00 ($10.00 above list, +7%)" in body.splitlines()
+    assert "Your target: $120.00" in body.splitlines()
     assert "Availability: in stock (was out of stock)" in body.splitlines()
     assert "Your sizes back: 9" in body.splitlines()
     assert image == "https://img.example/x.jpg"

@@ -28,13 +28,13 @@ from sqlmodel import Session, select
 from db.models import CheckRun, Delivery, Event, Observation
 from db.models import Colorway as DbColorway
 from tests.test_alerts_support import Hook, json_receiver
-from tracker.alerts import matching_channels
 from tracker.config import Config, load_config
 from tracker.demo import DemoStore, ManualClock, demo_config_text
+from tracker.notify.rules import matching_channels
 from tracker.pipeline import RUN_STATUSES
 
 ROOT = Path(__file__).resolve().parent.parent
-DELIVER = [sys.executable, "-m", "tracker.alerts"]
+DELIVER = [sys.executable, "-m", "tracker.cli"]
 SEED = 2002  # fixed: the same kill points on every run of the suite
 KILLS = 7
 FINISHED = RUN_STATUSES
@@ -199,7 +199,8 @@ def test_sigkill_at_random_points_of_a_check_pass(
 
         # Drain the outbox (a kill may have left deliveries claimed): every alert goes out once.
         drain = subprocess.run(
-            [*DELIVER, "--config", str(config_path), "deliver", "--until-done", "--max-seconds", "60"],
+            [*DELIVER, "--config", str(config_path), "alerts", "deliver", "--until-done"]
+            + ["--max-seconds", "60"],
             cwd=config_path.parent,
             env=_env(db_url),
             capture_output=True,

@@ -307,7 +307,7 @@ def test_secrets_stay_out_of_logs(hostile_config: Path) -> None:
     runs = [
         [sys.executable, "-m", "tracker.cli", "--config", str(hostile_config), "--verbose", "alerts", "test"],
         [sys.executable, "-m", "tracker.cli", "--config", str(hostile_config), "alerts", "list"],
-        [sys.executable, "-m", "tracker.alerts", "--config", str(hostile_config), "deliver", "--once"],
+        [sys.executable, "-m", "tracker.cli", "--config", str(hostile_config), "alerts", "deliver", "--once"],
     ]
     for argv in runs:
         proc = subprocess.run(

@@ -14,13 +14,13 @@ from sqlmodel import Session, col, select
 
 from db.engine import make_engine
 from db.models import CheckRun, Delivery, Event, Listing, Release, ReleaseChange, Source
-from tracker.alerts import plan_deliveries
 from tracker.config import Config, Drops, parse_text
 from tracker.demo import DemoStore, ManualClock, demo_config_text
 from tracker.demo.catalogue import Launch
 from tracker.fetch import Fetcher
+from tracker.notify.plan import plan_deliveries
 from tracker.pipeline import Pipeline
-from tracker.releases import drop_plan
+from tracker.releases.drops import drop_plan
 from tracker.scheduler import Service
 
 RELEASE_AT = datetime(2024, 3, 15, 14, 0, tzinfo=UTC)  # 10:00 in New York

@@ -15,10 +15,10 @@ from streamlit.testing.v1 import AppTest
 
 from db.engine import make_engine
 from db.models import CheckRun, Delivery, Event, Listing, Observation, Source
-from tracker.alerts import plan_deliveries
 from tracker.config import Config, parse_text
 from tracker.demo.faults import BY_NAME, FAULTS, FaultStore, fault_config_text, measure
 from tracker.fetch import Fetcher
+from tracker.notify.plan import plan_deliveries
 from tracker.pipeline import Pipeline
 from tracker.scheduler import Service
 

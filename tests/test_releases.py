@@ -16,10 +16,12 @@ from db.engine import make_engine
 from db.models import CheckRun, Event, Release, ReleaseChange
 from tests.servers import PageServer
 from tracker.config import Config, Selectors, parse_text
+from tracker.extract.calendar import extract_releases
+from tracker.extract.dates import When, parse_when
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.fetch import Fetcher
 from tracker.pipeline import Pipeline, RunSummary
-from tracker.releases import When, coming_soon, extract_releases, parse_when
+from tracker.releases.records import coming_soon
 
 DATA = Path(__file__).parent / "data" / "releases"
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

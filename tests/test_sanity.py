@@ -12,10 +12,10 @@ from sqlmodel import Session, col, select
 from db.engine import make_engine
 from db.models import Event, Observation
 from tests.servers import PageServer, product_page
+from tracker.check.sanity import suspicious
 from tracker.config import parse_text
 from tracker.fetch import Fetcher
 from tracker.pipeline import Pipeline
-from tracker.sanity import suspicious
 
 LIST = {"USD": "150"}
 

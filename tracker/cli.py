@@ -7,7 +7,6 @@ import asyncio
 import csv
 import json
 import logging
-import re
 import signal
 import subprocess
 import sys
@@ -19,25 +18,9 @@ from typing import Any
 from tracker import __version__
 from tracker.config import DEFAULT_CONFIG, Config, Selectors, load_config
 from tracker.errors import ConfigError, TrackerError
+from tracker.redact import redact
 
 log = logging.getLogger("tracker")
-_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://([^\s'\"<>]+)")
-
-
-def _redact_url(match: re.Match[str]) -> str:
-    scheme, rest = match.group(1), match.group(2)
-    if scheme.lower() in ("http", "https"):
-        # A shop's address stays readable, without any user:password@ part.
-        return f"{scheme}://" + re.sub(r"^[^/@]*@", "", rest)
-    # Alert channel URLs (Apprise) carry tokens and passwords anywhere in them: keep the scheme.
-    return f"{scheme}://…"
-
-
-def redact(text: str) -> str:
-    """Text with alert channel URLs reduced to their scheme and user:password@ removed from others."""
-    return _URL.sub(_redact_url, text)
-
-
 class RedactSecrets(logging.Filter):
     """Keeps alert channel secrets out of every log line, the libraries' debug lines included."""
 
@@ -57,7 +40,7 @@ def _engine(config: Config, config_path: Path) -> Any:
 
 
 def _planner() -> Any:
-    from tracker.alerts import plan_deliveries
+    from tracker.notify.plan import plan_deliveries
 
     return plan_deliveries
 
@@ -82,8 +65,8 @@ async def _check(config: Config, config_path: Path, names: list[str], *, quiet: 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from tracker.alerts import deliver_due
     from tracker.fetch import Fetcher
+    from tracker.notify.outbox import deliver_due
 
     console = Console(stderr=True)
     summaries: list[Any] = []
@@ -153,8 +136,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config, config_path: Path, *, on_summary: Any = None) -> None:
-    from tracker.alerts import deliver_due, warm_up_channels
     from tracker.fetch import Fetcher
+    from tracker.notify.outbox import deliver_due, warm_up_channels
     from tracker.scheduler import Service
 
     # Apprise loads its plugins on first use (~1 s): do it now, not when the first drop happens.
@@ -380,19 +363,41 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deliver(config: Config, config_path: Path, args: argparse.Namespace) -> int:
+    """Run the outbox sender on its own: due alerts every --interval seconds."""
+    import time
+
+    from tracker.notify.outbox import deliver_due, unfinished, warm_up_channels
+
+    engine = _engine(config, config_path)
+    warm_up_channels(config)
+    deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
+    while True:
+        stats = asyncio.run(deliver_due(engine, config))
+        if stats.sent or stats.failed or stats.retried:
+            print(f"sent {stats.sent}, retried {stats.retried}, failed {stats.failed}", flush=True)
+        if args.once or (args.until_done and not unfinished(engine)):
+            return 0
+        if deadline is not None and time.monotonic() > deadline:
+            return 1
+        time.sleep(args.interval)
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from tracker import alerts
+    from tracker.notify import outbox
 
     config = load_config(args.config)
+    if args.alerts_command == "deliver":
+        return _deliver(config, args.config, args)
     if args.alerts_command == "test":
         if not config.alerts.channels:
             raise ConfigError(f"{args.config}: alerts.channels is empty: add a channel to test")
-        results = alerts.send_test(config, args.channel)
+        results = outbox.send_test(config, args.channel)
         for name, ok, error in results:
             why = "" if ok else f" ({redact(error or 'unknown error')})"
             print(f"{name}: {'sent' if ok else 'FAILED'}{why}")
         return 0 if all(ok for _, ok, _ in results) else 1
-    rows = alerts.recent_deliveries(_engine(config, args.config), limit=args.limit)
+    rows = outbox.recent_deliveries(_engine(config, args.config), limit=args.limit)
     if not rows:
         print("no deliveries yet")
         return 0
@@ -482,8 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ics", required=True, metavar="FILE", help="file to write, or - for standard output")
     p.set_defaults(func=cmd_calendar)
 
-    p = sub.add_parser("alerts", help="test alert channels, list recent deliveries")
+    p = sub.add_parser("alerts", help="test alert channels, list recent deliveries, send due alerts")
     asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    t = asub.add_parser("deliver", help="send due alerts every --interval seconds (without the scheduler)")
+    t.add_argument("--interval", type=float, default=2.0, help="seconds between passes (default 2)")
+    t.add_argument("--once", action="store_true", help="one pass, then exit")
+    t.add_argument("--until-done", action="store_true", help="exit when nothing is left to send")
+    t.add_argument("--max-seconds", type=float, help="give up (exit 1) after this many seconds")
     t = asub.add_parser("test", help="send a test message")
     t.add_argument("--channel", help="only this channel")
     t = asub.add_parser("list", help="recent deliveries")

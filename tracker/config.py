@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from tracker.errors import ConfigError
+from tracker.money import is_currency
 
 DEFAULT_CONFIG = Path("config.toml")
 DEFAULT_USER_AGENT = (
@@ -33,7 +34,6 @@ DEFAULT_USER_AGENT = (
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 STYLE_CODE_RE = re.compile(r"^[A-Z0-9]{4,20}$")
 
 
@@ -84,7 +84,7 @@ def _prices(value: Any) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for currency, amount in value.items():
         code = str(currency).upper()
-        if not _CURRENCY_RE.match(code):
+        if not is_currency(code):
             raise ValueError(f"{currency!r} is not an ISO 4217 currency code such as USD")
         out[code] = parse_money(amount)
     return out
@@ -175,7 +175,7 @@ class Source(_Strict):
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str | None) -> str | None:
-        if v is not None and not _CURRENCY_RE.match(v):
+        if v is not None and not is_currency(v):
             raise ValueError(f"{v!r} is not an ISO 4217 currency code such as USD")
         return v
 
@@ -285,7 +285,7 @@ class Alerts(_Strict):
     channels: list[Channel] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     quiet_hours: QuietHours | None = None
-    # A stock flip-flop within this window sends at most one alert (see tracker.alerts).
+    # A stock flip-flop within this window sends at most one alert (see tracker.notify.plan).
     debounce: Duration = 600.0
     max_attempts: int = Field(default=8, ge=1)
     # First retry after retry_base, doubling up to retry_max.
@@ -325,6 +325,7 @@ class Config(_Strict):
 
     database_url: str = "sqlite:///data/tracker.db"
     timezone: str = "UTC"
+    locale: str = "en_US"
     defaults: Defaults = Field(default_factory=Defaults)
     colorways: list[Colorway] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
@@ -363,6 +364,17 @@ class Config(_Strict):
                 if name not in channels:
                     raise _KeyedError(f"alerts.rules[{i}].channels", f"no channel named {name!r}")
         return self
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, v: str) -> str:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(v.replace("-", "_"))
+        except (UnknownLocaleError, ValueError) as exc:
+            raise ValueError(f"{v!r} is not a locale such as en_US, en_GB or de_DE") from exc
+        return v.replace("-", "_")
 
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from tracker.extract.model import Availability
+from tracker.money import format_money
 
 IN = Availability.IN_STOCK.value
 OUT = Availability.OUT_OF_STOCK.value
@@ -61,6 +62,7 @@ class Context:
     list_prices: dict[str, str] = field(default_factory=dict)
     target_prices: dict[str, str] = field(default_factory=dict)
     my_sizes: tuple[str, ...] = ()
+    locale: str | None = None  # for prices in messages (config.toml's locale)
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,10 @@ class Draft:
     data: dict[str, Any]
 
 
-def _money(amount: Decimal | None, currency: str | None) -> str:
+def _money(amount: Decimal | None, currency: str | None, locale: str | None) -> str:
     if amount is None:
         return "no price"
-    return f"{amount:,.2f} {currency or ''}".strip()
+    return format_money(amount, currency, locale)
 
 
 def _norm_size(size: str) -> str:
@@ -123,7 +125,7 @@ def detect_new(ctx: Context, new: State, *, discovered_code: bool) -> list[Draft
             Draft(
                 "new_colorway",
                 f"New 2002R colorway discovered {where}: {ctx.title or ctx.style_code}"
-                f" ({ctx.style_code}), {_money(new.price, new.currency)}",
+                f" ({ctx.style_code}), {_money(new.price, new.currency, ctx.locale)}",
                 data,
             )
         ]
@@ -131,7 +133,7 @@ def detect_new(ctx: Context, new: State, *, discovered_code: bool) -> list[Draft
     return [
         Draft(
             "new_listing",
-            f"New listing {where}: {_label(ctx)}, {_money(new.price, new.currency)}, {state}",
+            f"New listing {where}: {_label(ctx)}, {_money(new.price, new.currency, ctx.locale)}, {state}",
             data,
         )
     ]
@@ -172,8 +174,8 @@ def detect(ctx: Context, old: State, new: State) -> list[Draft]:
         drafts.append(
             Draft(
                 kind,
-                f"{label} {verb} to {_money(new.price, new.currency)} at {ctx.shop}"
-                f" (was {_money(old.price, old.currency)}){suffix}",
+                f"{label} {verb} to {_money(new.price, new.currency, ctx.locale)} at {ctx.shop}"
+                f" (was {_money(old.price, old.currency, ctx.locale)}){suffix}",
                 data,
             )
         )

@@ -17,7 +17,7 @@ from tracker.config import Config, load_config
 from tracker.config import Source as SourceConfig
 from tracker.errors import ConfigError
 from tracker.pipeline import Pipeline, RunSummary
-from tracker.releases import drop_plan
+from tracker.releases.drops import drop_plan
 
 log = logging.getLogger("tracker")
 

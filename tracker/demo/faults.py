@@ -440,9 +440,9 @@ def measure(db_url: str, faults: tuple[Fault, ...] = FAULTS) -> list[Outcome]:
 
     from db.engine import make_engine
     from db.models import CheckRun, Delivery, Event, Listing, Observation, Source
-    from tracker.alerts import plan_deliveries
     from tracker.config import parse_text
     from tracker.fetch import Fetcher
+    from tracker.notify.plan import plan_deliveries
     from tracker.pipeline import Pipeline
 
     async def no_wait(seconds: float) -> None:

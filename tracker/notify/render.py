@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from db.models import Colorway, Event
+from tracker.money import format_money, to_decimal
+from tracker.pricing import list_price as list_price_of
 
 KIND_LABELS = {
     "new_listing": "New listing",
@@ -22,34 +24,8 @@ KIND_LABELS = {
     "source_broken": "Shop check failing",
     "source_recovered": "Shop check working again",
 }
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$", "CAD": "C$"}
-# Currencies whose prices have no minor unit, so "¥16,000" rather than "¥16,000.00".
-_NO_DECIMALS = {"JPY", "KRW"}
 _AVAILABILITY = {"InStock": "in stock", "OutOfStock": "out of stock", "unknown": "unknown"}
 DIGEST_LINES = 40
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    """A Decimal from a decimal string or number in event data; None when absent or not a number."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
-
-
-def format_money(amount: Decimal, currency: str | None) -> str:
-    """$130, £99.99, ¥16,000, CHF 149.95: symbol for common currencies, the ISO code otherwise."""
-    code = (currency or "").upper()
-    if code in _NO_DECIMALS or amount == amount.to_integral_value():
-        text = f"{amount.quantize(Decimal(1)):,}"
-    else:
-        text = f"{amount.quantize(Decimal('0.01')):,}"
-    if code in _SYMBOLS:
-        return _SYMBOLS[code] + text
-    return f"{code} {text}".strip()
 
 
 def _percent(part: Decimal, whole: Decimal) -> str:
@@ -67,6 +43,8 @@ def _sizes(value: Any) -> list[str]:
 
 def _subject(event: Event, colorway: Colorway | None) -> str:
     data = event.data or {}
+    if event.kind in ("source_broken", "source_recovered") and data.get("shop"):
+        return str(data["shop"])  # a shop's health, not a shoe
     if colorway is not None:
         return colorway.name
     return str(data.get("colorway") or data.get("title") or data.get("style_code") or "2002R")
@@ -82,32 +60,33 @@ def headline(event: Event, colorway: Colorway | None) -> str:
     return f"{label}: {_subject(event, colorway)}" + (f" at {shop}" if shop else "")
 
 
-def _price_lines(data: dict[str, Any], colorway: Colorway | None) -> list[str]:
+def _price_lines(data: dict[str, Any], colorway: Colorway | None, locale: str | None) -> list[str]:
     lines: list[str] = []
     currency = data.get("currency")
+
+    def fmt(amount: Decimal) -> str:
+        return format_money(amount, currency, locale)
+
     price = to_decimal(data.get("price"))
     old = to_decimal(data.get("old_price"))
     if price is not None:
-        line = f"Price: {format_money(price, currency)}"
+        line = f"Price: {fmt(price)}"
         if old is not None and old != price:
             diff = price - old
             sign = "-" if diff < 0 else "+"
-            line += (
-                f" (was {format_money(old, currency)}, {sign}{format_money(abs(diff), currency)}"
-                f" / {sign}{_percent(abs(diff), old)})"
-            )
+            line += f" (was {fmt(old)}, {sign}{fmt(abs(diff))} / {sign}{_percent(abs(diff), old)})"
         lines.append(line)
     list_price = to_decimal(data.get("list_price"))
     if list_price is None and colorway is not None and currency:
-        list_price = to_decimal(colorway.list_prices.get(str(currency)))
+        list_price = list_price_of(colorway.list_prices, colorway.line, str(currency))
     if list_price is not None:
-        line = f"List price: {format_money(list_price, currency)}"
+        line = f"List price: {fmt(list_price)}"
         if price is not None:
             diff = price - list_price
             if diff < 0:
-                line += f" ({format_money(-diff, currency)} below list, -{_percent(-diff, list_price)})"
+                line += f" ({fmt(-diff)} below list, -{_percent(-diff, list_price)})"
             elif diff > 0:
-                line += f" ({format_money(diff, currency)} above list, +{_percent(diff, list_price)})"
+                line += f" ({fmt(diff)} above list, +{_percent(diff, list_price)})"
             else:
                 line += " (at list price)"
         lines.append(line)
@@ -116,11 +95,11 @@ def _price_lines(data: dict[str, Any], colorway: Colorway | None) -> list[str]:
         target = to_decimal(colorway.target_prices.get(str(currency)))
     if target is not None:
         reached = price is not None and price <= target
-        lines.append(f"Your target: {format_money(target, currency)}" + (" (reached)" if reached else ""))
+        lines.append(f"Your target: {fmt(target)}" + (" (reached)" if reached else ""))
     return lines
 
 
-def _fact_lines(event: Event, colorway: Colorway | None) -> list[str]:
+def _fact_lines(event: Event, colorway: Colorway | None, locale: str | None) -> list[str]:
     data = event.data or {}
     lines: list[str] = []
     style = colorway.style_code if colorway is not None else data.get("style_code")
@@ -132,7 +111,7 @@ def _fact_lines(event: Event, colorway: Colorway | None) -> list[str]:
         lines.append(f"Product: {title}")
     if data.get("shop"):
         lines.append(f"Shop: {data['shop']}")
-    lines.extend(_price_lines(data, colorway))
+    lines.extend(_price_lines(data, colorway, locale))
     availability = data.get("availability")
     if availability:
         line = f"Availability: {_AVAILABILITY.get(str(availability), str(availability))}"
@@ -159,20 +138,22 @@ def _fact_lines(event: Event, colorway: Colorway | None) -> list[str]:
     return lines
 
 
-def render_message(event: Event, colorway: Colorway | None) -> tuple[str, str, str | None]:
+def render_message(
+    event: Event, colorway: Colorway | None, locale: str | None = None
+) -> tuple[str, str, str | None]:
     """Title, body (headline then one fact per line) and image URL for one event."""
     data = event.data or {}
     label = KIND_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
     subject = _subject(event, colorway)
     style = colorway.style_code if colorway is not None else data.get("style_code")
     title = f"{label}: {subject}" + (f" ({style})" if style and style not in subject else "")
-    body = "\n".join([headline(event, colorway), "", *_fact_lines(event, colorway)]).rstrip()
+    body = "\n".join([headline(event, colorway), "", *_fact_lines(event, colorway, locale)]).rstrip()
     image = data.get("image") or (colorway.image if colorway is not None else None)
     return title, body, str(image) if image else None
 
 
 def render_digest(
-    items: Sequence[tuple[Event, Colorway | None]], reason: str
+    items: Sequence[tuple[Event, Colorway | None]], reason: str, locale: str | None = None
 ) -> tuple[str, str, str | None]:
     """One message for several events (quiet hours ended, or a flood of new listings)."""
     count = len(items)
@@ -183,7 +164,7 @@ def render_digest(
         line = "- " + headline(event, colorway)
         price = to_decimal(data.get("price"))
         if price is not None and event.kind not in ("price_drop", "price_rise"):
-            line += f" ({format_money(price, data.get('currency'))})"
+            line += f" ({format_money(price, data.get('currency'), locale)})"
         if data.get("url"):
             line += f" {data['url']}"
         lines.append(line)

@@ -15,6 +15,7 @@ from apprise.attachment.memory import AttachMemory
 
 from tracker.config import expand_env
 from tracker.errors import ConfigError
+from tracker.redact import redact
 
 IMAGE_TIMEOUT = 3.0
 IMAGE_MAX_BYTES = 5_000_000
@@ -81,12 +82,9 @@ def secrets_of(url_template: str) -> list[str]:
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    """text with every secret replaced by ***, cut to a readable length."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    text = " ".join(text.split())
-    return text[:ERROR_MAX_CHARS]
+def _clean(text: str, secrets: list[str]) -> str:
+    """An error without secrets or channel URLs, on one line of readable length."""
+    return " ".join(redact(text, secrets, web=False).split())[:ERROR_MAX_CHARS]
 
 
 def warm_up(url_templates: list[str]) -> None:
@@ -136,14 +134,14 @@ def send_via_apprise(
     try:
         url = expand_env(url_template)
     except ConfigError as exc:
-        return redact(str(exc), secrets)
+        return _clean(str(exc), secrets)
     plugin = apprise.Apprise.instantiate(url, asset=_ASSET)
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
         return f"not a usable Apprise URL (scheme {scheme}://)"
     headers = getattr(plugin, "headers", None)
     if idempotency_key and isinstance(headers, dict):
-        # Receivers that see the same key twice can drop the copy (see tracker.alerts).
+        # Receivers that see the same key twice can drop the copy (see tracker.notify.outbox).
         is_email = type(plugin).__module__.startswith("apprise.plugins.email")
         headers["X-Idempotency-Key" if is_email else "Idempotency-Key"] = idempotency_key
     attach = None
@@ -161,4 +159,4 @@ def send_via_apprise(
     if ok:
         return None
     detail = "; ".join(dict.fromkeys(lines)) or "the channel did not accept the message"
-    return redact(detail, secrets)
+    return _clean(detail, secrets)

@@ -1,0 +1,1 @@
+"""Releases: release records and their history (records), and faster polling around them (drops)."""
