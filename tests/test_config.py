@@ -80,6 +80,21 @@ def test_shipped_config_is_valid_and_has_the_catalogue() -> None:
             id="bad-currency",
         ),
         pytest.param(
+            BASE.replace("USD = 150", "XYZ = 150"),
+            "colorways[0].list_price: 'XYZ' is not an ISO 4217",
+            id="three-letters-that-are-no-currency",
+        ),
+        pytest.param(
+            BASE.replace('kind = "shopify"', 'kind = "shopify"\ncurrency = "QQQ"'),
+            "sources[0].currency: 'QQQ' is not an ISO 4217",
+            id="source-currency-not-iso",
+        ),
+        pytest.param(
+            'locale = "xx_YY"\n' + BASE,
+            "locale: 'xx_YY' is not a locale",
+            id="bad-locale",
+        ),
+        pytest.param(
             'timezone = "Mars/Olympus"\n' + BASE,
             "timezone: 'Mars/Olympus' is not a time zone",
             id="bad-timezone",

@@ -379,3 +379,29 @@ def test_to_json_shape() -> None:
     for key in ("title", "sku", "style_code", "price", "currency", "availability", "sizes", "url"):
         assert key in got
     assert got["sizes"][0] == {"size": "9", "availability": "OutOfStock", "price": "150", "sku": "M2002RDA-9"}
+
+
+@pytest.mark.parametrize(
+    ("url", "currency"),
+    [
+        ("https://shop.hr/p/m2002rda", "EUR"),  # Croatia uses the euro since 2023, not the kuna
+        ("https://shop.co.uk/p", "GBP"),
+        ("https://shop.cl/p", "CLP"),
+        ("https://shop.ch/p", "CHF"),
+        ("https://shop.com.au/p", "AUD"),
+        ("https://shop.io/p", None),  # a domain chosen for its look says nothing of the currency
+        ("https://shop.com/p", None),
+    ],
+)
+def test_a_country_domain_names_the_currency_used_there_today(url: str, currency: str | None) -> None:
+    from tracker.extract.prices import currency_from_url
+
+    assert currency_from_url(url) == currency
+
+
+def test_currency_codes_read_in_page_text_are_real_iso_4217_codes() -> None:
+    from tracker.extract.prices import _KNOWN_ISO, _SYMBOLS
+    from tracker.money import is_currency
+
+    assert all(is_currency(code) for code in _KNOWN_ISO)
+    assert all(is_currency(code) for _, code in _SYMBOLS)

@@ -21,6 +21,7 @@ import pytest
 
 from tracker.config import Defaults, Source
 from tracker.errors import FetchError
+from tracker.extract.page import decode
 from tracker.fetch import Fetcher, FetchResult
 
 T = TypeVar("T")
@@ -42,6 +43,7 @@ class Server:
         self.peak = 0
         self.lock = threading.Lock()
         self.release = threading.Event()  # lets stalled handlers finish at teardown
+        self.robots = b"User-agent: *\nDisallow: /private/\n"
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -103,7 +105,7 @@ class Server:
             if host.startswith("localhost"):
                 send(503, b"down")
             else:
-                send(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+                send(200, self.robots, "text/plain")
         elif path == "/page":
             if h.headers.get("If-None-Match") == ETAG or h.headers.get("If-Modified-Since") == LAST_MODIFIED:
                 send(304, ETag=ETAG)
@@ -361,7 +363,7 @@ def test_gzip_bomb_is_stopped_at_the_cap_on_decoded_bytes(server: Server) -> Non
 @pytest.mark.parametrize("path", ["/gzipped", "/deflated"])
 def test_compressed_bodies_are_decoded(server: Server, path: str) -> None:
     result = fetch_one(server.base + path)
-    assert result.text() == GZIPPED_PAGE
+    assert decode(result.body, result.content_type) == GZIPPED_PAGE
     assert server.headers_seen[path]["accept-encoding"] == "gzip, deflate"
 
 
@@ -396,6 +398,66 @@ def test_robots_txt_disallow_is_honoured_and_cached(server: Server) -> None:
     assert "/private/drop.html" in str(error)
     assert server.hits["/private/drop.html"] == 0
     assert server.hits["/robots.txt"] == 1  # cached per host
+
+
+def _robots_verdicts(server: Server, paths: list[str], fake: FakeTime) -> dict[str, bool]:
+    async def go() -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        async with Fetcher(defaults(retries=0), sleep=fake.sleep, clock=fake.clock) as f:
+            for path in paths:
+                try:
+                    await f.fetch(server.base + path)
+                    out[path] = True
+                except FetchError as exc:
+                    out[path] = exc.kind != "robots"
+        return out
+
+    return run(go)
+
+
+def test_robots_txt_follows_rfc9309_wildcards_and_longest_match(server: Server) -> None:
+    server.robots = (
+        b"User-agent: *\n"
+        b"Disallow: /*.json$\n"  # a catalogue's JSON, but not with a query after it
+        b"Disallow: /shop/\n"
+        b"Allow: /shop/products/\n"  # longer than /shop/: wins, wherever it is written
+        b"Disallow: /*/secret\n"
+    )
+    verdicts = _robots_verdicts(
+        server,
+        ["/products.json", "/products.json?page=2", "/shop/cart", "/shop/products/m2002rda", "/a/secret", "/page"],
+        FakeTime(),
+    )
+    assert verdicts == {
+        "/products.json": False,
+        "/products.json?page=2": True,
+        "/shop/cart": False,
+        "/shop/products/m2002rda": True,
+        "/a/secret": False,
+        "/page": True,
+    }
+
+
+def test_robots_txt_is_read_again_after_a_day(server: Server) -> None:
+    fake = FakeTime()
+
+    async def go() -> list[bool]:
+        allowed: list[bool] = []
+        async with Fetcher(defaults(retries=0), sleep=fake.sleep, clock=fake.clock) as f:
+            for step in (0.0, 86_000.0, 500.0):  # a day minus 400 s, then past the day
+                fake.now += step
+                if step == 500.0:
+                    server.robots = b"User-agent: *\nDisallow: /page\n"
+                try:
+                    await f.fetch(server.base + "/page")
+                    allowed.append(True)
+                except FetchError as exc:
+                    assert exc.kind == "robots"
+                    allowed.append(False)
+        return allowed
+
+    assert run(go) == [True, True, False]
+    assert server.hits["/robots.txt"] == 2, "cached for a day (RFC 9309), then read again"
 
 
 def test_source_can_opt_out_of_robots(server: Server) -> None:
@@ -448,13 +510,16 @@ def test_credentials_are_not_forwarded_to_another_host(server: Server) -> None:
 def test_proxy_per_source(server: Server) -> None:
     source = src(proxy=server.base, respect_robots=False)
     result = fetch_one("http://shop.invalid/proxied", source=source)
-    assert result.text() == "via proxy for http://shop.invalid/proxied"
+    assert decode(result.body, result.content_type) == "via proxy for http://shop.invalid/proxied"
     assert server.hits["proxy:/proxied"] == 1
 
 
 def test_text_uses_declared_then_meta_charset(server: Server) -> None:
-    assert fetch_one(server.base + "/latin1").text() == "<p>Caf\u00e9 \u00a3100</p>"
-    assert "\u20ac170" in fetch_one(server.base + "/meta-charset").text()
+    # The one decoder (extraction's) reads what the fetcher returns: declared charset, then meta.
+    latin1 = fetch_one(server.base + "/latin1")
+    assert decode(latin1.body, latin1.content_type) == "<p>Caf\u00e9 \u00a3100</p>"
+    meta = fetch_one(server.base + "/meta-charset")
+    assert "\u20ac170" in decode(meta.body, meta.content_type)
 
 
 def test_per_host_concurrency_is_limited(server: Server) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tracker.blocks import detect_block
 from tracker.config import Selectors
 from tracker.errors import ExtractError
-from tracker.extract.blocks import detect_block
 from tracker.extract.jsonpath import extract_json
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.page import decode, extract_page

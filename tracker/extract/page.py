@@ -36,8 +36,8 @@ from urllib.parse import parse_qs, urlparse
 
 from selectolax.lexbor import LexborHTMLParser
 
+from tracker.blocks import detect_block
 from tracker.config import Selectors
-from tracker.extract.blocks import detect_block
 from tracker.extract.jsonld import (
     OfferData,
     ProductData,

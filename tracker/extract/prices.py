@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 
 from price_parser import Price
 
+from tracker.money import currency_of_territory
+
 # Currencies whose shops write "2.449" for two thousand four hundred and forty-nine: no minor
 # unit in everyday prices, and a dot (or comma) grouping thousands.
 _NO_DECIMALS = frozenset(
@@ -207,79 +209,28 @@ def _decimal_separator(text: str, currency: str | None) -> str | None:
     return None
 
 
-# Country domains whose "$" or "kr" means the local currency.
-_TLD_CURRENCY = {
-    "uk": "GBP",
-    "de": "EUR",
-    "fr": "EUR",
-    "it": "EUR",
-    "es": "EUR",
-    "nl": "EUR",
-    "be": "EUR",
-    "at": "EUR",
-    "ie": "EUR",
-    "fi": "EUR",
-    "pt": "EUR",
-    "gr": "EUR",
-    "sk": "EUR",
-    "si": "EUR",
-    "ee": "EUR",
-    "lv": "EUR",
-    "lt": "EUR",
-    "lu": "EUR",
-    "ch": "CHF",
-    "se": "SEK",
-    "no": "NOK",
-    "dk": "DKK",
-    "pl": "PLN",
-    "cz": "CZK",
-    "hu": "HUF",
-    "ro": "RON",
-    "bg": "BGN",
-    "hr": "HRK",
-    "ru": "RUB",
-    "ua": "UAH",
-    "tr": "TRY",
-    "il": "ILS",
-    "in": "INR",
-    "jp": "JPY",
-    "kr": "KRW",
-    "cn": "CNY",
-    "tw": "TWD",
-    "hk": "HKD",
-    "sg": "SGD",
-    "au": "AUD",
-    "nz": "NZD",
-    "ca": "CAD",
-    "mx": "MXN",
-    "br": "BRL",
-    "ar": "ARS",
-    "cl": "CLP",
-    "co": "COP",
-    "pe": "PEN",
-    "za": "ZAR",
-    "ae": "AED",
-    "sa": "SAR",
-    "kz": "KZT",
-    "pk": "PKR",
-    "by": "BYN",
-    "my": "MYR",
-    "th": "THB",
-    "id": "IDR",
-    "ph": "PHP",
-    "vn": "VND",
-    "is": "ISK",
-}
+# Country-code domains that shops worldwide register for their look, not their country: a ".co"
+# or ".io" shop is no more Colombian or British Indian Ocean than any other.
+_VANITY_TLDS = frozenset(
+    {"io", "ai", "me", "tv", "ly", "fm", "gg", "to", "la", "cc", "ws", "nu", "sh", "ac", "so", "vc", "gl"}
+    | {"am", "im", "ms", "tk", "ml", "ga", "cf", "gq", "st", "cx", "mu", "sc", "bz"}
+)
+_TLD_TERRITORY = {"uk": "GB"}
+
+
+def _territory_currency(code: str) -> str | None:
+    """The currency a country uses today (CLDR, through Babel): HR -> EUR since 2023."""
+    return currency_of_territory(_TLD_TERRITORY.get(code, code).upper()) if len(code) == 2 else None
 
 
 def currency_from_url(url: str | None) -> str | None:
-    """The currency a shop's country domain suggests (www.shop.cl -> CLP), or None."""
+    """The currency a shop's country domain suggests (www.shop.cl -> CLP, .hr -> EUR), or None."""
     if not url:
         return None
     from urllib.parse import urlparse
 
-    host = (urlparse(url).hostname or "").rsplit(".", 1)[-1].lower()
-    return _TLD_CURRENCY.get(host)
+    tld = (urlparse(url).hostname or "").rsplit(".", 1)[-1].lower()
+    return None if tld in _VANITY_TLDS else _territory_currency(tld)
 
 
 def currency_from_lang(lang: str | None) -> str | None:
@@ -287,7 +238,7 @@ def currency_from_lang(lang: str | None) -> str | None:
     if not lang or len(lang) < 5:
         return None
     region = lang.replace("_", "-").split("-")[1].lower()
-    return _TLD_CURRENCY.get("uk" if region == "gb" else region)
+    return _territory_currency(region)
 
 
 def parse_amount(value: object) -> Decimal | None:

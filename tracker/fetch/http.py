@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,16 +11,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 import httpx
+from protego import Protego
 
+from tracker.blocks import detect_block
 from tracker.config import Defaults, Source
 from tracker.errors import FetchError
+from tracker.fetch.robots import ROBOTS_MAX_BYTES, Robots, parse_robots
 
 MAX_REDIRECTS = 5
-ROBOTS_MAX_BYTES = 512_000  # RFC 9309 asks crawlers to read at least 500 KiB
-ROBOTS_TTL = 86_400.0  # RFC 9309: do not cache robots.txt for more than a day
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
 _ERROR_BODY_BYTES = 65_536  # enough of an error page to recognise a challenge
@@ -29,13 +28,6 @@ _DECODE_STEP = 65_536  # decompress in slices so a bomb is stopped after one sli
 
 DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"
 _REDIRECTS = {301, 302, 303, 307, 308}
-_CHALLENGE = re.compile(
-    rb"access denied|attention required|just a moment\.\.\.|cf-chl|challenge-platform|captcha"
-    rb"|_incapsula_|px-captcha|are you a robot|request unsuccessful|pardon our interruption",
-    re.I,
-)
-_CHARSET_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
-_CHARSET_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 
 
 @dataclass(frozen=True)
@@ -53,26 +45,6 @@ class FetchResult:
     attempts: int
     etag: str | None
     last_modified: str | None
-
-    def text(self) -> str:
-        """The body decoded with the declared charset, else a meta charset, else UTF-8 (lenient)."""
-        for charset in (_header_charset(self.content_type), _meta_charset(self.body)):
-            if charset:
-                try:
-                    return self.body.decode(charset, errors="replace")
-                except LookupError:
-                    continue
-        return self.body.decode("utf-8", errors="replace")
-
-
-def _header_charset(content_type: str | None) -> str | None:
-    match = _CHARSET_HEADER.search(content_type or "")
-    return match.group(1) if match else None
-
-
-def _meta_charset(body: bytes) -> str | None:
-    match = _CHARSET_META.search(body[:4096])
-    return match.group(1).decode("ascii", errors="replace") if match else None
 
 
 @dataclass(frozen=True)
@@ -97,12 +69,6 @@ class _Host:
     limit: int = 1
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_start: float | None = None
-
-
-@dataclass
-class _Robots:
-    parser: RobotFileParser | None  # None: no usable robots.txt, everything allowed
-    fetched_at: float
 
 
 @dataclass(frozen=True)
@@ -141,7 +107,7 @@ class Fetcher:
         self._clock = clock
         self._clients: dict[str | None, httpx.AsyncClient] = {}
         self._hosts: dict[str, _Host] = {}
-        self._robots: dict[str, _Robots] = {}
+        self._robots: dict[str, Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         # Observable for tests, benchmarks and the health page.
@@ -433,15 +399,15 @@ class Fetcher:
         lock = self._robots_locks.setdefault(key, asyncio.Lock())
         async with lock:
             robots = self._robots.get(key)
-            if robots is None or self._clock() - robots.fetched_at > ROBOTS_TTL:
-                robots = _Robots(await self._load_robots(key, client, settings), self._clock())
+            if robots is None or robots.stale(self._clock()):
+                robots = Robots(await self._load_robots(key, client, settings), self._clock())
                 self._robots[key] = robots
-        if robots.parser is not None and not robots.parser.can_fetch(settings.user_agent, url):
+        if not robots.allows(url, settings.user_agent):
             raise FetchError(f"{url}: disallowed by {key}/robots.txt", kind="robots")
 
     async def _load_robots(
         self, origin: str, client: httpx.AsyncClient, settings: _Settings
-    ) -> RobotFileParser | None:
+    ) -> Protego | None:
         url = origin + "/robots.txt"
         headers = {"User-Agent": settings.user_agent, "Accept": "text/plain,*/*;q=0.5"}
         seen = {url}
@@ -467,10 +433,8 @@ class Fetcher:
                     seen.add(url)
                     continue
                 if 200 <= status < 300:
-                    parser = RobotFileParser(url)
-                    parser.parse(body.decode("utf-8", errors="replace").splitlines())
                     self.robots_notes.pop(origin, None)
-                    return parser
+                    return parse_robots(body)
                 if 400 <= status < 500:
                     # RFC 9309: an unavailable robots.txt (any 4xx) means no restrictions.
                     self.robots_notes.pop(origin, None)
@@ -505,9 +469,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _is_challenge(headers: dict[str, str], body: bytes) -> bool:
+    """A refusal page (challenge, captcha, access denied) rather than a plain error."""
     if headers.get("cf-mitigated", "").lower() == "challenge":
         return True
-    return bool(_CHALLENGE.search(body[:_ERROR_BODY_BYTES]))
+    return detect_block(body[:_ERROR_BODY_BYTES].decode("utf-8", errors="replace")) is not None
 
 
 def _retry_after(value: str | None, now: datetime | None = None) -> float | None:
