@@ -310,6 +310,32 @@ def test_quiet_hours_hold_alerts_then_send_one_digest_per_channel(engine: sa.Eng
     assert deliver(engine, config, morning).sent == 2
 
 
+def test_a_digest_caught_in_flight_by_a_dead_sender_goes_out_again_as_one_digest(
+    engine: sa.Engine, hook: Hook
+) -> None:
+    world = seed(engine)
+    config = make_config({"a": hook.url("a")}, [{"on": ["price_drop", "restock"]}], claim_lease=120)
+    events = [
+        make_event(world, "price_drop", message="Rain Cloud down to $120", price="120", old_price="150"),
+        make_event(world, "restock", message="Rain Cloud back at Kith", **IN),
+    ]
+    planned = record(world, config, events, NOW)
+    # A sender claimed both held rows as one digest, then died before confirming.
+    with Session(engine) as session:
+        for delivery in session.exec(select(Delivery)).all():
+            delivery.status, delivery.claim_token = "sending", "digest:dead-sender"
+            delivery.claimed_at, delivery.attempts = NOW, 1
+            session.add(delivery)
+        session.commit()
+    assert len(planned) == 2
+    assert deliver(engine, config, NOW + timedelta(seconds=60)).sent == 0, "still within the lease"
+    stats = deliver(engine, config, NOW + timedelta(seconds=121))
+    assert stats.recovered == 2 and stats.sent == 2
+    [digest] = hook.bodies("a")  # one message, as the digest it was: not two single alerts
+    assert digest["title"] == "2002R tracker: 2 alerts during quiet hours"
+    assert {d.status for d in rows(engine)} == {"sent"}
+
+
 @pytest.mark.parametrize(
     ("count", "messages"), [(3, 3), (12, 1)], ids=["few-each-alone", "flood-one-summary"]
 )

@@ -220,3 +220,44 @@ def test_drop_mode_is_bounded_per_host(demo: DemoStore, tmp_path: object) -> Non
     # Both shops are on the demo store's host: they share the drop interval.
     assert inside == {"Demo Boutique": 600.0, "Demo Brand Store": 600.0}
     assert before == {} and after == {}
+
+
+def test_drop_mode_never_asks_a_page_source_faster_than_its_per_host_delay_allows(tmp_path: object) -> None:
+    db_url = f"sqlite:///{tmp_path}/t.db"
+    urls = ", ".join(f'"https://brand.example/p/{i}"' for i in range(5))
+    config = parse_text(
+        f"""
+[drops]
+interval = "10s"
+
+[[colorways]]
+name = "Fall 2023 pack"
+style_code = "{CODE}"
+
+[[sources]]
+name = "Brand"
+kind = "page"
+urls = [{urls}]
+interval = "1h"
+per_host_delay = "30s"
+
+[[sources]]
+name = "Quick"
+kind = "page"
+url = "https://quick.example/p/1"
+interval = "1h"
+per_host_delay = "1s"
+"""
+    )
+    engine = make_engine(db_url)
+    Pipeline(config, engine, fetcher=None)  # type: ignore[arg-type]  # syncs the catalogue only
+    with Session(engine) as session, session.begin():
+        session.add(Release(style_code=CODE, release_date=RELEASE_AT.date(), release_at=RELEASE_AT))
+        for source in session.exec(select(Source)).all():
+            assert source.id is not None
+            session.add(Listing(source_id=source.id, external_id=f"x-{source.name}", url="http://x", style_code=CODE))
+    with Session(engine) as session:
+        plan = drop_plan(session, config, RELEASE_AT)
+    # Five URLs 30 s apart take 150 s: asking every 10 s would only pile up waits on that host.
+    assert plan == {"Brand": 150.0, "Quick": 10.0}
+    engine.dispose()

@@ -236,6 +236,11 @@ def test_listing_page_is_not_a_product() -> None:
         ("12 990 ₽", None, None, "12990", "RUB"),
         ("US$ 129.99", None, None, "129.99", "USD"),
         ("R$ 1.299,90", None, None, "1299.90", "BRL"),
+        # Three-decimal currencies: the dinar and the rial have 1000 fils / baisa.
+        ("KWD 45.500", None, None, "45.500", "KWD"),
+        ("45,500 BHD", None, None, "45.500", "BHD"),
+        ("JOD 95.000", None, None, "95.000", "JOD"),
+        ("OMR 62.750", None, None, "62.750", "OMR"),
     ],
 )
 def test_parse_price(text: str, hint: str | None, lang: str | None, amount: str, currency: str) -> None:

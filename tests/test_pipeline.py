@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -206,3 +207,80 @@ def test_a_database_url_with_percent_escapes_migrates(pg_url: str) -> None:
         )
     assert {"listings", "observations", "alembic_version"} <= set(tables)
     engine.dispose()
+
+
+class _Catalogue:
+    """A Shopify shop whose products.json holds `total` 2002R products, 250 a page."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.pages: list[int] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                from urllib.parse import parse_qs, urlsplit
+
+                parts = urlsplit(self.path)
+                page = int(parse_qs(parts.query).get("page", ["1"])[0])
+                outer.pages.append(page)
+                first = (page - 1) * 250
+                products = [
+                    {
+                        "id": i,
+                        "title": f"New Balance 2002R test colorway {i}",
+                        "handle": f"m2002r-{i}",
+                        "tags": ["2002R"],
+                        "variants": [{"id": i * 10, "title": "9", "price": "130.00", "available": True}],
+                    }
+                    for i in range(first, min(first + 250, outer.total))
+                ]
+                body = json.dumps({"products": products}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_catalogue_cut_short_by_max_pages_marks_nothing_gone(tmp_path: Path) -> None:
+    shop = _Catalogue(total=300)
+    engine = make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    text = f"""
+[defaults]
+respect_robots = false
+per_host_delay = "0s"
+
+[[sources]]
+name = "Boutique"
+kind = "shopify"
+url = "{shop.base}"
+currency = "USD"
+max_pages = MAX
+"""
+    try:
+        asyncio.run(check_all(parse_text(text.replace("MAX", "2")), engine))
+        with Session(engine) as session:
+            assert len(session.exec(select(Listing).where(Listing.gone == False)).all()) == 300  # noqa: E712
+        summaries = asyncio.run(check_all(parse_text(text.replace("MAX", "1")), engine))
+        assert summaries["Boutique"].status == "ok" and shop.pages == [1, 2, 1]
+        with Session(engine) as session:
+            gone = session.exec(select(Listing).where(Listing.gone == True)).all()  # noqa: E712
+        assert gone == [], "products past max_pages were not read: they are not gone"
+        # A complete read (the last page is short) does mark what the shop dropped.
+        shop.total = 260
+        asyncio.run(check_all(parse_text(text.replace("MAX", "5")), engine))
+        with Session(engine) as session:
+            gone = session.exec(select(Listing).where(Listing.gone == True)).all()  # noqa: E712
+        assert len(gone) == 40
+    finally:
+        shop.server.shutdown()
+        shop.server.server_close()
+        engine.dispose()

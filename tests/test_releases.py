@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -536,3 +536,61 @@ def test_two_sources_that_disagree_do_not_flip_the_date_back_and_forth(
     check("Old blog")
     assert kinds() == ["release_announced", "release_changed", "release_changed"]
     assert _releases(engine)[("M2002RDB", "global")].release_date == date(2024, 4, 5)
+
+
+@pytest.mark.parametrize(
+    ("first_heard", "news"),
+    [
+        (datetime(2024, 2, 20, 9, 0, tzinfo=UTC), True),  # known well before the drop: going live is news
+        (datetime(2024, 3, 14, 9, 0, tzinfo=UTC), True),  # learnt the day before: still news
+        (datetime(2024, 3, 15, 12, 0, tzinfo=UTC), True),  # learnt on the day, hours after it opened
+        (datetime(2024, 3, 25, 9, 0, tzinfo=UTC), False),  # learnt ten days after it dropped: history
+    ],
+    ids=["known-before", "learnt-the-day-before", "learnt-on-the-day", "learnt-after-it-dropped"],
+)
+def test_going_live_is_news_only_for_a_release_known_before_it_dropped(
+    tmp_path: Path, first_heard: datetime, news: bool
+) -> None:
+    from db.models import Colorway, Listing, Observation, Source
+    from tracker.releases.records import going_live
+
+    config = parse_text(CATALOGUE)
+    engine = make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    now = datetime(2024, 3, 26, 12, 0, tzinfo=UTC)
+    with Session(engine) as session:
+        colorway = Colorway(style_code="M2002RDA", name="Protection Pack Rain Cloud")
+        shop = Source(name="Kith", kind="page", url="https://kith.example")
+        session.add_all([colorway, shop])
+        session.flush()
+        release = Release(
+            style_code="M2002RDA", colorway_id=colorway.id, release_date=date(2024, 3, 15), updated_at=first_heard
+        )
+        session.add(release)
+        session.flush()
+        assert release.id is not None and shop.id is not None
+        session.add(ReleaseChange(release_id=release.id, changed_at=first_heard, new_date=date(2024, 3, 15)))
+        listing = Listing(
+            source_id=shop.id,
+            colorway_id=colorway.id,
+            style_code="M2002RDA",
+            external_id="https://kith.example/p/rda",
+            url="https://kith.example/p/rda",
+            first_seen_at=now,
+            last_checked_at=now,
+        )
+        session.add(listing)
+        session.flush()
+        assert listing.id is not None
+        obs = Observation(
+            listing_id=listing.id, observed_at=now, price=Decimal(150), currency="USD", availability="InStock"
+        )
+        session.add(obs)
+        session.flush()
+        listing.last_observation_id = obs.id
+        session.add(listing)
+        session.flush()
+        events = going_live(session, config, now)
+        assert [e.kind for e in events] == (["going_live"] if news else [])
+        assert release.live, "marked live either way, so it is never announced later"
+        assert going_live(session, config, now + timedelta(hours=1)) == []
+    engine.dispose()
