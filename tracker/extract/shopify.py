@@ -78,6 +78,15 @@ def _size_of(variant: dict[str, Any], options: list[Any]) -> str:
     return str(value) if value else ""
 
 
+def _text(value: Any) -> str | None:
+    """A text field as text: shops' JSON may hold numbers (or worse) where a string belongs."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _product(raw: dict[str, Any], *, url: str, currency: str | None, cents: bool) -> Product:
     variants = [v for v in _list(raw.get("variants")) if isinstance(v, dict)]
     options = _list(raw.get("options"))
@@ -128,22 +137,21 @@ def _product(raw: dict[str, Any], *, url: str, currency: str | None, cents: bool
     image = None
     if images:
         first = images[0]
-        image = first.get("src") if isinstance(first, dict) else str(first)
+        image = _text(first.get("src")) if isinstance(first, dict) else _text(first)
     elif isinstance(raw.get("featured_image"), str):
         image = raw["featured_image"]
     elif isinstance(raw.get("image"), dict):
-        image = raw["image"].get("src")
+        image = _text(raw["image"].get("src"))
     if isinstance(image, str) and image.startswith("//"):
         image = "https:" + image
     tags_raw = raw.get("tags") or []
-    tags = tuple(
-        t.strip() for t in (tags_raw if isinstance(tags_raw, list) else str(tags_raw).split(",")) if t.strip()
-    )
-    title = raw.get("title")
-    handle = raw.get("handle")
+    tag_items = tags_raw if isinstance(tags_raw, list) else str(tags_raw).split(",")
+    tags = tuple(t.strip() for t in tag_items if isinstance(t, str) and t.strip())
+    title = _text(raw.get("title"))
+    handle = _text(raw.get("handle"))
     style = find_style_code(*(s.sku for s in sizes), title, handle, " ".join(tags))
     return Product(
-        title=str(title) if title else None,
+        title=title,
         url=url,
         sku=sizes[chosen].sku if chosen is not None else None,
         style_code=style,
@@ -153,7 +161,7 @@ def _product(raw: dict[str, Any], *, url: str, currency: str | None, cents: bool
         availability=availability,
         sizes=tuple(sizes),
         image=image,
-        external_id=str(handle) if handle else None,
+        external_id=handle,
         brand=str(raw["vendor"]) if raw.get("vendor") else None,
         tags=tags,
         published_at=str(raw["published_at"]) if raw.get("published_at") else None,
