@@ -157,6 +157,7 @@ class _Stall(BaseHTTPRequestHandler):
 
 def test_a_timeout_does_not_stop_other_sources(demo: tuple[DemoStore, ManualClock], tmp_path: Path) -> None:
     store, _ = demo
+    _Stall.release.clear()  # stall again, even when an earlier test in this process released it
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Stall)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
