@@ -208,6 +208,10 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = _ts(default_factory=utcnow)
 
 
+# The source name of a release date the collector wrote in config.toml.
+CONFIG_SOURCE = "config"
+
+
 class Release(SQLModel, table=True):
     """A release date per colorway and region: the collector's own (config.toml), else the last
     one a calendar or shop gave."""

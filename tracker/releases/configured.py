@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
-from db.models import Colorway, Event, Release, ReleaseChange
+from db.models import CONFIG_SOURCE, Colorway, Event, Release, ReleaseChange
 from tracker.config import Colorway as ConfigColorway
 from tracker.config import Config, zone_named
 from tracker.extract.calendar import ReleaseInfo
 from tracker.extract.dates import When
-from tracker.releases.records import CONFIG_SOURCE, create_release, move_release
+from tracker.releases.records import create_release, move_release
 
 
 def config_when(colorway: ConfigColorway, config: Config) -> When:

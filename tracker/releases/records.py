@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from db.models import Colorway, Event, Listing, Observation, Release, ReleaseChange
+from db.models import CONFIG_SOURCE, Colorway, Event, Listing, Observation, Release, ReleaseChange
 from db.models import Source as SourceRow
 from tracker.config import Config, zone_named
 from tracker.extract.calendar import GLOBAL, ReleaseInfo
@@ -30,8 +30,6 @@ _COMING_SOON_TAGS = (
     "pre-launch",
     "raffle",
 )
-# The source name of dates the collector wrote in config.toml.
-CONFIG_SOURCE = "config"
 _DATED_TAG_RE = re.compile(r"^(?:release|launch|drop|release-date|launch-date)[:_ -]*(?P<when>.+)$", re.I)
 
 
