@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dashboard.watchlist import ColorwayForm, upsert_colorway
+from dashboard.watchlist import ColorwayForm, save, upsert_colorway
 from db import queries
 from db.engine import make_engine
 from db.models import Delivery, Event, Listing, Release, ReleaseChange
@@ -84,7 +90,8 @@ PRODUCT = """<!doctype html><html><head><title>New Balance 2002R Phantom M2002RD
 def calendar_page(when: str) -> str:
     """A release-dates page giving Phantom the date `when`."""
     return f"""<!doctype html><html><body><h1>Release dates</h1>
-<div class="releases-box"><h2><a href="/2026/12/nb-2002r-phantom/">New Balance 2002R "Phantom" M2002RDB</a></h2>
+<div class="releases-box">
+<h2><a href="/2026/12/nb-2002r-phantom/">New Balance 2002R "Phantom" M2002RDB</a></h2>
 <span class="release-price">$150</span><span class="release-date">{when}</span></div></body></html>"""
 
 
@@ -230,11 +237,8 @@ def test_the_config_date_is_a_release_and_wins_until_removed(pages: PageServer, 
     assert release is not None and not release.pinned and release.source_name == "Calendar"
     assert (release.release_date, release.release_at) == (date(2026, 12, 12), None)
     assert _check(config, engine, clock, "Calendar") == []
-    assert [(h.source_name, h.new_date, h.applied) for h in queries.release_history(engine)][0] == (
-        "Calendar",
-        date(2026, 12, 12),
-        True,
-    )
+    latest = queries.release_history(engine)[0]
+    assert (latest.source_name, latest.new_date, latest.applied) == ("Calendar", date(2026, 12, 12), True)
 
 
 def test_a_config_date_alone_goes_with_it_and_regions_are_separate(pages: PageServer, tmp_path: Path) -> None:
@@ -430,3 +434,168 @@ def test_icalendar_parses_the_feed(pages: PageServer, tmp_path: Path) -> None:
     (vevent,) = feed.walk("VEVENT")
     assert vevent.decoded("dtstart") == date(2026, 12, 8)
     assert "Date from: your config.toml" in str(vevent.get("description"))
+
+
+# ------------------------------------------------------------------ a real `tracker run`
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RUN_CONFIG = """
+database_url = "sqlite:///data/tracker.db"
+timezone = "UTC"
+
+[defaults]
+respect_robots = false
+retries = 0
+per_host_delay = "0s"
+jitter = "0s"
+
+[drops]
+before = "1h"
+after = "1h"
+interval = "1s"
+
+[[colorways]]
+name = "Protection Pack Phantom"
+style_code = "M2002RDB"
+list_price = {{ USD = 150 }}
+release_date = {day}
+
+[[sources]]
+name = "Shop"
+kind = "page"
+url = "{base}/products/phantom"
+currency = "USD"
+interval = "1h"
+
+# Another shop, checked every second: the test's measure of time passing in the tracker.
+[[sources]]
+name = "Pulse"
+kind = "page"
+url = "{base}/products/other"
+currency = "USD"
+interval = "1s"
+"""
+
+
+class Tracker:
+    """`tracker run --no-dashboard` in its own process, its log lines collected as they come."""
+
+    def __init__(self, config: Path) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env.pop("DATABASE_URL", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tracker.cli", "--config", str(config), "run", "--no-dashboard"],
+            cwd=config.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._reader.join(10)
+        return self.proc.returncode
+
+
+def _until(what: str, condition: Callable[[], bool], tracker: Tracker, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if tracker.proc.poll() is not None:
+            pytest.fail(f"the tracker exited while waiting for {what}:\n{tracker.log()}")
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}:\n{tracker.log()}")
+
+
+def _db_release(db: Path) -> tuple[str, bool, str] | None:
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text("select release_date, pinned, source_name from releases where style_code = :c"),
+                {"c": CODE},
+            ).first()
+    except sa.exc.OperationalError:  # not created or not migrated yet
+        return None
+    finally:
+        engine.dispose()
+    return None if row is None else (str(row[0]), bool(row[1]), str(row[2]))
+
+
+def _ics_start(config: Path) -> object:
+    out = subprocess.run(
+        [sys.executable, "-m", "tracker.cli", "--config", str(config), "calendar", "--ics", "-"],
+        cwd=config.parent,
+        env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    (vevent,) = icalendar.Calendar.from_ical(out.stdout).walk("VEVENT")
+    assert "Date from: your config.toml" in str(vevent.get("description"))
+    return vevent.decoded("dtstart")
+
+
+def test_tracker_run_polls_a_config_release_fast_today_and_follows_a_watchlist_edit(
+    pages: PageServer, tmp_path: Path
+) -> None:
+    other = PRODUCT.replace("M2002RDB", "M2002RDA").replace("Phantom", "Rain Cloud")
+    pages.set("/products/other", other)
+    today = datetime.now(UTC).date()
+    later = today + timedelta(days=30)
+    path = tmp_path / "config.toml"
+    path.write_text(RUN_CONFIG.format(day=today.isoformat(), base=pages.base), encoding="utf-8")
+    db = tmp_path / "data" / "tracker.db"
+
+    def hits(page: str) -> int:
+        return pages.hits.get(f"/products/{page}", 0)
+
+    tracker = Tracker(path)
+    try:
+        # Released today per config.toml: in drop mode, the 1 h shop is checked every second.
+        _until("the config release", lambda: _db_release(db) == (today.isoformat(), True, "config"), tracker)
+        _until("drop mode", lambda: "drop mode: Shop checked every 1s" in tracker.log(), tracker)
+        _until("five checks of the shop in drop mode", lambda: hits("phantom") >= 6, tracker)
+        assert "drop mode: Pulse" not in tracker.log(), "only the shop carrying the colorway goes fast"
+        assert _ics_start(path) == today
+
+        # The watchlist moves the date a month on; the running tracker applies it like any edit.
+        text = path.read_text(encoding="utf-8")
+        form = ColorwayForm(
+            name="Protection Pack Phantom", style_code=CODE, list_price="150", release_date=later
+        )
+        outcome = save(path, text, upsert_colorway(text, form, original=CODE))
+        assert outcome.config is not None, outcome.errors
+        _until("the reload", lambda: "drop mode over: Shop back to every 3600s" in tracker.log(), tracker)
+        assert _db_release(db) == (later.isoformat(), True, "config")
+        # Outside the window the shop is back at its hour: while the tracker checks the other
+        # shop five more times (every second), the shop is not asked again (one check may have
+        # been in flight when the edit landed).
+        shop, pulse = hits("phantom"), hits("other")
+        _until("five more checks of the other shop", lambda: hits("other") >= pulse + 5, tracker)
+        assert hits("phantom") <= shop + 1, (shop, hits("phantom"))
+        assert _ics_start(path) == later
+    finally:
+        code = tracker.stop()
+    assert code == 0, tracker.log()
+    assert "Traceback" not in tracker.log(), tracker.log()
