@@ -18,6 +18,7 @@ import icalendar
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from streamlit.testing.v1 import AppTest
 
 from dashboard.watchlist import ColorwayForm, save, upsert_colorway
 from db import queries
@@ -599,3 +600,34 @@ def test_tracker_run_polls_a_config_release_fast_today_and_follows_a_watchlist_e
         code = tracker.stop()
     assert code == 0, tracker.log()
     assert "Traceback" not in tracker.log(), tracker.log()
+
+
+def test_releases_page_says_which_date_the_tracker_acts_on(
+    pages: PageServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_url = f"sqlite:///{tmp_path}/t.db"
+    engine = make_engine(db_url)
+    clock = Clock(datetime.now(UTC))
+    day = clock.now.date() + timedelta(days=7)
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(db=db_url, base=pages.base, release=f"release_date = {day}"), "utf-8")
+    config = parse_text(path.read_text(encoding="utf-8"))
+    pages.set("/release-dates/", calendar_page((day + timedelta(days=2)).strftime("%B %d, %Y")))
+    _check(config, engine, clock, "Calendar")
+    engine.dispose()
+    monkeypatch.setenv("TRACKER_CONFIG", str(path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD", raising=False)
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.switch_page("views/releases.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.metric[0].label == "Next drop: Protection Pack Phantom"
+    upcoming = at.dataframe[0].value
+    assert upcoming["source"].tolist() == ["your config.toml"]
+    assert upcoming["other dates"].tolist() == [f"Calendar: {day + timedelta(days=2)}"]
+    history = at.dataframe[-1].value
+    assert history["from"].tolist() == ["Calendar", "your config.toml"]
+    assert history["tracker"].tolist() == ["not followed: your config.toml date wins", "acted on"]
+    assert history["date"].tolist() == [day + timedelta(days=2), day]
