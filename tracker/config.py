@@ -6,6 +6,7 @@ import os
 import re
 import tempfile
 import tomllib
+from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -205,7 +206,8 @@ _RELEASE_TIME_RE = re.compile(
 GLOBAL_REGION = "global"
 
 
-class ReleaseTime(_Strict):
+@dataclass(frozen=True)
+class ReleaseTime:
     """A release's time of day, and its IANA zone (None: the config's `timezone`)."""
 
     at: time
@@ -213,7 +215,7 @@ class ReleaseTime(_Strict):
 
 
 def _release_time(value: Any) -> Any:
-    if isinstance(value, ReleaseTime | dict):
+    if isinstance(value, ReleaseTime):
         return value
     if isinstance(value, time):
         return ReleaseTime(at=value.replace(tzinfo=None))
