@@ -1,7 +1,8 @@
 """Release records: one row per (style code, region), its history, and the events it raises.
 
 A release is created or moved by a calendar page, a product page's launch date or a coming-soon
-product; it goes live the first time a shop has it in stock on or after its moment.
+product, or by the collector's own date in config.toml (configured.py), which then no source moves;
+it goes live the first time a shop has it in stock on or after its moment.
 """
 
 from __future__ import annotations
