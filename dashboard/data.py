@@ -128,6 +128,12 @@ def releases(url: str) -> list[queries.ReleaseRow]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def release_history(url: str) -> list[queries.ReleaseChangeRow]:
+    """Every date releases were given, newest first."""
+    return queries.release_history(engine(url))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def health(url: str) -> list[queries.SourceHealth]:
     """Per-source health over the last 24 hours."""
     return queries.source_health(engine(url), now())

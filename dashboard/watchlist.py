@@ -108,6 +108,11 @@ def _fill(table: Table | dict[str, Any], form: ColorwayForm) -> None:
     )
     _set(table, "image", form.image.strip() or None)
     _set(table, "release_date", form.release_date)
+    if form.release_date is None:
+        # The time and region of a release date go with it (a time without a day means nothing);
+        # with a date, they stay as written and move with the new day.
+        _set(table, "release_at", None)
+        _set(table, "region", None)
 
 
 def _index(aot: AoT, style_code: str) -> int | None:

@@ -208,8 +208,13 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = _ts(default_factory=utcnow)
 
 
+# The source name of a release date the collector wrote in config.toml.
+CONFIG_SOURCE = "config"
+
+
 class Release(SQLModel, table=True):
-    """A release date per colorway and region, as last read from a calendar or shop."""
+    """A release date per colorway and region: the collector's own (config.toml), else the last
+    one a calendar or shop gave."""
 
     __tablename__ = "releases"
     __table_args__ = (sa.UniqueConstraint("style_code", "region", name="uq_release_style_region"),)
@@ -226,11 +231,13 @@ class Release(SQLModel, table=True):
     source_name: str | None = None
     url: str | None = None
     live: bool = False
+    # The date is the collector's (config.toml): sources' dates are recorded but never move it.
+    pinned: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     updated_at: datetime = _ts(default_factory=utcnow)
 
 
 class ReleaseChange(SQLModel, table=True):
-    """History: each date a release was given, in order."""
+    """History: each date a release was given, in order, and whether the tracker acted on it."""
 
     __tablename__ = "release_changes"
     id: int | None = Field(default=None, primary_key=True)
@@ -239,3 +246,5 @@ class ReleaseChange(SQLModel, table=True):
     old_date: date | None = None
     new_date: date | None = None
     source_name: str | None = None
+    # False: a source gave this date while config.toml's date was kept.
+    applied: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from db import models  # noqa: F401 (registers the tables)
+from db.models import CONFIG_SOURCE
 from tracker.money import to_decimal
 from tracker.pricing import list_price as list_price_of
 from tracker.redact import redact as redact_text
@@ -29,6 +30,7 @@ _C = _TABLES["colorways"]
 _E = _TABLES["events"]
 _D = _TABLES["deliveries"]
 _R = _TABLES["releases"]
+_RC = _TABLES["release_changes"]
 _RUN = _TABLES["check_runs"]
 
 
@@ -194,6 +196,23 @@ class ReleaseRow:
     source_name: str | None
     url: str | None
     live: bool
+    # The date is config.toml's; `disputed` holds the other dates sources give, not followed.
+    pinned: bool = False
+    disputed: tuple[tuple[str, date], ...] = ()
+
+
+@dataclass(frozen=True)
+class ReleaseChangeRow:
+    """One entry of a release's history: a date given, by whom, and whether the tracker acts on it."""
+
+    style_code: str
+    name: str
+    region: str
+    changed_at: datetime
+    old_date: date | None
+    new_date: date | None
+    source_name: str | None
+    applied: bool
 
 
 @dataclass(frozen=True)
@@ -657,6 +676,26 @@ def delivery_counts(engine: Engine) -> dict[str, int]:
         return {r[0]: int(r[1]) for r in conn.execute(query)}
 
 
+def _disputes(conn: sa.Connection) -> dict[int, tuple[tuple[str, date], ...]]:
+    """Per pinned release: the sources whose latest date since config.toml's last differs from it."""
+    query = (
+        sa.select(_RC.c.release_id, _RC.c.source_name, _RC.c.new_date, _RC.c.applied)
+        .select_from(_RC.join(_R, _R.c.id == _RC.c.release_id))
+        .where(_R.c.pinned.is_(True))
+        .order_by(_RC.c.release_id, _RC.c.id)
+    )
+    said: dict[int, dict[str, tuple[date | None, bool]]] = defaultdict(dict)
+    for r in conn.execute(query):
+        if r.source_name == CONFIG_SOURCE:
+            said[r.release_id] = {}  # a new date of the collector's: what sources said before is moot
+        elif r.source_name:
+            said[r.release_id][r.source_name] = (r.new_date, bool(r.applied))
+    return {
+        rid: tuple((src, day) for src, (day, ok) in sorted(by.items()) if day is not None and not ok)
+        for rid, by in said.items()
+    }
+
+
 def releases(engine: Engine) -> list[ReleaseRow]:
     """Release rows and colorways' own release dates (those not already given by a row)."""
     query = sa.select(_R, _C.c.name.label("colorway_name")).select_from(
@@ -665,6 +704,7 @@ def releases(engine: Engine) -> list[ReleaseRow]:
     out: list[ReleaseRow] = []
     seen: set[tuple[str, date | None]] = set()
     with engine.connect() as conn:
+        disputes = _disputes(conn)
         for r in conn.execute(query):
             when = r.release_date or (r.release_at.date() if r.release_at else None)
             key = (r.style_code, when)
@@ -683,8 +723,11 @@ def releases(engine: Engine) -> list[ReleaseRow]:
                     source_name=r.source_name,
                     url=r.url,
                     live=bool(r.live),
+                    pinned=bool(r.pinned),
+                    disputed=disputes.get(r.id, ()),
                 )
             )
+        # Colorways the tracker has not synced yet (it pins their dates when it does).
         for c in conn.execute(sa.select(_C).where(_C.c.release_date.is_not(None))):
             if (c.style_code, c.release_date) in seen:
                 continue
@@ -697,13 +740,46 @@ def releases(engine: Engine) -> list[ReleaseRow]:
                     release_at=None,
                     price=None,
                     currency=None,
-                    source_name="config",
+                    source_name=CONFIG_SOURCE,
                     url=None,
                     live=False,
+                    pinned=True,
                 )
             )
     out.sort(key=lambda r: (r.release_date or date.max, r.name))
     return out
+
+
+def release_disputes(engine: Engine) -> dict[tuple[str, str], tuple[tuple[str, date], ...]]:
+    """(style code, region) of each release config.toml pins -> the other dates sources give."""
+    with engine.connect() as conn:
+        disputes = _disputes(conn)
+        rows = conn.execute(sa.select(_R.c.id, _R.c.style_code, _R.c.region).where(_R.c.pinned.is_(True)))
+        return {(r.style_code, r.region): disputes[r.id] for r in rows if disputes.get(r.id)}
+
+
+def release_history(engine: Engine, *, limit: int = 500) -> list[ReleaseChangeRow]:
+    """Every date releases were given, newest first, with whether the tracker acts on it."""
+    query = (
+        sa.select(_RC, _R.c.style_code, _R.c.region, sa.func.coalesce(_C.c.name, _R.c.name).label("name"))
+        .select_from(_RC.join(_R, _R.c.id == _RC.c.release_id).outerjoin(_C, _C.c.id == _R.c.colorway_id))
+        .order_by(_RC.c.changed_at.desc(), _RC.c.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [
+            ReleaseChangeRow(
+                style_code=r.style_code,
+                name=r.name or r.style_code,
+                region=r.region,
+                changed_at=r.changed_at,
+                old_date=r.old_date,
+                new_date=r.new_date,
+                source_name=r.source_name,
+                applied=bool(r.applied),
+            )
+            for r in conn.execute(query)
+        ]
 
 
 def source_health(

@@ -35,6 +35,7 @@ from tracker.pipeline import RUN_STATUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 DELIVER = [sys.executable, "-m", "tracker.cli"]
+DRAIN = ["--until-done", "--max-seconds", "60"]
 SEED = 2002  # fixed: the same kill points on every run of the suite
 KILLS = 7
 FINISHED = RUN_STATUSES
@@ -199,8 +200,7 @@ def test_sigkill_at_random_points_of_a_check_pass(
 
         # Drain the outbox (a kill may have left deliveries claimed): every alert goes out once.
         drain = subprocess.run(
-            [*DELIVER, "--config", str(config_path), "alerts", "deliver", "--until-done"]
-            + ["--max-seconds", "60"],
+            [*DELIVER, "--config", str(config_path), "alerts", "deliver", *DRAIN],
             cwd=config_path.parent,
             env=_env(db_url),
             capture_output=True,

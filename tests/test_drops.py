@@ -255,7 +255,8 @@ per_host_delay = "1s"
         session.add(Release(style_code=CODE, release_date=RELEASE_AT.date(), release_at=RELEASE_AT))
         for source in session.exec(select(Source)).all():
             assert source.id is not None
-            session.add(Listing(source_id=source.id, external_id=f"x-{source.name}", url="http://x", style_code=CODE))
+            key = f"x-{source.name}"
+            session.add(Listing(source_id=source.id, external_id=key, url="http://x", style_code=CODE))
     with Session(engine) as session:
         plan = drop_plan(session, config, RELEASE_AT)
     # Five URLs 30 s apart take 150 s: asking every 10 s would only pile up waits on that host.

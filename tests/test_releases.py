@@ -563,7 +563,10 @@ def test_going_live_is_news_only_for_a_release_known_before_it_dropped(
         session.add_all([colorway, shop])
         session.flush()
         release = Release(
-            style_code="M2002RDA", colorway_id=colorway.id, release_date=date(2024, 3, 15), updated_at=first_heard
+            style_code="M2002RDA",
+            colorway_id=colorway.id,
+            release_date=date(2024, 3, 15),
+            updated_at=first_heard,
         )
         session.add(release)
         session.flush()

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from db.models import Colorway, Listing, Release, ReleaseChange
 from db.models import Source as SourceRow
+from db.queries import release_disputes
 from tracker.config import Config, zone_named
 
 PRODID = "-//2002R tracker//release calendar//EN"
@@ -64,11 +65,14 @@ def build_calendar(engine: Engine, config: Config, *, now: datetime | None = Non
         ).all()
         changes = dict(
             session.exec(
-                select(ReleaseChange.release_id, func.count()).group_by(col(ReleaseChange.release_id))
+                select(ReleaseChange.release_id, func.count())
+                .where(col(ReleaseChange.applied).is_(True))
+                .group_by(col(ReleaseChange.release_id))
             ).all()
         )
         colorways = {c.style_code: c for c in session.exec(select(Colorway)).all()}
         shops = _shops(session)
+    disputes = release_disputes(engine)
     for release in releases:
         assert release.release_date is not None
         colorway = colorways.get(release.style_code)
@@ -78,7 +82,7 @@ def build_calendar(engine: Engine, config: Config, *, now: datetime | None = Non
         stamp = release.updated_at.astimezone(UTC) if release.updated_at else stamp_default
         event.add("dtstamp", stamp)
         event.add("last-modified", stamp)
-        # Each recorded date change is a new revision, so calendars replace the old date.
+        # Each date change the tracker acted on is a new revision, so calendars replace the old date.
         event.add("sequence", max(0, int(changes.get(release.id or -1, 1)) - 1))
         region = "" if release.region == "global" else f" ({release.region})"
         event.add("summary", f"2002R release: {name}{region}")
@@ -100,7 +104,13 @@ def build_calendar(engine: Engine, config: Config, *, now: datetime | None = Non
             lines.append(f"List price: {price} {currency or ''}".rstrip())
         else:
             lines.append("List price: TBC")
-        if release.source_name:
+        if release.pinned:
+            lines.append("Date from: your config.toml")
+            lines.extend(
+                f"{shop} gives {day:%a %d %b %Y} (not followed: your date wins)"
+                for shop, day in disputes.get((release.style_code, release.region), ())
+            )
+        elif release.source_name:
             lines.append(f"Date from: {release.source_name}" + (f" ({release.url})" if release.url else ""))
         links = shops.get(release.style_code, [])
         if links:

@@ -414,7 +414,8 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     from tracker.calendar import build_ics, write_ics
 
     config = load_config(args.config)
-    engine = _engine(config, args.config)
+    # The feed follows config.toml even when no tracker is running: sync its release dates first.
+    engine = _build_pipeline(config, args.config, None).engine
     if args.ics == "-":
         sys.stdout.buffer.write(build_ics(engine, config))
         return 0

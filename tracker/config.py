@@ -6,6 +6,7 @@ import os
 import re
 import tempfile
 import tomllib
+from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -199,6 +200,38 @@ class Source(_Strict):
         return ([self.url] if self.url else []) + [u for u in self.urls if u != self.url]
 
 
+_RELEASE_TIME_RE = re.compile(
+    r"^\s*(?P<H>[01]?\d|2[0-3]):(?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?(?:\s+(?P<zone>\S+))?\s*$"
+)
+GLOBAL_REGION = "global"
+
+
+@dataclass(frozen=True)
+class ReleaseTime:
+    """A release's time of day, and its IANA zone (None: the config's `timezone`)."""
+
+    at: time
+    zone: str | None = None
+
+
+def _release_time(value: Any) -> Any:
+    if isinstance(value, ReleaseTime):
+        return value
+    if isinstance(value, time):
+        return ReleaseTime(at=value.replace(tzinfo=None))
+    match = _RELEASE_TIME_RE.match(value) if isinstance(value, str) else None
+    if match is None:
+        given = f"{value!r} is not" if isinstance(value, str) else "expected"
+        raise ValueError(
+            f'{given} a time such as "10:00" or "10:00 America/New_York" (the day is release_date)'
+        )
+    zone = match.group("zone")
+    if zone is not None and zone_named(zone) is None:
+        raise ValueError(f"{zone!r} is not a time zone such as America/New_York")
+    at = time(int(match.group("H")), int(match.group("M")), int(match.group("S") or 0))
+    return ReleaseTime(at=at, zone=zone)
+
+
 class Colorway(_Strict):
     """A 2002R colorway in the catalogue, keyed by its style code."""
 
@@ -206,7 +239,10 @@ class Colorway(_Strict):
     style_code: str
     line: str = "2002R"
     list_price: Prices = Field(default_factory=dict)
+    # The collector's own release date: a release like a calendar's, and it wins over theirs.
     release_date: date | None = None
+    release_at: Annotated[ReleaseTime, BeforeValidator(_release_time)] | None = None
+    region: str = GLOBAL_REGION
     watched: bool = False
     sizes: list[str] = Field(default_factory=list)
     target_price: Prices = Field(default_factory=dict)
@@ -228,6 +264,20 @@ class Colorway(_Strict):
         if not isinstance(v, list):
             raise ValueError('expected a list of sizes, e.g. ["9", "9.5"]')
         return [str(s).strip() for s in v]
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _region(cls, v: Any) -> str:
+        region = str(v).strip()
+        if not region:
+            raise ValueError('expected a region such as "US" (or leave it out for every region)')
+        return GLOBAL_REGION if region.lower() == GLOBAL_REGION else region
+
+    @model_validator(mode="after")
+    def _release_needs_date(self) -> Colorway:
+        if self.release_date is None and self.release_at is not None:
+            raise ValueError("release_at needs release_date (the day of the release)")
+        return self
 
 
 class QuietHours(_Strict):

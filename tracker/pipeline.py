@@ -29,6 +29,7 @@ from tracker.config import Config
 from tracker.config import Source as SourceConfig
 from tracker.errors import ExtractError, FetchError
 from tracker.fetch import Fetcher
+from tracker.releases.configured import sync_config_releases
 from tracker.releases.records import after_products
 
 __all__ = ["RUN_STATUSES", "Pipeline", "Planner", "RunSummary"]
@@ -66,9 +67,14 @@ class Pipeline:
         self.sync()
 
     def sync(self) -> None:
-        """Bring colorway and source rows in line with the config."""
+        """Bring colorway, source and config-dated release rows in line with the config, and plan
+        the alerts of the release events that raises, in one transaction."""
+        now = self.clock()
         with Session(self.engine) as session, session.begin():
             store.sync_catalogue(session, self.config.colorways, self.config.sources)
+            events = sync_config_releases(session, self.config, now)
+            session.add_all(events)
+            self._plan(session, events, now)
 
     async def check(self, name: str) -> RunSummary:
         """One check of one source; every failure is recorded on its run, never raised."""

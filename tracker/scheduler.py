@@ -244,8 +244,15 @@ class Service:
             if old_names.get(name) != src:
                 self._add_source_job(src, now)
                 log.info("source %s %s", name, "rescheduled" if name in old_names else "added")
-        self.drop_intervals = {}
+        # A re-added job is back at its normal interval; the others keep what drop mode set, so
+        # that a release moved out of its window (say, by a watchlist edit) slows them down again.
+        self.drop_intervals = {
+            name: fast
+            for name, fast in self.drop_intervals.items()
+            if name in wanted and old_names.get(name) == wanted[name]
+        }
         log.info("config reloaded from %s", self.config_path)
+        self._drop_mode_job()
         return True
 
     def stop(self) -> None:

@@ -9,7 +9,8 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.format import countdown, local, money, plain, safe_url
-from db.queries import ReleaseRow
+from db.models import CONFIG_SOURCE
+from db.queries import ReleaseChangeRow, ReleaseRow
 from tracker.calendar import build_ics
 
 ctx = ui.page_context()
@@ -55,6 +56,10 @@ else:
     st.caption("No upcoming release date is known.")
 
 
+def _source(row: ReleaseRow) -> str:
+    return "your config.toml" if row.pinned else row.source_name or ""
+
+
 def _frame(items: list[ReleaseRow]) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -66,7 +71,8 @@ def _frame(items: list[ReleaseRow]) -> pd.DataFrame:
                 "region": r.region,
                 "price": money(r.price, r.currency),
                 "countdown": countdown(m, now) if (m := _moment(r)) and m > now else "",
-                "source": r.source_name or "",
+                "source": _source(r),
+                "other dates": "; ".join(f"{src}: {day.isoformat()}" for src, day in r.disputed),
                 "link": safe_url(r.url),
             }
             for r in items
@@ -80,6 +86,7 @@ def _frame(items: list[ReleaseRow]) -> pd.DataFrame:
             "price",
             "countdown",
             "source",
+            "other dates",
             "link",
         ],
     )
@@ -89,6 +96,9 @@ config = {
     "date": st.column_config.DateColumn("Date"),
     "time": st.column_config.DatetimeColumn("Opens", format="HH:mm"),
     "link": st.column_config.LinkColumn("Link", display_text="open ↗"),
+    "other dates": st.column_config.TextColumn(
+        "Other dates", help="Dates calendars or shops give that the tracker does not follow: yours wins"
+    ),
 }
 st.subheader("Upcoming")
 if upcoming:
@@ -112,3 +122,46 @@ if past:
     )
 else:
     st.caption("No past release recorded.")
+
+
+def _verdict(change: ReleaseChangeRow) -> str:
+    if change.applied:
+        return "acted on"
+    return "not followed: your config.toml date wins"
+
+
+history = data.release_history(ctx.url)
+st.subheader("History")
+st.caption(
+    "Every date a release was given. A date you write in config.toml (or here, in the watchlist) "
+    "is the one the tracker acts on until you remove it; then the latest date a calendar or shop "
+    "gave takes over."
+)
+if history:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "when": local(h.changed_at, tz),
+                    "colorway": h.name,
+                    "region": h.region,
+                    "date": h.new_date,
+                    "was": h.old_date if h.applied and h.old_date != h.new_date else None,
+                    "from": "your config.toml" if h.source_name == CONFIG_SOURCE else h.source_name or "",
+                    "tracker": _verdict(h),
+                }
+                for h in history
+            ],
+            columns=["when", "colorway", "region", "date", "was", "from", "tracker"],
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "when": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+            "date": st.column_config.DateColumn("Date given"),
+            "was": st.column_config.DateColumn("Was"),
+        },
+        key="history",
+    )
+else:
+    st.caption("No release date recorded yet.")

@@ -175,6 +175,8 @@ with st.form(f"colorway-{choice}", border=True):
             value=current.release_date if current else None,
             min_value=date(2010, 1, 1),
             key=_key(choice, "release_date"),
+            help="Your date wins over what calendars and shops say, and drop mode opens around it. "
+            "A time (`release_at`) and a region (`region`) are set in config.toml.",
         )
         _show_error("release_date")
         st.text_input(

@@ -133,6 +133,8 @@ def _fact_lines(event: Event, colorway: Colorway | None, locale: str | None) -> 
         if data.get("old_release_date"):
             line += f" (was {data['old_release_date']})"
         lines.append(line)
+    if data.get("source_release_date"):
+        lines.append(f"{data.get('shop') or 'A source'} gives: {data['source_release_date']} (not followed)")
     if data.get("url"):
         lines.append(f"Link: {data['url']}")
     return lines

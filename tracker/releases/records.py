@@ -1,7 +1,8 @@
 """Release records: one row per (style code, region), its history, and the events it raises.
 
 A release is created or moved by a calendar page, a product page's launch date or a coming-soon
-product; it goes live the first time a shop has it in stock on or after its moment.
+product, or by the collector's own date in config.toml (configured.py), which then no source moves;
+it goes live the first time a shop has it in stock on or after its moment.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from db.models import Colorway, Event, Listing, Observation, Release, ReleaseChange
+from db.models import CONFIG_SOURCE, Colorway, Event, Listing, Observation, Release, ReleaseChange
 from db.models import Source as SourceRow
 from tracker.config import Config, zone_named
 from tracker.extract.calendar import GLOBAL, ReleaseInfo
@@ -87,6 +88,167 @@ def _describe(release: Release, tz: str) -> str:
     return release.release_date.strftime("%a %d %b %Y")
 
 
+def _history(session: Session, release_id: int) -> list[ReleaseChange]:
+    query = select(ReleaseChange).where(ReleaseChange.release_id == release_id)
+    return list(session.exec(query.order_by(col(ReleaseChange.id))).all())
+
+
+def create_release(
+    session: Session,
+    info: ReleaseInfo,
+    *,
+    style_code: str,
+    colorway: Colorway | None,
+    source_name: str,
+    source_id: int | None,
+    config: Config,
+    now: datetime,
+    pinned: bool = False,
+) -> tuple[Release, list[Event]]:
+    """A new release row with its first history entry; release_announced when its date is today or later."""
+    region = info.region or GLOBAL
+    name = colorway.name if colorway is not None else info.name
+    row = Release(
+        style_code=style_code,
+        region=region,
+        colorway_id=colorway.id if colorway else None,
+        name=name,
+        release_date=info.when.day,
+        release_at=info.when.at,
+        timezone=info.when.timezone,
+        price=info.price,
+        currency=info.currency if info.price is not None else None,
+        source_name=source_name,
+        url=info.url,
+        pinned=pinned,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    if not info.when.known:
+        return row, []
+    session.add(
+        ReleaseChange(
+            release_id=row.id, changed_at=now, old_date=None, new_date=info.when.day, source_name=source_name
+        )
+    )
+    today = now.astimezone(zone_named(info.when.timezone) or config.tz()).date()
+    if info.when.day is None or info.when.day < today:
+        return row, []
+    text = f"{name or style_code} ({region}) releases {_describe(row, config.timezone)} (from {source_name})"
+    return row, [_event("release_announced", row, text, source_id=source_id, now=now)]
+
+
+def move_release(
+    session: Session,
+    row: Release,
+    when: When,
+    *,
+    source_name: str,
+    url: str | None,
+    source_id: int | None,
+    config: Config,
+    now: datetime,
+) -> Event:
+    """Give a release a new moment, record the change, and return its release_announced (it had
+    no date) or release_changed (earlier / later) event."""
+    assert row.id is not None
+    old_day, old_at = row.release_date, row.release_at
+    old_copy = Release.model_validate(row.model_dump())
+    row.release_date, row.release_at = when.day, when.at
+    row.timezone = when.timezone or row.timezone
+    row.source_name, row.url = source_name, url or row.url
+    row.live = False if (when.day and old_day and when.day > old_day) else row.live
+    row.updated_at = now
+    session.add(row)
+    session.add(
+        ReleaseChange(
+            release_id=row.id, changed_at=now, old_date=old_day, new_date=when.day, source_name=source_name
+        )
+    )
+    name, region = row.name or row.style_code, row.region
+    direction = None
+    if old_day is None:
+        kind, text = "release_announced", f"{name} ({region}) releases {_describe(row, config.timezone)}"
+    else:
+        old_start = release_start(old_copy, config.timezone)
+        new_start = release_start(row, config.timezone)
+        direction = "earlier" if (new_start and old_start and new_start < old_start) else "later"
+        kind = "release_changed"
+        text = (
+            f"{name} ({region}) moved {direction}: "
+            f"{_describe(row, config.timezone)}, was {_describe(old_copy, config.timezone)}"
+        )
+    return _event(
+        kind,
+        row,
+        f"{text} (from {source_name})",
+        source_id=source_id,
+        now=now,
+        old_release_date=old_day.isoformat() if old_day else None,
+        old_release_at=old_at.isoformat() if old_at else None,
+        direction=direction,
+    )
+
+
+def _against_config(
+    session: Session,
+    row: Release,
+    when: When,
+    *,
+    source_name: str,
+    source_id: int | None,
+    config: Config,
+    now: datetime,
+) -> list[Event]:
+    """A source's date for a release config.toml pins: kept in the history (once per config date
+    and source date), with a release_changed event when it disagrees; the release keeps its date."""
+    assert row.id is not None
+    history = _history(session, row.id)
+    since = max((i for i, h in enumerate(history) if h.source_name == CONFIG_SOURCE), default=-1)
+    said = [h for h in history[since + 1 :] if h.source_name == source_name]
+    if said and said[-1].new_date == when.day:
+        return []  # this source said so already since config.toml's date was set
+    agrees = when.day == row.release_date
+    session.add(
+        ReleaseChange(
+            release_id=row.id,
+            changed_at=now,
+            old_date=row.release_date,
+            new_date=when.day,
+            source_name=source_name,
+            applied=agrees,
+        )
+    )
+    if agrees:
+        return []
+    tz = config.timezone
+    theirs = Release(
+        style_code=row.style_code, release_date=when.day, release_at=when.at, timezone=when.timezone
+    )
+    ours, given = release_start(row, tz), release_start(theirs, tz)
+    direction = "earlier" if (given and ours and given < ours) else "later"
+    text = (
+        f"{row.name or row.style_code} ({row.region}): {source_name} gives {_describe(theirs, tz)},"
+        f" config.toml says {_describe(row, tz)}; the tracker keeps the config.toml date"
+    )
+    return [
+        _event(
+            "release_changed",
+            row,
+            text,
+            source_id=source_id,
+            now=now,
+            shop=source_name,
+            source_release_date=when.day.isoformat() if when.day else None,
+            source_release_at=when.at.isoformat() if when.at else None,
+            disagrees_with=CONFIG_SOURCE,
+            direction=direction,
+        )
+    ]
+
+
 def record_release(
     session: Session,
     info: ReleaseInfo,
@@ -102,55 +264,26 @@ def record_release(
 
     A new date raises release_announced (only when the date is today or later), a different date
     raises release_changed (earlier / later), a time set where only a day was known updates
-    quietly. "TBC" never replaces a known date: it is no news.
+    quietly. "TBC" never replaces a known date: it is no news. A release whose date config.toml
+    gives keeps it: the source's date goes to the history, and release_changed says it disagrees.
     """
     region = info.region or GLOBAL
     row = session.exec(
         select(Release).where(Release.style_code == style_code, Release.region == region)
     ).one_or_none()
+    if row is None:
+        return create_release(
+            session,
+            info,
+            style_code=style_code,
+            colorway=colorway,
+            source_name=source_name,
+            source_id=source_id,
+            config=config,
+            now=now,
+        )[1]
     events: list[Event] = []
     name = colorway.name if colorway is not None else info.name
-    today = now.astimezone(zone_named(info.when.timezone) or config.tz()).date()
-    if row is None:
-        row = Release(
-            style_code=style_code,
-            region=region,
-            colorway_id=colorway.id if colorway else None,
-            name=name,
-            release_date=info.when.day,
-            release_at=info.when.at,
-            timezone=info.when.timezone,
-            price=info.price,
-            currency=info.currency if info.price is not None else None,
-            source_name=source_name,
-            url=info.url,
-            updated_at=now,
-        )
-        session.add(row)
-        session.flush()
-        assert row.id is not None
-        if info.when.known:
-            session.add(
-                ReleaseChange(
-                    release_id=row.id,
-                    changed_at=now,
-                    old_date=None,
-                    new_date=info.when.day,
-                    source_name=source_name,
-                )
-            )
-            if info.when.day is not None and info.when.day >= today:
-                events.append(
-                    _event(
-                        "release_announced",
-                        row,
-                        f"{name or style_code} ({region}) releases {_describe(row, config.timezone)}"
-                        f" (from {source_name})",
-                        source_id=source_id,
-                        now=now,
-                    )
-                )
-        return events
     changed = False
     if colorway is not None and row.colorway_id != colorway.id:
         row.colorway_id, changed = colorway.id, True
@@ -160,7 +293,13 @@ def record_release(
         row.price, row.currency, changed = info.price, info.currency, True
     if info.url and row.url != info.url and row.source_name in (None, source_name):
         row.url, changed = info.url, True
-    if info.when.known:
+    if info.when.known and row.pinned:
+        events.extend(
+            _against_config(
+                session, row, info.when, source_name=source_name, source_id=source_id, config=config, now=now
+            )
+        )
+    elif info.when.known:
         old_day, old_at = row.release_date, row.release_at
         new_at = info.when.at
         moved_day = old_day != info.when.day
@@ -170,47 +309,20 @@ def record_release(
             # stale, not news: without this, two sources that disagree flip the date (and the
             # user's phone) back and forth on every check.
             assert row.id is not None
-            history = session.exec(select(ReleaseChange).where(ReleaseChange.release_id == row.id)).all()
-            if info.when.day in {h.old_date for h in history if h.old_date is not None}:
+            history = _history(session, row.id)
+            if info.when.day in {h.old_date for h in history if h.old_date is not None and h.applied}:
                 moved_day = moved_time = False
         if moved_day or moved_time:
-            assert row.id is not None
-            old_copy = Release.model_validate(row.model_dump())
-            row.release_date, row.release_at = info.when.day, new_at
-            row.timezone = info.when.timezone or row.timezone
-            row.source_name, row.url = source_name, info.url or row.url
-            row.live = False if (info.when.day and old_day and info.when.day > old_day) else row.live
-            session.add(
-                ReleaseChange(
-                    release_id=row.id,
-                    changed_at=now,
-                    old_date=old_day,
-                    new_date=info.when.day,
-                    source_name=source_name,
-                )
-            )
-            if old_day is None:
-                kind, direction = "release_announced", None
-                text = f"{row.name or style_code} ({region}) releases {_describe(row, config.timezone)}"
-            else:
-                old_start = release_start(old_copy, config.timezone)
-                new_start = release_start(row, config.timezone)
-                direction = "earlier" if (new_start and old_start and new_start < old_start) else "later"
-                kind = "release_changed"
-                text = (
-                    f"{row.name or style_code} ({region}) moved {direction}: "
-                    f"{_describe(row, config.timezone)}, was {_describe(old_copy, config.timezone)}"
-                )
             events.append(
-                _event(
-                    kind,
+                move_release(
+                    session,
                     row,
-                    f"{text} (from {source_name})",
+                    info.when,
+                    source_name=source_name,
+                    url=info.url,
                     source_id=source_id,
+                    config=config,
                     now=now,
-                    old_release_date=old_day.isoformat() if old_day else None,
-                    old_release_at=old_at.isoformat() if old_at else None,
-                    direction=direction,
                 )
             )
             changed = True
