@@ -127,10 +127,10 @@ class Chart:
             system = system_named(name)
             if system is None:
                 raise ValueError(f"{name!r} is not a size system (use {', '.join(SYSTEMS)})")
-            parsed = [parse_value(str(v)) for v in values]
+            parsed = [_chart_value(v) for v in values]
             bad = [str(v) for v, p in zip(values, parsed, strict=False) if p is None]
             if bad:
-                raise ValueError(f'{bad[0]!r} is not a size value (write 9.5, 44 or "43 1/3")')
+                raise ValueError(f'{bad[0]!r} is not a size value (write 9.5, "9½", 44 or "43 1/3")')
             keyed[system] = [p for p in parsed if p is not None]
         if len(keyed) < 2:
             raise ValueError("a size chart needs at least two systems, e.g. { uk = [...], us_men = [...] }")
@@ -197,6 +197,11 @@ def from_us(us: Fraction, system: str) -> Fraction | None:
         return us + WOMEN_OFFSET
     row = NB_CHART.row(US_MEN, us)
     return None if row is None else row[system]
+
+
+def _chart_value(value: Any) -> Fraction | None:
+    readings = parse_size_label(str(value)).readings
+    return readings[0].value if len(readings) == 1 and readings[0].system is None else None
 
 
 # --- reading a label ---------------------------------------------------------------------------
@@ -364,6 +369,26 @@ def parse_size_label(text: str) -> SizeLabel:
 
 def _within(bounds: tuple[Fraction, Fraction], value: Fraction) -> bool:
     return bounds[0] <= value <= bounds[1]
+
+
+# Names of a size field or option, in the languages shops write ("Shoe Size (UK)", "EU-Größe");
+# a width or fit option is never the size.
+_SIZE_NAME = re.compile(
+    r"size|taglia|taglie|gr(?:ö|oe)(?:ss|ß)e|talla|pointure|taille|maat|storlek|st(?:ø|o)rrelse|koko|rozmiar"
+    r"|tamanho|velikost|m[ée]ret|μέγεθος|размер|numero|número|サイズ|사이즈|尺码|尺碼|尺寸",
+    re.I,
+)
+_WIDTH_NAME = re.compile(r"width|breite|larghezza|anchura|largeur|\bfit\b|weite|ワイズ|발볼", re.I)
+
+
+def is_size_name(name: str | None) -> bool:
+    """Whether a field or option name means the size (Size, Taglia, Größe, Pointure, サイズ, 사이즈...)."""
+    return bool(name) and bool(_SIZE_NAME.search(str(name))) and not _WIDTH_NAME.search(str(name))
+
+
+def is_width_name(name: str | None) -> bool:
+    """Whether a field or option name means the width or fit (Width, Breite, Largeur)."""
+    return bool(name) and bool(_WIDTH_NAME.search(str(name)))
 
 
 def system_in_name(name: str | None) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 from tracker.errors import ExtractError
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.prices import parse_amount
-from tracker.sizes import looks_like_size, looks_like_width, system_in_name
+from tracker.sizes import is_size_name, is_width_name, looks_like_size, looks_like_width, system_in_name
 from tracker.stylecode import find_style_code
 
 
@@ -55,14 +55,6 @@ def matches_query(product: dict[str, Any], query: str | None) -> bool:
     return any(pattern.search(f) for f in fields)
 
 
-# Option names that mean "size", in the languages shops write (matched inside the name, so
-# "Shoe Size (UK)" and "EU-Größe" count); a width or fit option is never the size.
-_SIZE_OPTION = re.compile(
-    r"size|taglia|taglie|gr(?:ö|oe)(?:ss|ß)e|talla|pointure|taille|maat|storlek|st(?:ø|o)rrelse|koko|rozmiar"
-    r"|tamanho|velikost|m[ée]ret|μέγεθος|размер|numero|número|サイズ|사이즈|尺码|尺碼|尺寸",
-    re.I,
-)
-_NOT_SIZE_OPTION = re.compile(r"width|breite|larghezza|anchura|largeur|fit|weite|ワイズ|볼", re.I)
 _NO_OPTION = {"title", "default title", "default"}
 
 
@@ -88,12 +80,12 @@ def _size_option(names: list[str], variants: list[dict[str, Any]]) -> int | None
     """The index of the size option: the one named like a size, else the one whose values look like
     sizes (and not widths); None when no option is a size."""
     for index, name in enumerate(names[:3]):
-        if _SIZE_OPTION.search(name) and not _NOT_SIZE_OPTION.search(name):
+        if is_size_name(name):
             return index
     best: tuple[float, int] | None = None
     for index, name in enumerate(names[:3]):
         values = _values(variants, index)
-        if not values or _NOT_SIZE_OPTION.search(name) or name.lower() in _NO_OPTION:
+        if not values or is_width_name(name) or name.lower() in _NO_OPTION:
             continue
         if any(looks_like_width(v) for v in values):
             continue
