@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tracker.events import Context, State, detect, detect_new
+from tracker.extract.model import Availability, Product, SizeOffer
 
 CTX = Context(
     shop="Boutique",
@@ -18,9 +19,25 @@ CTX = Context(
 )
 
 
-def state(price: str | None, availability: str = "InStock", sizes: dict[str, str] | None = None) -> State:
-    rows = [{"size": s, "availability": a, "price": price} for s, a in (sizes or {}).items()]
-    return State.of(Decimal(price) if price else None, "USD", None, availability, rows)
+def state(
+    price: str | None,
+    availability: str = "InStock",
+    sizes: dict[str, str] | None = None,
+    *,
+    currency: str = "USD",
+    system: str | None = None,
+) -> State:
+    """A state as a check records it: the sizes placed the way the collect stage places them."""
+    rows = size_rows(price, sizes or {}, currency=currency, system=system)
+    return State.of(Decimal(price) if price else None, currency, None, availability, rows)
+
+
+def size_rows(
+    price: str | None, sizes: dict[str, str], *, currency: str = "USD", system: str | None = None
+) -> list[dict[str, object]]:
+    offers = tuple(SizeOffer(s, Availability(a), Decimal(price) if price else None) for s, a in sizes.items())
+    product = Product(url="http://127.0.0.1/p", currency=currency, sizes=offers).placed_sizes(system=system)
+    return [s.to_json() for s in product.sizes]
 
 
 def kinds(old: State, new: State) -> list[str]:
@@ -84,14 +101,6 @@ def test_new_listing_and_new_colorway() -> None:
 
 def test_equal_states_compare_equal_whatever_size_order() -> None:
     a = state("150", sizes={"9": "InStock", "10": "OutOfStock"})
-    b = State.of(
-        Decimal("150.00"),
-        "USD",
-        None,
-        "InStock",
-        [
-            {"size": "10", "availability": "OutOfStock", "price": "150"},
-            {"size": "9", "availability": "InStock", "price": "150"},
-        ],
-    )
+    rows = size_rows("150", {"9": "InStock", "10": "OutOfStock"})
+    b = State.of(Decimal("150.00"), "USD", None, "InStock", list(reversed(rows)))
     assert a == b
