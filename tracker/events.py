@@ -9,19 +9,10 @@ from typing import Any
 
 from tracker.extract.model import Availability
 from tracker.money import format_money
-from tracker.sizes import US_MEN, Size, collector_size, display
+from tracker.sizes import US_MEN, Size, collector_size, display, label_with_attributes
 
 IN = Availability.IN_STOCK.value
 OUT = Availability.OUT_OF_STOCK.value
-
-
-def size_label(size: dict[str, Any]) -> str:
-    """A stored size as the shop shows it, with the variant's other options: "10 (Width: 2E)"."""
-    label = str(size.get("size", ""))
-    attributes = size.get("attributes")
-    if isinstance(attributes, dict) and attributes:
-        label += " (" + ", ".join(f"{k}: {v}" for k, v in attributes.items()) + ")"
-    return label
 
 
 @dataclass(frozen=True)
@@ -37,7 +28,7 @@ class SizeState:
     def of(size: dict[str, Any]) -> SizeState:
         price = size.get("price")
         return SizeState(
-            size_label(size),
+            label_with_attributes(size),
             str(size.get("availability") or "unknown"),
             None if price is None else str(price),
             Size.from_json(size),

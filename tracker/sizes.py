@@ -26,6 +26,7 @@ US_MEN, US_WOMEN, UK, EU, CM = "us_men", "us_women", "uk", "eu", "cm"
 SYSTEMS: tuple[str, ...] = (US_MEN, US_WOMEN, UK, EU, CM)
 # How each system is written in front of a value on the dashboard and in alerts.
 PREFIX = {US_MEN: "US", US_WOMEN: "US W", UK: "UK", EU: "EU", CM: ""}
+SYSTEM_NAMES = {US_MEN: "US men's", US_WOMEN: "US women's", UK: "UK", EU: "EU", CM: "cm (JP)"}
 _NAMES = {
     **dict.fromkeys(("us", "us_men", "us_m", "us_mens", "men", "mens"), US_MEN),
     **dict.fromkeys(("us_women", "us_w", "us_womens", "women", "womens"), US_WOMEN),
@@ -522,6 +523,15 @@ class Size:
         )
         us = parse_value(str(data["us"])) if data.get("us") is not None else None
         return Size(label, systems, us, data.get("via"), data.get("width"))
+
+
+def label_with_attributes(stored: Mapping[str, Any]) -> str:
+    """A stored size as the shop shows it, with the variant's other options: "10 (Width: 2E)"."""
+    label = str(stored.get("size", ""))
+    attributes = stored.get("attributes")
+    if isinstance(attributes, dict) and attributes:
+        label += " (" + ", ".join(f"{k}: {v}" for k, v in attributes.items()) + ")"
+    return label
 
 
 def _us_of(systems: list[tuple[str, Fraction]], chart: Chart | None) -> Fraction | None:
