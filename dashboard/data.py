@@ -135,9 +135,9 @@ def health(url: str) -> list[queries.SourceHealth]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def size_health(url: str) -> list[queries.SourceSizes]:
+def size_health(url: str, size_system: str) -> list[queries.SourceSizes]:
     """Per source, sizes that could not be placed in a size system, and sizes placed by a guess."""
-    return queries.size_health(engine(url))
+    return queries.size_health(engine(url), size_system)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -75,9 +75,12 @@ class Offer:
         """Sizes this listing shows as in stock."""
         return [str(s.get("size")) for s in self.sizes if s.get("availability") == IN_STOCK]
 
-    def placed_in_stock(self) -> list[Size]:
-        """The sizes in stock, placed in size systems (see tracker.sizes)."""
-        return [Size.from_json(s) for s in self.sizes if s.get("availability") == IN_STOCK]
+    def placed_in_stock(self, size_system: str = US_MEN) -> list[Size]:
+        """The sizes in stock, placed in size systems (see tracker.sizes); one stored before sizes were
+        placed is read as a size in the collector's size_system."""
+        return [
+            Size.from_json(s, system=size_system) for s in self.sizes if s.get("availability") == IN_STOCK
+        ]
 
 
 @dataclass(frozen=True)
@@ -544,7 +547,7 @@ def overview(
         in_stock_offers = [o for o in candidates if o.availability == IN_STOCK]
         best = min(in_stock_offers or candidates, key=lambda o: (o.price, o.source_name), default=None)
         suspect = tuple(o for o in offers if o.suspect and o.price is not None)
-        available = [s for o in offers if o.availability == IN_STOCK for s in o.placed_in_stock()]
+        available = [s for o in offers if o.availability == IN_STOCK for s in o.placed_in_stock(size_system)]
         dates = [d for d in [*release_dates.get(colorway.style_code, []), colorway.release_date] if d]
         upcoming = min((d for d in dates if d >= today), default=None)
         spark: tuple[float, ...] = ()
@@ -619,7 +622,7 @@ def size_grid(offers: Sequence[Offer], my_sizes: Sequence[str], size_system: str
     for offer in offers:
         differ = len({s.get("price") for s in offer.sizes if s.get("price") is not None}) > 1
         for stored in offer.sizes:
-            size = Size.from_json(stored)
+            size = Size.from_json(stored, system=size_system)
             order, name, bare = _row_key(size, size_system)
             label = label_with_attributes(stored)
             shown = None if label.casefold() in (name.casefold(), bare.casefold()) else label
@@ -649,15 +652,15 @@ class SourceSizes:
     guessed_count: int
 
 
-def size_health(engine: Engine) -> list[SourceSizes]:
+def size_health(engine: Engine, size_system: str = US_MEN) -> list[SourceSizes]:
     """Per source with unplaced or guessed sizes in its listings' latest observations: what to fix
-    with the source's size_system."""
+    with the source's size_system (sizes stored before they were placed read as size_system's)."""
     unplaced: dict[str, set[str]] = defaultdict(set)
     guessed: dict[str, set[str]] = defaultdict(set)
     counts: dict[str, int] = defaultdict(int)
     for offer in _offers(engine, [_L.c.gone.is_(False)]):
         for stored in offer.sizes:
-            size = Size.from_json(stored)
+            size = Size.from_json(stored, system=size_system)
             if not size.placed:
                 unplaced[offer.source_name].add(size.label)
             elif size.guessed:

@@ -71,7 +71,7 @@ st.caption(
     "Rates over the last 24 hours. Blocked checks count as errors; they never mark a product sold out."
 )
 
-sizes = data.size_health(ctx.url)
+sizes = data.size_health(ctx.url, ctx.config.size_system)
 if sizes:
     st.subheader("Sizes")
     st.dataframe(
