@@ -445,6 +445,20 @@ def strip_size_words(text: str, title: str | None = None) -> str | None:
     return None
 
 
+_TITLE_TAIL = re.compile(r"^(.*\S)\s*(?:\s[-–—|/]\s*|,\s*|\s\(|:\s*)([^-–—|/,(:]+?)\)?\s*$")
+
+
+def split_title_size(title: str) -> tuple[str, str | None]:
+    """A product name and the size at its end, when it ends with one: ("2002R Phantom", "UK 9.5") from
+    "2002R Phantom - UK 9.5"; (title, None) otherwise."""
+    match = _TITLE_TAIL.match(title.strip())
+    if match:
+        tail = _SIZE_WORDS.sub(" ", match.group(2)).strip()
+        if tail and looks_like_size(tail) and not parse_size_label(tail).letter:
+            return match.group(1).strip(), tail
+    return title.strip(), None
+
+
 # --- placing a size ----------------------------------------------------------------------------
 
 

@@ -58,7 +58,7 @@ from tracker.extract.visible import (
     price_candidates,
     stock_text,
 )
-from tracker.sizes import looks_like_size, strip_size_words
+from tracker.sizes import looks_like_size, split_title_size
 from tracker.stylecode import find_style_code
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.I)
@@ -262,28 +262,30 @@ def _inherited(offer: OfferData, holder: ProductData | None, *, url: str | None 
     return replace(offer, sku=offer.sku or holder.sku, url=offer.url or url, size=size, system=system)
 
 
-def _one_size_of(p: ProductData, main: ProductData) -> ProductData | None:
-    """A sibling Product that is one size of the main one (same name, or the name plus a size), with
+def _one_size_of(p: ProductData, main: ProductData, base: str | None) -> ProductData | None:
+    """A Product that is one size of the page's product (named like it, or like it plus a size), with
     that size; None for another product."""
-    if not p.offers or not p.title or not main.title:
+    if p is main or not p.offers or not p.title:
         return None
     if p.title == main.title:
         return p
-    size = strip_size_words(p.title, main.title) if p.title.startswith(main.title) else None
-    return replace(p, size=p.size or size) if size else None
+    name, size = split_title_size(p.title)
+    return replace(p, size=p.size or size) if size and name == base else None
 
 
 def _merge_size_products(products: list[ProductData], main: ProductData) -> list[OfferData]:
     """Offers of the main product, plus its variants and sibling Products that are one size each."""
+    base, own_size = split_title_size(main.title) if main.title else (None, None)
+    siblings = [s for p in products if (s := _one_size_of(p, main, base)) is not None]
+    if own_size and not main.size and any(s.title != main.title for s in siblings):
+        main = replace(main, size=own_size)  # "2002R Phantom - UK 9" beside "... - UK 9.5"
     single = len(main.offers) == 1
     offers = [_inherited(o, main if single else None) for o in main.offers]
     for variant in main.variants:
         offers.extend(_inherited(o, variant, url=variant.url) for o in variant.offers)
     # One Product per size: siblings named like the main product, with their own size or SKU.
-    for p in products:
-        sibling = _one_size_of(p, main) if p is not main else None
-        if sibling is not None:
-            offers.extend(_inherited(o, sibling, url=sibling.url) for o in sibling.offers)
+    for sibling in siblings:
+        offers.extend(_inherited(o, sibling, url=sibling.url) for o in sibling.offers)
     return _sku_sizes(offers)
 
 
