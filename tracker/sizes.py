@@ -184,7 +184,7 @@ def to_us(system: str, value: Fraction, chart: Chart | None = None) -> Fraction 
         if US_WOMEN in row:
             return row[US_WOMEN] - WOMEN_OFFSET
         for other, v in row.items():
-            found = NB_CHART.row(other, v)
+            found = NB_CHART.row(other, v) if other != system else None
             if found is not None:
                 return found[US_MEN]
     return None
