@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -121,7 +121,7 @@ class Chart:
     rows: tuple[tuple[tuple[str, Fraction], ...], ...]
 
     @staticmethod
-    def from_columns(columns: Mapping[str, Iterable[Any]]) -> Chart:
+    def from_columns(columns: Mapping[str, Sequence[Any]]) -> Chart:
         """A chart from equal-length columns keyed by system name ({"uk": [6, 6.5], "us_men": [7, 7.5]})."""
         keyed: dict[str, list[Fraction]] = {}
         for name, values in columns.items():
@@ -530,9 +530,10 @@ class Size:
         label = str(data.get("size", ""))
         if "systems" not in data:
             return place(label, config_system=system)
+        stored = data.get("systems")
         systems = tuple(
             (s, v)
-            for s, raw in (data.get("systems") or {}).items()
+            for s, raw in (stored.items() if isinstance(stored, Mapping) else ())
             if s in SYSTEMS and (v := parse_value(str(raw))) is not None
         )
         us = parse_value(str(data["us"])) if data.get("us") is not None else None
