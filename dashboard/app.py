@@ -42,9 +42,7 @@ def broken_config() -> None:
     """Shown when config.toml does not load: the one-line error names the key."""
     st.title("2002R tracker")
     st.error(f"The configuration could not be loaded:\n\n{config_error}", icon=":material/error:")
-    st.caption(
-        f"Fix {data.config_path()} (or set TRACKER_CONFIG to its path) and reload this page."
-    )
+    st.caption(f"Fix {data.config_path()} (or set TRACKER_CONFIG to its path) and reload this page.")
 
 
 # The pages' addresses: a bookmarked page opens the sign-in or error page in its place, not a
@@ -67,9 +65,7 @@ elif ctx is None:
 else:
     st.navigation(
         [
-            st.Page(
-                "views/overview.py", title="Overview", icon=":material/dashboard:", default=True
-            ),
+            st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
             st.Page("views/colorway.py", title="Colorway", icon=":material/show_chart:"),
             st.Page("views/releases.py", title="Releases", icon=":material/event:"),
             st.Page("views/watchlist.py", title="Watchlist", icon=":material/edit_note:"),

@@ -13,9 +13,7 @@ import pandas as pd
 from dashboard.format import money
 from db.queries import OUT_OF_STOCK, Segment, buyable
 
-LIST_PRICE_COLOR = (
-    "#E4572E"  # one colour for the list price everywhere (the browser test looks for it)
-)
+LIST_PRICE_COLOR = "#E4572E"  # one colour for the list price everywhere (the browser test looks for it)
 SOLD_OUT_COLOR = "#9E9E9E"
 SUSPECT_COLOR = "#F2A900"
 
@@ -34,9 +32,7 @@ def price_history(
     height: int = 360,
 ) -> alt.LayerChart:
     """Per-shop step lines of buyable prices, sold-out spans shaded, suspect prices marked."""
-    mine = sorted(
-        (s for s in segments if s.currency == currency or s.price is None), key=lambda s: s.start
-    )
+    mine = sorted((s for s in segments if s.currency == currency or s.price is None), key=lambda s: s.start)
     line_rows: list[dict[str, object]] = []
     # Shops that never showed a price (blocked, unknown) would only add an empty legend entry.
     for shop in sorted({s.source_name for s in mine if s.price is not None}):
@@ -118,9 +114,7 @@ def price_history(
             .encode(x=x, y=y, tooltip=["shop:N", "label:N"])
         )
     if list_price is not None:
-        rule = pd.DataFrame(
-            [{"price": float(list_price), "label": f"List {money(list_price, currency)}"}]
-        )
+        rule = pd.DataFrame([{"price": float(list_price), "label": f"List {money(list_price, currency)}"}])
         layers.append(
             alt.Chart(rule).mark_rule(color=LIST_PRICE_COLOR, strokeDash=[6, 4], size=2).encode(y=y)
         )

@@ -40,9 +40,7 @@ def context() -> Context:
     path = config_path()
     config = load_config(path)
     format.use_locale(config.locale)
-    return Context(
-        path=path, config=config, url=config.effective_database_url(base=path.resolve().parent)
-    )
+    return Context(path=path, config=config, url=config.effective_database_url(base=path.resolve().parent))
 
 
 @st.cache_resource(show_spinner=False)
@@ -57,9 +55,12 @@ def now() -> datetime:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def overview(url: str, style_codes: tuple[str, ...]) -> list[queries.OverviewRow]:
-    """The overview rows for the watched style codes."""
-    return queries.overview(engine(url), now(), style_codes=list(style_codes))
+def overview(
+    url: str, style_codes: tuple[str, ...], size_system: str | None = None
+) -> list[queries.OverviewRow]:
+    """The overview rows for the watched style codes; your sizes in your size_system (config's)."""
+    system = size_system or context().config.size_system
+    return queries.overview(engine(url), now(), style_codes=list(style_codes), size_system=system)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -137,6 +138,12 @@ def release_history(url: str) -> list[queries.ReleaseChangeRow]:
 def health(url: str) -> list[queries.SourceHealth]:
     """Per-source health over the last 24 hours."""
     return queries.source_health(engine(url), now())
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def size_health(url: str, size_system: str) -> list[queries.SourceSizes]:
+    """Per source, sizes that could not be placed in a size system, and sizes placed by a guess."""
+    return queries.size_health(engine(url), size_system)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -29,9 +29,7 @@ def fetch_preview(url: str, user_agent: str) -> dict[str, Any]:
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > PREVIEW_MAX_BYTES:
-                    return {
-                        "error": f"The page is larger than {PREVIEW_MAX_BYTES // 1_000_000} MB."
-                    }
+                    return {"error": f"The page is larger than {PREVIEW_MAX_BYTES // 1_000_000} MB."}
                 chunks.append(chunk)
             status = response.status_code
             content_type = response.headers.get("content-type")

@@ -44,9 +44,7 @@ def serve(config_path: Path, host: str, port: int) -> subprocess.Popen[bytes]:
     try:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"the dashboard exited with status {proc.returncode} before it was ready"
-                )
+                raise RuntimeError(f"the dashboard exited with status {proc.returncode} before it was ready")
             try:
                 if httpx.get(url, timeout=2).text.strip() == "ok":
                     return proc

@@ -75,9 +75,7 @@ def _colorways(doc: tomlkit.TOMLDocument) -> AoT:
         doc.append("colorways", tomlkit.aot())
     found = doc["colorways"]
     if not isinstance(found, AoT):
-        raise ConfigError(
-            "config.toml: colorways must be written as [[colorways]] tables to edit them here"
-        )
+        raise ConfigError("config.toml: colorways must be written as [[colorways]] tables to edit them here")
     return found
 
 
@@ -157,9 +155,7 @@ def watch(text: str, style_code: str, name: str) -> str:
     if i is not None:
         aot[i]["watched"] = True
         return tomlkit.dumps(doc)
-    return upsert_colorway(
-        text, ColorwayForm(name=name.strip()[:120] or style_code, style_code=style_code)
-    )
+    return upsert_colorway(text, ColorwayForm(name=name.strip()[:120] or style_code, style_code=style_code))
 
 
 def remove_colorway(text: str, style_code: str) -> str:
@@ -194,9 +190,7 @@ def add_source(text: str, form: SourceForm) -> str:
         doc.append("sources", tomlkit.aot())
     aot = doc["sources"]
     if not isinstance(aot, AoT):
-        raise ConfigError(
-            "config.toml: sources must be written as [[sources]] tables to edit them here"
-        )
+        raise ConfigError("config.toml: sources must be written as [[sources]] tables to edit them here")
     table = tomlkit.table()
     table["name"] = form.name.strip()
     table["kind"] = form.kind

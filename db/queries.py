@@ -18,6 +18,7 @@ from db.models import CONFIG_SOURCE
 from tracker.money import to_decimal
 from tracker.pricing import list_price as list_price_of
 from tracker.redact import redact as redact_text
+from tracker.sizes import SYSTEM_NAMES, US_MEN, Size, collector_size, display, fmt, label_with_attributes
 
 _TABLES = SQLModel.metadata.tables
 IN_STOCK = "InStock"
@@ -32,9 +33,6 @@ _D = _TABLES["deliveries"]
 _R = _TABLES["releases"]
 _RC = _TABLES["release_changes"]
 _RUN = _TABLES["check_runs"]
-
-
-
 
 
 @dataclass(frozen=True)
@@ -78,6 +76,13 @@ class Offer:
     def sizes_in_stock(self) -> list[str]:
         """Sizes this listing shows as in stock."""
         return [str(s.get("size")) for s in self.sizes if s.get("availability") == IN_STOCK]
+
+    def placed_in_stock(self, size_system: str = US_MEN) -> list[Size]:
+        """The sizes in stock, placed in size systems (see tracker.sizes); one stored before sizes were
+        placed is read as a size in the collector's size_system."""
+        return [
+            Size.from_json(s, system=size_system) for s in self.sizes if s.get("availability") == IN_STOCK
+        ]
 
 
 @dataclass(frozen=True)
@@ -528,8 +533,10 @@ def overview(
     days: int = 30,
     today: date | None = None,
     style_codes: Sequence[str] | None = None,
+    size_system: str = US_MEN,
 ) -> list[OverviewRow]:
-    """One row per watched colorway (or per given style code): best price, stock, sizes, sparkline."""
+    """One row per watched colorway (or per given style code): best price, stock, your sizes in stock
+    anywhere (compared as sizes, a bare number in size_system), sparkline."""
     if style_codes is None:
         watched = colorways(engine, watched_only=True)
     else:
@@ -559,7 +566,7 @@ def overview(
         in_stock_offers = [o for o in candidates if o.availability == IN_STOCK]
         best = min(in_stock_offers or candidates, key=lambda o: (o.price, o.source_name), default=None)
         suspect = tuple(o for o in offers if o.suspect and o.price is not None)
-        available = {s for o in offers if o.availability == IN_STOCK for s in o.sizes_in_stock()}
+        available = [s for o in offers if o.availability == IN_STOCK for s in o.placed_in_stock(size_system)]
         dates = [d for d in [*release_dates.get(colorway.style_code, []), colorway.release_date] if d]
         upcoming = min((d for d in dates if d >= today), default=None)
         spark: tuple[float, ...] = ()
@@ -573,13 +580,115 @@ def overview(
                 list_price=list_price(colorway, currency),
                 best=best,
                 in_stock=any(o.availability == IN_STOCK for o in offers),
-                my_sizes_available=tuple(s for s in colorway.sizes if s in available),
+                my_sizes_available=my_sizes_in(colorway.sizes, available, size_system),
                 next_release=upcoming,
                 sparkline=spark,
                 suspect=suspect,
             )
         )
     return rows
+
+
+def my_sizes_in(my_sizes: Iterable[str], sizes: Sequence[Size], size_system: str) -> tuple[str, ...]:
+    """The collector's sizes (as they wrote them) that one of these shop sizes is."""
+    return tuple(own for own in my_sizes if any(s.matches(collector_size(own, size_system)) for s in sizes))
+
+
+def size_system_name(system: str) -> str:
+    """A size system as people say it: US men's, UK, EU, cm (JP)."""
+    return SYSTEM_NAMES.get(system, system)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """One shop's size in a size-grid row: its own label (None when the row already says it), and its
+    price when that shop's sizes are not all one price."""
+
+    label: str | None
+    availability: str
+    price: Decimal | None
+    currency: str | None
+    guessed: bool
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One size of the size grid, in the collector's system, with each shop's size of that foot."""
+
+    size: str
+    mine: bool
+    placed: bool  # False: a size no system could be found for, shown as the shop wrote it
+    cells: dict[str, tuple[GridCell, ...]]
+
+
+def _row_key(size: Size, system: str) -> tuple[tuple[int, float, str], str, str]:
+    """(sort key, row name, bare value) of a shop size: in the collector's system, else in the size's
+    own, else as the shop wrote it."""
+    converted = size.value_in(system)
+    if converted is not None:
+        return (0, float(converted), ""), display(system, converted), fmt(converted)
+    if size.placed:
+        own, value = size.systems[0]
+        return (1, float(value), own), display(own, value), fmt(value)
+    return (2, 0.0, size.label.casefold()), size.label, size.label
+
+
+def size_grid(offers: Sequence[Offer], my_sizes: Sequence[str], size_system: str = US_MEN) -> list[GridRow]:
+    """The sizes shops list, one row per foot in the collector's system (a UK shop's "UK 9.5" and a US
+    shop's "10" share the row US 10), with each shop's own label beside its stock."""
+    mine = [collector_size(s, size_system) for s in my_sizes]
+    rows: dict[str, tuple[tuple[int, float, str], Size, dict[str, list[GridCell]]]] = {}
+    for offer in offers:
+        differ = len({s.get("price") for s in offer.sizes if s.get("price") is not None}) > 1
+        for stored in offer.sizes:
+            size = Size.from_json(stored, system=size_system)
+            order, name, bare = _row_key(size, size_system)
+            label = label_with_attributes(stored)
+            shown = None if label.casefold() in (name.casefold(), bare.casefold()) else label
+            cell = GridCell(
+                shown,
+                str(stored.get("availability") or "unknown"),
+                to_decimal(stored.get("price")) if differ else None,
+                offer.currency,
+                size.guessed,
+            )
+            rows.setdefault(name, (order, size, {}))[2].setdefault(offer.source_name, []).append(cell)
+    return [
+        GridRow(
+            name, any(size.matches(m) for m in mine), size.placed, {k: tuple(v) for k, v in cells.items()}
+        )
+        for name, (_, size, cells) in sorted(rows.items(), key=lambda item: (item[1][0], item[0]))
+    ]
+
+
+@dataclass(frozen=True)
+class SourceSizes:
+    """A source's sizes the tracker could not place in a size system, and those it placed by a guess."""
+
+    source_name: str
+    unplaced: tuple[str, ...]
+    guessed: tuple[str, ...]  # the systems guessed (from the shop's country, or the number's range)
+    guessed_count: int
+
+
+def size_health(engine: Engine, size_system: str = US_MEN) -> list[SourceSizes]:
+    """Per source with unplaced or guessed sizes in its listings' latest observations: what to fix
+    with the source's size_system (sizes stored before they were placed read as size_system's)."""
+    unplaced: dict[str, set[str]] = defaultdict(set)
+    guessed: dict[str, set[str]] = defaultdict(set)
+    counts: dict[str, int] = defaultdict(int)
+    for offer in _offers(engine, [_L.c.gone.is_(False)]):
+        for stored in offer.sizes:
+            size = Size.from_json(stored, system=size_system)
+            if not size.placed:
+                unplaced[offer.source_name].add(size.label)
+            elif size.guessed:
+                guessed[offer.source_name].add(size.systems[0][0])
+                counts[offer.source_name] += 1
+    return [
+        SourceSizes(name, tuple(sorted(unplaced[name])), tuple(sorted(guessed[name])), counts[name])
+        for name in sorted(set(unplaced) | set(guessed))
+    ]
 
 
 def _forward_fill(values: Sequence[Decimal | None]) -> list[Decimal]:
@@ -612,9 +721,7 @@ def events(
             _C.c.name.label("colorway_name"),
             _C.c.style_code,
         )
-        .select_from(
-            _E.outerjoin(_S, _S.c.id == _E.c.source_id).outerjoin(_C, _C.c.id == _E.c.colorway_id)
-        )
+        .select_from(_E.outerjoin(_S, _S.c.id == _E.c.source_id).outerjoin(_C, _C.c.id == _E.c.colorway_id))
         .order_by(_E.c.created_at.desc(), _E.c.id.desc())
         .limit(limit)
     )
@@ -799,9 +906,7 @@ def source_health(
     )
     # Joining from the few sources into the (source_id, started_at) index reads only the window,
     # not a year of runs.
-    window_runs = sa.and_(
-        _RUN.c.source_id == _S.c.id, _RUN.c.started_at >= since, _RUN.c.status != "running"
-    )
+    window_runs = sa.and_(_RUN.c.source_id == _S.c.id, _RUN.c.started_at >= since, _RUN.c.status != "running")
     query = (
         sa.select(
             *_S.c,

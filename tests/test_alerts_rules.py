@@ -70,6 +70,40 @@ MATRIX = [
         True,
     ),
     ({"on": ["size_restock"]}, ev("restock"), RAIN_CLOUD, False),
+    # Sizes compare as sizes: a UK shop's "UK 9" is a US 9.5 (yours), its "UK 9.5" a US 10 (not).
+    (
+        {"on": ["size_restock"], "only_my_sizes": True},
+        ev(
+            "size_restock",
+            sizes_restocked=["UK 9"],
+            sizes_placed={"UK 9": {"systems": {"uk": "9"}, "us": "9.5"}},
+        ),
+        RAIN_CLOUD,
+        True,
+    ),
+    (
+        {"on": ["size_restock"], "only_my_sizes": True},
+        ev(
+            "size_restock",
+            sizes_restocked=["UK 9.5"],
+            sizes_placed={"UK 9.5": {"systems": {"uk": "9.5"}, "us": "10"}},
+        ),
+        RAIN_CLOUD,
+        False,
+    ),
+    (
+        {"on": ["restock"], "only_my_sizes": True},
+        ev("restock", sizes_in_stock=["43"], sizes_placed={"43": {"systems": {"eu": "43"}, "us": "9.5"}}),
+        RAIN_CLOUD,
+        True,
+    ),
+    # A size that could not be placed is never yours, even when its label reads like one.
+    (
+        {"on": ["restock"], "only_my_sizes": True},
+        ev("restock", sizes_in_stock=["9"], sizes_placed={"9": {"systems": {}, "us": None}}),
+        RAIN_CLOUD,
+        False,
+    ),
     ({"on": ["price_drop"]}, ev("price_drop", price="149", old_price="150"), RAIN_CLOUD, True),
     ({"on": ["price_drop"]}, ev("price_rise", price="160", old_price="150"), RAIN_CLOUD, False),
     (

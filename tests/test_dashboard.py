@@ -128,8 +128,9 @@ def _check_seeded_pages(at: AppTest) -> None:
     rects = [layer for layer in spec["layer"] if (layer.get("mark") or {}).get("type") == "rect"]
     assert rects, "the sold-out span at Concepts is drawn"
     grid = at.dataframe[1].value
-    assert grid.loc["9", "Kith"] == "✓ $120.00" and grid.loc["10", "Kith"] == "✗"
-    assert grid.loc["11", "Kith"] == "✓ $125.00"
+    # Rows are sizes in the collector's system (US men's by default).
+    assert grid.loc["US 9", "Kith"] == "✓ $120.00" and grid.loc["US 10", "Kith"] == "✗"
+    assert grid.loc["US 11", "Kith"] == "✓ $125.00"
     events = at.dataframe[2].value
     assert events["kind"].tolist() == ["price_drop", "sold_out"]
 

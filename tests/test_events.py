@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tracker.events import Context, State, detect, detect_new
+from tracker.extract.model import Availability, Product, SizeOffer
 
 CTX = Context(
     shop="Boutique",
@@ -18,9 +19,25 @@ CTX = Context(
 )
 
 
-def state(price: str | None, availability: str = "InStock", sizes: dict[str, str] | None = None) -> State:
-    rows = [{"size": s, "availability": a, "price": price} for s, a in (sizes or {}).items()]
-    return State.of(Decimal(price) if price else None, "USD", None, availability, rows)
+def state(
+    price: str | None,
+    availability: str = "InStock",
+    sizes: dict[str, str] | None = None,
+    *,
+    currency: str = "USD",
+    system: str | None = None,
+) -> State:
+    """A state as a check records it: the sizes placed the way the collect stage places them."""
+    rows = size_rows(price, sizes or {}, currency=currency, system=system)
+    return State.of(Decimal(price) if price else None, currency, None, availability, rows)
+
+
+def size_rows(
+    price: str | None, sizes: dict[str, str], *, currency: str = "USD", system: str | None = None
+) -> list[dict[str, object]]:
+    offers = tuple(SizeOffer(s, Availability(a), Decimal(price) if price else None) for s, a in sizes.items())
+    product = Product(url="http://127.0.0.1/p", currency=currency, sizes=offers).placed_sizes(system=system)
+    return [s.to_json() for s in product.sizes]
 
 
 def kinds(old: State, new: State) -> list[str]:
@@ -84,14 +101,68 @@ def test_new_listing_and_new_colorway() -> None:
 
 def test_equal_states_compare_equal_whatever_size_order() -> None:
     a = state("150", sizes={"9": "InStock", "10": "OutOfStock"})
-    b = State.of(
-        Decimal("150.00"),
-        "USD",
-        None,
-        "InStock",
-        [
-            {"size": "10", "availability": "OutOfStock", "price": "150"},
-            {"size": "9", "availability": "InStock", "price": "150"},
-        ],
-    )
+    rows = size_rows("150", {"9": "InStock", "10": "OutOfStock"})
+    b = State.of(Decimal("150.00"), "USD", None, "InStock", list(reversed(rows)))
     assert a == b
+
+
+def test_uk_shop_sizes_compare_as_sizes_not_strings() -> None:
+    # The collector watches US 10 (CTX.my_sizes). A UK shop's "UK 10" is a US 10.5; its "UK 9.5" is
+    # the collector's 10.
+    old = state(
+        "130", sizes={"UK 8": "InStock", "UK 9.5": "OutOfStock", "UK 10": "OutOfStock"}, currency="GBP"
+    )
+    new = state("130", sizes={"UK 8": "InStock", "UK 9.5": "InStock", "UK 10": "InStock"}, currency="GBP")
+    (draft,) = detect(CTX, old, new)
+    assert draft.kind == "size_restock"
+    assert draft.data["sizes_restocked"] == ["UK 10", "UK 9.5"]
+    assert draft.data["my_sizes_restocked"] == ["UK 9.5"]
+    assert draft.data["my_sizes_as"] == {"UK 9.5": "US 10"}
+    assert "UK 9.5 (= US 10)" in draft.message and "UK 10 (=" not in draft.message
+    assert draft.data["sizes_placed"]["UK 10"]["us"] == "10.5"
+
+
+def test_uk_10_alone_is_not_my_size() -> None:
+    old = state("130", sizes={"UK 8": "InStock", "UK 10": "OutOfStock"}, currency="GBP")
+    new = state("130", sizes={"UK 8": "InStock", "UK 10": "InStock"}, currency="GBP")
+    (draft,) = detect(CTX, old, new)
+    assert draft.data["sizes_restocked"] == ["UK 10"] and draft.data["my_sizes_restocked"] == []
+
+
+def test_eu_shop_bare_numbers_are_placed_by_its_currency() -> None:
+    old = state("170", "OutOfStock", sizes={"43": "OutOfStock", "44": "OutOfStock"}, currency="EUR")
+    new = state("170", "InStock", sizes={"43": "OutOfStock", "44": "InStock"}, currency="EUR")
+    (draft,) = detect(CTX, old, new)
+    assert draft.kind == "restock"
+    assert draft.data["my_sizes_restocked"] == ["44"]
+    assert "44 (= US 10)" in draft.message
+
+
+def test_a_size_that_cannot_be_placed_is_never_mine() -> None:
+    # A shop paying in a currency with no one size system, without size_system: "10" is unplaced.
+    old = state("200", sizes={"9": "InStock", "10": "OutOfStock"}, currency="AUD")
+    new = state("200", sizes={"9": "InStock", "10": "InStock"}, currency="AUD")
+    (draft,) = detect(CTX, old, new)
+    assert draft.data["sizes_restocked"] == ["10"] and draft.data["my_sizes_restocked"] == []
+    # The source's size_system places them.
+    old = state("200", sizes={"9": "InStock", "10": "OutOfStock"}, currency="AUD", system="us_men")
+    new = state("200", sizes={"9": "InStock", "10": "InStock"}, currency="AUD", system="us_men")
+    (draft,) = detect(CTX, old, new)
+    assert draft.data["my_sizes_restocked"] == ["10"]
+
+
+def test_a_size_placed_differently_is_a_new_state_but_not_a_restock() -> None:
+    # Setting a source's size_system changes where its sizes are placed: a new observation, no event.
+    guessed = state("150", sizes={"10": "InStock"}, currency="USD")
+    configured = state("150", sizes={"10": "InStock"}, currency="USD", system="us_men")
+    assert guessed != configured
+    assert detect(CTX, guessed, configured) == []
+
+
+def test_collector_in_uk_sizes() -> None:
+    uk_ctx = Context(shop="Kith", title=None, url="http://127.0.0.1/p", my_sizes=("9.5",), size_system="uk")
+    old = state("150", sizes={"9": "InStock", "10": "OutOfStock", "10.5": "OutOfStock"})
+    new = state("150", sizes={"9": "InStock", "10": "InStock", "10.5": "InStock"})
+    (draft,) = detect(uk_ctx, old, new)
+    assert draft.data["my_sizes_restocked"] == ["10"]
+    assert draft.data["my_sizes_as"] == {"10": "UK 9.5"}

@@ -289,6 +289,11 @@ def _selectors(args: argparse.Namespace) -> Selectors | None:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from tracker.extract import extract_body
+    from tracker.sizes import SYSTEMS, system_named
+
+    system = system_named(args.size_system) if args.size_system else None
+    if args.size_system and system is None:
+        raise ConfigError(f"--size-system {args.size_system!r}: use one of {', '.join(SYSTEMS)} (jp = cm)")
 
     if args.file in (None, "-"):
         body = sys.stdin.buffer.read()
@@ -311,7 +316,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         currency=args.currency,
         query=args.query,
     )
-    out: Any = [p.to_json() for p in products]
+    # Sizes placed as a check would: the label, --size-system (a source's size_system), the country.
+    out: Any = [p.placed_sizes(system=system).to_json() for p in products]
     if len(out) == 1:
         out = out[0]
     print(json.dumps(out, indent=2, ensure_ascii=False))
@@ -459,6 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="KEY=SELECTOR",
         help="override: price=CSS, availability=CSS, sizes=CSS... or JSON paths for JSON ($.price)",
+    )
+    p.add_argument(
+        "--size-system",
+        help="the system the shop's bare size numbers are in, as a source's size_system (us_men, uk, eu, cm)",
     )
     p.set_defaults(func=cmd_extract)
 

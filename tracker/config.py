@@ -26,6 +26,7 @@ from pydantic import (
 
 from tracker.errors import ConfigError
 from tracker.money import is_currency
+from tracker.sizes import SYSTEMS, Chart, collector_size, system_named
 
 DEFAULT_CONFIG = Path("config.toml")
 DEFAULT_USER_AGENT = (
@@ -69,7 +70,7 @@ def zone_named(name: str | None) -> ZoneInfo | None:
 def parse_money(value: Any) -> Decimal:
     """A Decimal from "130", 130 or 130.0; never from a float's binary noise."""
     if isinstance(value, bool):
-        raise ValueError("expected an amount such as 130 or \"129.99\"")
+        raise ValueError('expected an amount such as 130 or "129.99"')
     try:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
@@ -81,7 +82,7 @@ def parse_money(value: Any) -> Decimal:
 
 def _prices(value: Any) -> dict[str, Decimal]:
     if not isinstance(value, dict):
-        raise ValueError('expected a table of currency = amount, e.g. { USD = 130, GBP = 100 }')
+        raise ValueError("expected a table of currency = amount, e.g. { USD = 130, GBP = 100 }")
     out: dict[str, Decimal] = {}
     for currency, amount in value.items():
         code = str(currency).upper()
@@ -91,7 +92,15 @@ def _prices(value: Any) -> dict[str, Decimal]:
     return out
 
 
+def _size_system(value: Any) -> str:
+    system = system_named(str(value)) if isinstance(value, str) else None
+    if system is None:
+        raise ValueError(f"{value!r} is not a size system (use one of: {', '.join(SYSTEMS)}; jp = cm)")
+    return system
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+SizeSystem = Annotated[str, BeforeValidator(_size_system)]
 Money = Annotated[Decimal, BeforeValidator(parse_money)]
 Prices = Annotated[dict[str, Decimal], BeforeValidator(_prices)]
 
@@ -172,6 +181,22 @@ class Source(_Strict):
     per_host_concurrency: int | None = Field(default=None, ge=1, le=64)
     per_host_delay: Duration | None = None
     selectors: Selectors | None = None
+    # The system the shop's bare size numbers are in, and its own size chart when it has one.
+    size_system: SizeSystem | None = None
+    size_chart: dict[str, list[str | int | float]] | None = None
+
+    @field_validator("size_chart")
+    @classmethod
+    def _chart(
+        cls, v: dict[str, list[str | int | float]] | None
+    ) -> dict[str, list[str | int | float]] | None:
+        if v is not None:
+            Chart.from_columns(v)
+        return v
+
+    def chart(self) -> Chart | None:
+        """The shop's own size chart (size_chart), tried before New Balance's."""
+        return Chart.from_columns(self.size_chart) if self.size_chart else None
 
     @field_validator("currency")
     @classmethod
@@ -376,6 +401,8 @@ class Config(_Strict):
     database_url: str = "sqlite:///data/tracker.db"
     timezone: str = "UTC"
     locale: str = "en_US"
+    # The system your sizes are in when you write a bare number (colorways' sizes = ["10"]).
+    size_system: SizeSystem = "us_men"
     defaults: Defaults = Field(default_factory=Defaults)
     colorways: list[Colorway] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
@@ -403,6 +430,13 @@ class Config(_Strict):
                     f" (also colorways[{seen[colorway.style_code]}])",
                 )
             seen[colorway.style_code] = i
+            for size in colorway.sizes:
+                if not collector_size(size, self.size_system).placed:
+                    raise _KeyedError(
+                        f"colorways[{i}].sizes",
+                        f'{size!r} is not a shoe size in {self.size_system} (write e.g. "10", "9.5",'
+                        ' "UK 9.5", "EU 44" or "28cm")',
+                    )
         names: dict[str, int] = {}
         for i, source in enumerate(self.sources):
             if source.name in names:

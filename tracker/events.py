@@ -9,20 +9,44 @@ from typing import Any
 
 from tracker.extract.model import Availability
 from tracker.money import format_money
+from tracker.sizes import US_MEN, Size, collector_size, display, label_with_attributes
 
 IN = Availability.IN_STOCK.value
 OUT = Availability.OUT_OF_STOCK.value
 
 
 @dataclass(frozen=True)
+class SizeState:
+    """One size of an observation: the shop's label, its stock and price, and where it was placed."""
+
+    label: str
+    availability: str
+    price: str | None
+    placed: Size
+
+    @staticmethod
+    def of(size: dict[str, Any]) -> SizeState:
+        price = size.get("price")
+        return SizeState(
+            label_with_attributes(size),
+            str(size.get("availability") or "unknown"),
+            None if price is None else str(price),
+            Size.from_json(size),
+        )
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.label, self.availability, self.price or "")
+
+
+@dataclass(frozen=True)
 class State:
-    """What an observation says, in comparable form."""
+    """What an observation says, in comparable form (a size placed differently is a change too)."""
 
     price: Decimal | None
     currency: str | None
     compare_at: Decimal | None
     availability: str
-    sizes: tuple[tuple[str, str, str | None], ...]
+    sizes: tuple[SizeState, ...]
 
     @staticmethod
     def of(
@@ -32,20 +56,15 @@ class State:
         availability: str,
         sizes: Sequence[dict[str, Any]],
     ) -> State:
-        return State(
-            price,
-            currency,
-            compare_at,
-            availability,
-            tuple(
-                sorted(
-                    (str(s["size"]), str(s.get("availability") or "unknown"), s.get("price")) for s in sizes
-                )
-            ),
-        )
+        rows = sorted((SizeState.of(s) for s in sizes), key=SizeState.key)
+        return State(price, currency, compare_at, availability, tuple(rows))
 
     def sizes_in_stock(self) -> list[str]:
-        return [size for size, avail, _ in self.sizes if avail == IN]
+        return [s.label for s in self.sizes if s.availability == IN]
+
+    def placed(self, label: str) -> Size:
+        """The placement of one of this state's sizes, by label."""
+        return next((s.placed for s in self.sizes if s.label == label), Size(label))
 
 
 @dataclass(frozen=True)
@@ -63,6 +82,11 @@ class Context:
     target_prices: dict[str, str] = field(default_factory=dict)
     my_sizes: tuple[str, ...] = ()
     locale: str | None = None  # for prices in messages (config.toml's locale)
+    size_system: str = US_MEN  # the collector's size system: what a bare number in my_sizes means
+
+    def mine(self) -> tuple[Size, ...]:
+        """The collector's sizes, placed in their system."""
+        return tuple(collector_size(s, self.size_system) for s in self.my_sizes)
 
 
 @dataclass(frozen=True)
@@ -80,8 +104,24 @@ def _money(amount: Decimal | None, currency: str | None, locale: str | None) -> 
     return format_money(amount, currency, locale)
 
 
-def _norm_size(size: str) -> str:
-    return size.strip().upper().removeprefix("US").removeprefix("UK").removeprefix("EU").strip()
+def _same_label(label: str) -> str:
+    """A shop's size label compared with its own earlier labels: case and spacing aside."""
+    return " ".join(label.split()).casefold()
+
+
+def your_size(size: Size, mine: Sequence[Size]) -> str | None:
+    """The collector's size this shop size is ("US 10"), or None when it is none of theirs."""
+    for own in mine:
+        if size.matches(own):
+            system, value = own.systems[0]
+            return display(system, value)
+    return None
+
+
+def _shown(label: str, yours: dict[str, str]) -> str:
+    """A size as a message names it: the shop's label, with the collector's size when it is theirs."""
+    own = yours.get(label)
+    return f"{label} (= {own})" if own and _same_label(own) != _same_label(label) else label
 
 
 def _base(ctx: Context, new: State) -> dict[str, Any]:
@@ -98,6 +138,10 @@ def _base(ctx: Context, new: State) -> dict[str, Any]:
         "availability": new.availability,
         "sizes_in_stock": new.sizes_in_stock(),
     }
+    placed = {s.label: s.placed.to_json() for s in new.sizes if s.availability == IN}
+    if placed:
+        # Where each size in stock was placed, so alert rules compare sizes, not strings.
+        data["sizes_placed"] = placed
     if new.currency and new.currency in ctx.list_prices:
         list_price = Decimal(ctx.list_prices[new.currency])
         data["list_price"] = str(list_price)
@@ -185,25 +229,27 @@ def detect(ctx: Context, old: State, new: State) -> list[Draft]:
         drafts.append(
             Draft("sold_out", f"{label} sold out at {ctx.shop}", dict(base, old_availability=old_avail))
         )
-    old_in = {_norm_size(s) for s in old.sizes_in_stock()}
-    back = [s for s in new.sizes_in_stock() if _norm_size(s) not in old_in] if old.sizes else []
-    mine = {_norm_size(s) for s in ctx.my_sizes}
-    my_back = [s for s in back if _norm_size(s) in mine]
-    if new.availability == IN and old_avail == OUT:
-        sizes = f": sizes {', '.join(new.sizes_in_stock())}" if new.sizes else ""
-        drafts.append(
-            Draft(
-                "restock",
-                f"{label} is back in stock at {ctx.shop}{sizes}",
-                dict(base, old_availability=old_avail, sizes_restocked=back, my_sizes_restocked=my_back),
-            )
-        )
-    elif back and new.availability == IN and old_avail == IN:
-        drafts.append(
-            Draft(
-                "size_restock",
-                f"{label}: size {', '.join(back)} back in stock at {ctx.shop}",
-                dict(base, sizes_restocked=back, my_sizes_restocked=my_back),
-            )
-        )
+    drafts.extend(_restocks(ctx, old, new, label, base))
     return drafts
+
+
+def _restocks(ctx: Context, old: State, new: State, label: str, base: dict[str, Any]) -> list[Draft]:
+    """A restock (the listing back in stock) or a size restock (sizes back while others were in)."""
+    # A size is "back" by the shop's own label; whether it is the collector's is a size comparison.
+    old_in = {_same_label(s) for s in old.sizes_in_stock()}
+    back = [s for s in new.sizes_in_stock() if _same_label(s) not in old_in] if old.sizes else []
+    mine = ctx.mine()
+    yours = {s: own for s in new.sizes_in_stock() if (own := your_size(new.placed(s), mine))}
+    my_back = [s for s in back if s in yours]
+    facts = dict(base, sizes_restocked=back, my_sizes_restocked=my_back)
+    if yours:
+        facts["my_sizes_as"] = yours
+    if new.availability == IN and old.availability == OUT:
+        in_stock = new.sizes_in_stock()
+        sizes = f": sizes {', '.join(_shown(s, yours) for s in in_stock)}" if new.sizes else ""
+        facts["old_availability"] = old.availability
+        return [Draft("restock", f"{label} is back in stock at {ctx.shop}{sizes}", facts)]
+    if back and new.availability == IN and old.availability == IN:
+        sizes = ", ".join(_shown(s, yours) for s in back)
+        return [Draft("size_restock", f"{label}: size {sizes} back in stock at {ctx.shop}", facts)]
+    return []

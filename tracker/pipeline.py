@@ -153,7 +153,14 @@ class Pipeline:
             )
         else:
             recorded = ProductRecorder(
-                session, src, source, run_id=run_id, catalogue=catalogue, now=now
+                session,
+                src,
+                source,
+                run_id=run_id,
+                catalogue=catalogue,
+                now=now,
+                locale=self.config.locale,
+                size_system=self.config.size_system,
             ).record(got)
             # Products' launch dates and coming-soon tags, and releases going live.
             offered = recorded.offered

@@ -35,14 +35,10 @@ colorway = by_code[choice]
 st.title(plain(colorway.name))
 st.caption(plain(f"{colorway.style_code} · {colorway.line}"))
 
-range_label = (
-    st.segmented_control("Range", list(data.RANGES), default="30 d", key="range") or "30 d"
-)
+range_label = st.segmented_control("Range", list(data.RANGES), default="30 d", key="range") or "30 d"
 history = data.history(ctx.url, colorway.id, data.RANGES[range_label])
 currency_list = (
-    queries.currencies(history.points, colorway.list_prices)
-    or list(colorway.list_prices)
-    or ["USD"]
+    queries.currencies(history.points, colorway.list_prices) or list(colorway.list_prices) or ["USD"]
 )
 currency = currency_list[0]
 if len(currency_list) > 1:
@@ -58,14 +54,10 @@ else:
     cols[1].metric(
         "Lowest",
         money(stats.lowest, currency) or "—",
-        help=plain(f"{stats.lowest_source} on {when(stats.lowest_at, tz)}")
-        if stats.lowest_source
-        else None,
+        help=plain(f"{stats.lowest_source} on {when(stats.lowest_at, tz)}") if stats.lowest_source else None,
     )
     cols[2].metric("Highest", money(stats.highest, currency) or "—")
-    cols[3].metric(
-        "Average", money(stats.average, currency) or "—", help="Time-weighted over the range"
-    )
+    cols[3].metric("Average", money(stats.average, currency) or "—", help="Time-weighted over the range")
     cols[4].metric("List price", money(list_price, currency) or "—")
     st.altair_chart(
         charts.price_history(history.segments, currency=currency, list_price=list_price, tz=tz),
@@ -106,32 +98,32 @@ else:
     )
 
 st.subheader("Sizes")
-grid: dict[str, dict[str, str]] = {}
-for offer in offers:
-    prices = {s.get("price") for s in offer.sizes if s.get("price") is not None}
-    differ = len(prices) > 1
-    for size in offer.sizes:
-        label = str(size.get("size", "?"))
-        state = size.get("availability")
-        mark = "✓" if state == queries.IN_STOCK else "✗" if state == queries.OUT_OF_STOCK else "?"
-        if differ and state == queries.IN_STOCK and size.get("price") is not None:
-            mark += f" {money(queries.to_decimal(size['price']), offer.currency)}"
-        grid.setdefault(label, {})[offer.source_name] = mark
-if not grid:
+system = ctx.config.size_system
+grid_rows = queries.size_grid(offers, colorway.sizes, system)
+if not grid_rows:
     st.caption("No shop has listed sizes for this colorway yet.")
 else:
+    marks = {queries.IN_STOCK: "✓", queries.OUT_OF_STOCK: "✗"}
 
-    def _size_key(size: str) -> tuple[float, str]:
-        try:
-            return (float(size.replace(",", ".")), size)
-        except ValueError:
-            return (float("inf"), size)
+    def _cell(cells: tuple[queries.GridCell, ...]) -> str:
+        shown = []
+        for c in cells:
+            mark = (
+                marks.get(c.availability, "?")
+                + (f" {c.label}" if c.label else "")
+                + ("~" if c.guessed else "")
+            )
+            if c.price is not None and c.availability == queries.IN_STOCK:
+                mark += f" {money(c.price, c.currency)}"
+            shown.append(mark)
+        return " · ".join(shown)
 
-    frame = (
-        pd.DataFrame.from_dict(grid, orient="index").reindex(sorted(grid, key=_size_key)).fillna("")
-    )
-    frame.index.name = "size"
-    mine = set(colorway.sizes)
+    frame = pd.DataFrame(
+        [{shop: _cell(cells) for shop, cells in row.cells.items()} for row in grid_rows],
+        index=[row.size if row.placed else f"{row.size} (unplaced)" for row in grid_rows],
+    ).fillna("")
+    frame.index.name = f"size ({queries.size_system_name(system)})"
+    mine = {row.size for row in grid_rows if row.mine}
     st.dataframe(
         frame.style.apply(
             lambda r: ["background-color: #FFF4D6" if r.name in mine else "" for _ in r], axis=1
@@ -140,7 +132,10 @@ else:
         key="size_grid",
     )
     st.caption(
-        "✓ in stock · ✗ sold out · ? unknown; your sizes are highlighted; prices shown where sizes differ."
+        f"Rows are sizes in your system ({queries.size_system_name(system)}, config size_system), with"
+        " each shop's own label beside its mark where it writes it another way. ✓ in stock · ✗ sold"
+        " out · ? unknown; ~ the shop's size system was guessed from its country; your sizes are"
+        " highlighted; prices shown where sizes differ. Unplaced sizes match none of yours: see Health."
     )
 
 st.subheader("Events")

@@ -18,11 +18,7 @@ if not rows:
 
 broken = [h.name for h in rows if h.broken]
 if broken:
-    st.error(
-        "Broken: "
-        + plain(", ".join(broken))
-        + ". Their checks keep failing; see the last error below."
-    )
+    st.error("Broken: " + plain(", ".join(broken)) + ". Their checks keep failing; see the last error below.")
 else:
     st.success("Every source is working.", icon=":material/check_circle:")
 
@@ -67,12 +63,42 @@ st.dataframe(
         "last check": st.column_config.DatetimeColumn("Last check", format="YYYY-MM-DD HH:mm"),
         "error rate %": st.column_config.NumberColumn("Error rate", format="%.1f%%"),
         "not modified %": st.column_config.NumberColumn("Not modified", format="%.1f%%"),
-        "blocked": st.column_config.NumberColumn(
-            "Blocked / challenge", help="Checks answered by a bot wall"
-        ),
+        "blocked": st.column_config.NumberColumn("Blocked / challenge", help="Checks answered by a bot wall"),
         "mean ms": st.column_config.NumberColumn("Mean duration", format="%d ms"),
     },
 )
 st.caption(
     "Rates over the last 24 hours. Blocked checks count as errors; they never mark a product sold out."
 )
+
+sizes = data.size_health(ctx.url, ctx.config.size_system)
+if sizes:
+    st.subheader("Sizes")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "source": s.source_name,
+                    "unplaced": ", ".join(s.unplaced),
+                    "guessed": (f"{s.guessed_count} as {', '.join(s.guessed)}" if s.guessed_count else ""),
+                }
+                for s in sizes
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="size_health",
+        column_config={
+            "unplaced": st.column_config.TextColumn(
+                "Sizes not placed", help="Never matched to your sizes until the source says its system"
+            ),
+            "guessed": st.column_config.TextColumn(
+                "Sizes placed by a guess", help="System guessed from the shop's country or the number"
+            ),
+        },
+    )
+    st.caption(
+        "A size the tracker cannot place in a size system (US men's, US women's, UK, EU, cm) is kept as "
+        "the shop wrote it and never counts as yours. Set the source's size_system in config.toml "
+        '(e.g. size_system = "uk") to place its bare numbers, or size_chart for a shop with its own chart.'
+    )

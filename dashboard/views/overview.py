@@ -34,13 +34,9 @@ for colorway in watched:
     best = row.best if row else None
     currency = row.currency if row else next(iter(colorway.list_price), "USD")
     suspect = (
-        ", ".join(f"{money(o.price, o.currency)} at {o.source_name}" for o in row.suspect)
-        if row
-        else ""
+        ", ".join(f"{money(o.price, o.currency)} at {o.source_name}" for o in row.suspect) if row else ""
     )
-    sizes = (
-        f"{len(row.my_sizes_available)} / {len(colorway.sizes)}" if row and colorway.sizes else ""
-    )
+    sizes = f"{len(row.my_sizes_available)} / {len(colorway.sizes)}" if row and colorway.sizes else ""
     table.append(
         {
             # The catalogue's image, else the picture of the shop offering the best price.
@@ -129,9 +125,7 @@ if table:
 st.subheader("Discovered 2002R listings")
 found = data.discovered(ctx.url)
 if not found:
-    st.caption(
-        "No 2002R listing outside your catalogue has turned up. New colorways appear here first."
-    )
+    st.caption("No 2002R listing outside your catalogue has turned up. New colorways appear here first.")
 else:
     known = {c.style_code for c in ctx.config.colorways if c.watched}
     st.dataframe(
@@ -157,17 +151,11 @@ else:
         code = offer.style_code
         if not code or code in known:
             continue
-        if st.button(
-            f"Watch {code}", key=f"watch-{offer.listing_id}", help=f"Add {code} to config.toml"
-        ):
+        if st.button(f"Watch {code}", key=f"watch-{offer.listing_id}", help=f"Add {code} to config.toml"):
             text = ctx.path.read_text(encoding="utf-8")
-            outcome = watchlist.save(
-                ctx.path, text, watchlist.watch(text, code, offer.title or code)
-            )
+            outcome = watchlist.save(ctx.path, text, watchlist.watch(text, code, offer.title or code))
             if outcome.errors:
-                st.error(
-                    plain("; ".join(f"{k or 'config'}: {v}" for k, v in outcome.errors.items()))
-                )
+                st.error(plain("; ".join(f"{k or 'config'}: {v}" for k, v in outcome.errors.items())))
             else:
                 known.add(code)
                 st.success(f"{code} added to your watchlist.")

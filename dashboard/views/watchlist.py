@@ -82,9 +82,7 @@ def _save_colorway(code: str) -> None:
     st.session_state["cw_errors"] = outcome.errors
     if not outcome.errors:
         if code == NEW:  # an empty form for the next new colorway
-            for key in [
-                k for k in st.session_state if str(k).startswith("cw_") and str(k).endswith(NEW)
-            ]:
+            for key in [k for k in st.session_state if str(k).startswith("cw_") and str(k).endswith(NEW)]:
                 del st.session_state[key]
         st.session_state["watchlist_notice"] = f"Saved {form.name} ({form.style_code.upper()})."
         st.session_state["cw_choice"] = form.style_code.strip().upper()
@@ -146,9 +144,7 @@ with st.form(f"colorway-{choice}", border=True):
             help="Comma separated, as the shops write them: 9, 9.5, 10",
         )
         _show_error("sizes")
-        st.checkbox(
-            "Watched", value=current.watched if current else True, key=_key(choice, "watched")
-        )
+        st.checkbox("Watched", value=current.watched if current else True, key=_key(choice, "watched"))
     with right:
         st.text_input(
             "Currency",
@@ -179,9 +175,7 @@ with st.form(f"colorway-{choice}", border=True):
             "A time (`release_at`) and a region (`region`) are set in config.toml.",
         )
         _show_error("release_date")
-        st.text_input(
-            "Image URL", value=current.image or "" if current else "", key=_key(choice, "image")
-        )
+        st.text_input("Image URL", value=current.image or "" if current else "", key=_key(choice, "image"))
         _show_error("image")
     _show_error("")
     st.form_submit_button("Save colorway", type="primary", on_click=_save_colorway, args=(choice,))
@@ -189,9 +183,7 @@ with st.form(f"colorway-{choice}", border=True):
 if current is not None:
     with st.expander(f"Remove {current.name}"):
         st.caption("Its price history stays in the database; the tracker stops matching it.")
-        st.button(
-            "Remove from config.toml", key="cw_remove", on_click=_remove_colorway, args=(choice,)
-        )
+        st.button("Remove from config.toml", key="cw_remove", on_click=_remove_colorway, args=(choice,))
 
 
 st.subheader("Add a shop by URL")
@@ -221,9 +213,7 @@ def _preview() -> None:
         st.session_state["src_errors"] = {"url": problem}
         return
     st.session_state["src_errors"] = {}
-    st.session_state["src_preview"] = preview.fetch_preview(
-        form.url, ctx.config.defaults.user_agent
-    )
+    st.session_state["src_preview"] = preview.fetch_preview(form.url, ctx.config.defaults.user_agent)
 
 
 def _save_source() -> None:

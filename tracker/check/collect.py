@@ -70,6 +70,7 @@ def _catalogue_page(src: SourceConfig, url: str, base: str, body: bytes) -> tupl
         raise ExtractError(f"{url}: not a Shopify products.json ({exc})") from None
     try:
         products = extract_shopify_catalogue(payload, base_url=base, currency=src.currency, query=src.query)
+        products = place_sizes(src, *products)
     except ExtractError:
         raise
     except Exception as exc:  # whatever a shop sends must end in a recorded failure
@@ -119,13 +120,26 @@ def _validators(res: FetchResult, count: int) -> dict[str, str]:
     return validators
 
 
+def place_sizes(src: SourceConfig, *products: Product) -> list[Product]:
+    """The products with their sizes placed in size systems: the label, the source's size_system and
+    size_chart, else the shop's country."""
+    chart = src.chart()
+    return [p.placed_sizes(system=src.size_system, chart=chart) for p in products]
+
+
 def read_product(src: SourceConfig, url: str, res: FetchResult) -> Product:
     """Read one product body: a Shopify product's .js for shopify_product sources, else a page."""
     if src.kind == "shopify_product":
-        return extract_shopify_product_js(res.body, url=_strip_query(url), currency=src.currency)
-    return extract_page(
-        res.body, res.final_url, selectors=src.selectors, currency=src.currency, content_type=res.content_type
-    )
+        product = extract_shopify_product_js(res.body, url=_strip_query(url), currency=src.currency)
+    else:
+        product = extract_page(
+            res.body,
+            res.final_url,
+            selectors=src.selectors,
+            currency=src.currency,
+            content_type=res.content_type,
+        )
+    return place_sizes(src, product)[0]
 
 
 def _sort_product(src: SourceConfig, url: str, res: FetchResult, product: Product, out: Collected) -> None:

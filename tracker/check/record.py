@@ -26,6 +26,7 @@ from tracker.extract.model import Product
 from tracker.match import CatalogueEntry, Match, match_product
 from tracker.pricing import effective_list_prices
 from tracker.releases.records import record_release, resolve
+from tracker.sizes import US_MEN
 from tracker.stylecode import mentions_2002r
 
 
@@ -81,8 +82,15 @@ def state_of_obs(obs: Observation) -> State:
     return State.of(obs.price, obs.currency, obs.compare_at, obs.availability, obs.sizes)
 
 
-def context_for(shop: str, listing: Listing, colorway: Colorway | None, locale: str | None = None) -> Context:
-    """What detection knows of a listing: its colorway, list prices (with the line's default), sizes."""
+def context_for(
+    shop: str,
+    listing: Listing,
+    colorway: Colorway | None,
+    locale: str | None = None,
+    size_system: str = US_MEN,
+) -> Context:
+    """What detection knows of a listing: its colorway, list prices (with the line's default), sizes
+    (in the collector's size system)."""
     return Context(
         shop=shop,
         title=listing.title,
@@ -95,6 +103,7 @@ def context_for(shop: str, listing: Listing, colorway: Colorway | None, locale: 
         target_prices=dict(colorway.target_prices) if colorway else {},
         my_sizes=tuple(colorway.sizes) if colorway else (),
         locale=locale,
+        size_system=size_system,
     )
 
 
@@ -130,9 +139,11 @@ class ProductRecorder:
         catalogue: Catalogue,
         now: datetime,
         locale: str | None = None,
+        size_system: str = US_MEN,
     ) -> None:
         assert source.id is not None
         self.locale = locale
+        self.size_system = size_system
         self.session, self.src, self.source_id = session, src, source.id
         self.run_id, self.catalogue, self.now = run_id, catalogue, now
         self.baseline = not source.baseline_done  # a source's first check announces nothing
@@ -170,7 +181,7 @@ class ProductRecorder:
         self.out.seen.add(listing.id)
         self.out.offered.append((listing, product))
         colorway = self.catalogue.by_id.get(match.colorway_id or -1)
-        ctx = context_for(self.src.name, listing, colorway, self.locale)
+        ctx = context_for(self.src.name, listing, colorway, self.locale, self.size_system)
         self._observe(listing, product, ctx, match=match, created=created)
 
     def _upsert_listing(self, item: Fetched, match: Match) -> tuple[Listing, bool]:

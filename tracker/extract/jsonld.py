@@ -11,6 +11,7 @@ from typing import Any
 
 from tracker.extract.model import Availability
 from tracker.extract.prices import parse_amount, parse_price
+from tracker.sizes import is_size_name, strip_size_words, system_in_name
 
 _TRAILING_COMMA = re.compile(r",\s*([\]}])")
 _LINE_COMMENT = re.compile(r"^\s*//.*$", re.M)
@@ -74,6 +75,61 @@ def loads_lenient(text: str) -> Any:
             break
         items.append(obj)
     return items or None
+
+
+# The schema.org properties read here; shops also write them "Offers", "Price", "SKU".
+_KEYS = {
+    key.lower(): key
+    for key in (
+        "@type",
+        "@graph",
+        "@id",
+        "type",
+        "offers",
+        "price",
+        "priceCurrency",
+        "priceSpecification",
+        "priceType",
+        "valueAddedTaxIncluded",
+        "lowPrice",
+        "highPrice",
+        "availability",
+        "availabilityStarts",
+        "sku",
+        "mpn",
+        "productID",
+        "name",
+        "size",
+        "sizeSystem",
+        "itemOffered",
+        "additionalProperty",
+        "propertyID",
+        "value",
+        "hasVariant",
+        "url",
+        "image",
+        "brand",
+        "releaseDate",
+        "contentUrl",
+        "@value",
+    )
+}
+
+
+def canonical_keys(data: Any, depth: int = 0) -> Any:
+    """The data with schema.org property names in their canonical case ("Offers" -> "offers")."""
+    if depth > 14:
+        return data
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            name = _KEYS.get(key.lower(), key) if isinstance(key, str) else key
+            if name not in out or name == key:
+                out[name] = canonical_keys(value, depth + 1)
+        return out
+    if isinstance(data, list):
+        return [canonical_keys(item, depth + 1) for item in data]
+    return data
 
 
 def type_names(node: dict[str, Any]) -> set[str]:
@@ -144,6 +200,8 @@ class OfferData:
     url: str | None = None
     size: str | None = None
     low: bool = False
+    name: str | None = None  # an offer's own name ("Size 9", "2002R - UK 10"): a size when it has one
+    system: str | None = None  # the size system the markup names (sizeSystem, a "UK Size" property)
 
 
 @dataclass
@@ -156,6 +214,7 @@ class ProductData:
     brand: str | None = None
     url: str | None = None
     size: str | None = None
+    system: str | None = None
     offers: list[OfferData] = field(default_factory=list)
     variants: list[ProductData] = field(default_factory=list)
     source: str = "json-ld"
@@ -195,6 +254,53 @@ def _amount(value: Any, currency: str | None) -> Decimal | None:
     return parse_amount(value)
 
 
+_SIZE_SYSTEMS = {
+    "wearablesizesystemus": "us_men",
+    "wearablesizesystemuk": "uk",
+    "wearablesizesystemgb": "uk",
+    "wearablesizesystemeurope": "eu",
+    "wearablesizesystemen13402": "eu",
+    "wearablesizesystemde": "eu",
+    "wearablesizesystemfr": "eu",
+    "wearablesizesystemit": "eu",
+    "wearablesizesystemjp": "cm",
+    "wearablesizesystemmondopoint": "cm",
+}
+
+
+def _size_field(value: Any) -> tuple[str | None, str | None]:
+    """(label, system) from a size property: text, or a SizeSpecification with its sizeSystem."""
+    if isinstance(value, dict):
+        system = _text(value.get("sizeSystem"))
+        key = (system or "").rsplit("/", 1)[-1].lower()
+        return _text(value.get("name") or value.get("value")), _SIZE_SYSTEMS.get(key) or system_in_name(
+            system
+        )
+    return _text(value), None
+
+
+def _property_size(node: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(label, system) from additionalProperty entries named like a size ("Size", "UK Size", "Taglia")."""
+    props = node.get("additionalProperty")
+    for prop in props if isinstance(props, list) else [props]:
+        if not isinstance(prop, dict):
+            continue
+        name = _text(prop.get("name")) or _text(prop.get("propertyID")) or ""
+        if is_size_name(name):
+            value = _text(prop.get("value"))
+            if value:
+                return value, system_in_name(name)
+    return None, None
+
+
+def size_of(node: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(label, system) a Product, Offer or itemOffered node gives: size, then additionalProperty."""
+    label, system = _size_field(node.get("size"))
+    if label:
+        return label, system
+    return _property_size(node)
+
+
 def _offers(value: Any, inherited_currency: str | None = None) -> list[OfferData]:
     """Every concrete offer under an ``offers`` value: Offer, AggregateOffer, lists, nesting."""
     out: list[OfferData] = []
@@ -222,9 +328,14 @@ def _offers(value: Any, inherited_currency: str | None = None) -> list[OfferData
         if "highPrice" in item and price is None:
             price = _amount(item.get("highPrice"), currency)
         item_offered = item.get("itemOffered")
-        size = None
+        size, system = size_of(item)
+        name = _text(item.get("name"))
         if isinstance(item_offered, dict):
-            size = _text(item_offered.get("size"))
+            if not size:
+                size, system = size_of(item_offered)
+            name = name or _text(item_offered.get("name"))
+        elif isinstance(item_offered, str) and not name:
+            name = item_offered
         out.append(
             OfferData(
                 price=price,
@@ -234,8 +345,10 @@ def _offers(value: Any, inherited_currency: str | None = None) -> list[OfferData
                 sku=_text(item.get("sku"))
                 or (_text(item_offered.get("sku")) if isinstance(item_offered, dict) else None),
                 url=_text(item.get("url")),
-                size=size or _text(item.get("size")),
+                size=size,
                 low=low,
+                name=name,
+                system=system,
             )
         )
     return out
@@ -248,20 +361,31 @@ def _availability_starts(offers: Any) -> str | None:
     return None
 
 
+def _named_sizes(offers: list[OfferData], title: str | None) -> list[OfferData]:
+    """Offers whose names give their size ("Size 9", "<title> - UK 10") get it."""
+    for offer in offers:
+        if not offer.size and offer.name:
+            offer.size = strip_size_words(offer.name, title)
+    return offers
+
+
 def _product(node: dict[str, Any]) -> ProductData:
     image = node.get("image")
     if isinstance(image, list):
         image = image[0] if image else None
     if isinstance(image, dict):
         image = image.get("url") or image.get("contentUrl")
+    size, system = size_of(node)
+    title = _text(node.get("name"))
     product = ProductData(
-        title=_text(node.get("name")),
+        title=title,
         sku=_text(node.get("sku")) or _text(node.get("mpn")) or _text(node.get("productID")),
         image=image if isinstance(image, str) else None,
         brand=_text(node.get("brand")),
         url=_text(node.get("url")),
-        size=_text(node.get("size")),
-        offers=_offers(node.get("offers")),
+        size=size,
+        system=system,
+        offers=_named_sizes(_offers(node.get("offers")), title),
         release_date=_text(node.get("releaseDate")) or _availability_starts(node.get("offers")),
     )
     for variant in node.get("hasVariant") or []:
@@ -274,7 +398,7 @@ def products_from(blocks: list[Any]) -> list[ProductData]:
     """Every Product / ProductGroup in the JSON-LD blocks, outermost first."""
     out: list[ProductData] = []
     seen: set[int] = set()
-    for block in blocks:
+    for block in canonical_keys(blocks):
         for node in iter_nodes(block):
             if id(node) in seen:
                 continue

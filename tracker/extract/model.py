@@ -7,6 +7,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from tracker.sizes import Chart, Placer, Size, country_system
+
 
 class Availability(StrEnum):
     """Three states: 'unknown' (blocked, challenge page, nothing found) is never out of stock."""
@@ -18,20 +20,33 @@ class Availability(StrEnum):
 
 @dataclass(frozen=True)
 class SizeOffer:
-    """One size (a Shopify variant, a per-size Offer) with its own stock and price."""
+    """One size (a Shopify variant, a per-size Offer) with its own stock and price.
+
+    ``size`` is the label as the shop wrote it; ``attributes`` the variant's other options (a width,
+    a colour); ``system`` the size system the markup names for it (an option called "UK Size");
+    ``placed`` the label placed in size systems (see tracker.sizes), set by Product.placed_sizes.
+    """
 
     size: str
     availability: Availability = Availability.UNKNOWN
     price: Decimal | None = None
     sku: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+    system: str | None = None
+    placed: Size | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "size": self.size,
             "availability": self.availability.value,
             "price": None if self.price is None else str(self.price),
             "sku": self.sku,
         }
+        if self.attributes:
+            out["attributes"] = dict(self.attributes)
+        if self.placed is not None:
+            out.update(self.placed.to_json())
+        return out
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,14 @@ class Product:
     def with_(self, **changes: Any) -> Product:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+    def placed_sizes(self, *, system: str | None = None, chart: Chart | None = None) -> Product:
+        """A copy whose sizes are placed in size systems: the label's own words, the markup's, the
+        source's ``size_system`` (system), else a guess from the shop's domain or currency."""
+        if not self.sizes:
+            return self
+        placer = Placer(system, chart, country_system(self.url, self.currency))
+        return self.with_(sizes=tuple(replace(s, placed=placer.place(s.size, s.system)) for s in self.sizes))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape `tracker extract` prints."""

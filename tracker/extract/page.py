@@ -30,6 +30,7 @@ Anything else is unknown, and blocked pages are always unknown.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -57,6 +58,7 @@ from tracker.extract.visible import (
     price_candidates,
     stock_text,
 )
+from tracker.sizes import looks_like_size, split_title_size
 from tracker.stylecode import find_style_code
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.I)
@@ -250,37 +252,65 @@ def _main_product(products: list[ProductData], url: str | None, title: str | Non
     return with_offers[0] if with_offers else products[0]
 
 
-def _inherited(offer: OfferData, *, sku: str | None, url: str | None, size: str | None) -> OfferData:
-    """An offer with the SKU, URL and size it lacks taken from the product that holds it."""
-    return OfferData(
-        price=offer.price,
-        currency=offer.currency,
-        compare_at=offer.compare_at,
-        availability=offer.availability,
-        sku=offer.sku or sku,
-        url=offer.url or url,
-        size=offer.size or size,
-    )
+def _inherited(offer: OfferData, holder: ProductData | None, *, url: str | None = None) -> OfferData:
+    """An offer with the SKU, URL and size it lacks taken from the product that holds it (None: none)."""
+    if holder is None:
+        return replace(offer)
+    size, system = offer.size, offer.system
+    if not size and holder.size:
+        size, system = holder.size, holder.system
+    return replace(offer, sku=offer.sku or holder.sku, url=offer.url or url, size=size, system=system)
+
+
+def _one_size_of(p: ProductData, main: ProductData, base: str | None) -> ProductData | None:
+    """A Product that is one size of the page's product (named like it, or like it plus a size), with
+    that size; None for another product."""
+    if p is main or not p.offers or not p.title:
+        return None
+    if p.title == main.title:
+        return p
+    name, size = split_title_size(p.title)
+    return replace(p, size=p.size or size) if size and name == base else None
 
 
 def _merge_size_products(products: list[ProductData], main: ProductData) -> list[OfferData]:
     """Offers of the main product, plus its variants and sibling Products that are one size each."""
+    base, own_size = split_title_size(main.title) if main.title else (None, None)
+    siblings = [s for p in products if (s := _one_size_of(p, main, base)) is not None]
+    if own_size and not main.size and any(s.title != main.title for s in siblings):
+        main = replace(main, size=own_size)  # "2002R Phantom - UK 9" beside "... - UK 9.5"
     single = len(main.offers) == 1
-    offers = [
-        _inherited(o, sku=main.sku if single else None, url=None, size=main.size if single else None)
-        for o in main.offers
-    ]
+    offers = [_inherited(o, main if single else None) for o in main.offers]
     for variant in main.variants:
-        offers.extend(
-            _inherited(o, sku=variant.sku, url=variant.url, size=variant.size) for o in variant.offers
-        )
-    # One Product per size: siblings with the same name and their own size or SKU.
-    if main.title:
-        for p in products:
-            if p is main or p.title != main.title or not p.offers:
-                continue
-            offers.extend(_inherited(o, sku=p.sku, url=p.url, size=p.size) for o in p.offers)
-    return offers
+        offers.extend(_inherited(o, variant, url=variant.url) for o in variant.offers)
+    # One Product per size: siblings named like the main product, with their own size or SKU.
+    for sibling in siblings:
+        offers.extend(_inherited(o, sibling, url=sibling.url) for o in sibling.offers)
+    return _sku_sizes(offers)
+
+
+def _common_prefix(texts: list[str]) -> str:
+    first, last = min(texts), max(texts)
+    for index, char in enumerate(first):
+        if char != last[index]:
+            return first[:index]
+    return first
+
+
+def _sku_sizes(offers: list[OfferData]) -> list[OfferData]:
+    """Offers with no size of their own take it from their SKUs' last part when the SKUs differ only
+    there and every such part looks like a size (84518927-040-35, -36, -37...)."""
+    bare = [o for o in offers if not o.size and o.sku]
+    if len(bare) < 2:
+        return offers
+    skus = [o.sku or "" for o in bare]
+    prefix = _common_prefix(skus)
+    cut = max(prefix.rfind(sep) for sep in "-_/ ") + 1  # not ".": 9.5 and 9.0 share "9."
+    suffixes = [sku[cut:] for sku in skus]
+    if cut == 0 or len(set(suffixes)) != len(suffixes) or not all(looks_like_size(x) for x in suffixes):
+        return offers
+    found = dict(zip(map(id, bare), suffixes, strict=True))
+    return [replace(o, size=found[id(o)]) if id(o) in found else o for o in offers]
 
 
 def _any_in_stock(offers: list[OfferData]) -> Availability:
@@ -298,7 +328,9 @@ def _sizes(offers: list[OfferData]) -> tuple[SizeOffer, ...]:
     for o in offers:
         if o.size and o.size not in seen:
             seen.add(o.size)
-            out.append(SizeOffer(size=o.size, availability=o.availability, price=o.price, sku=o.sku))
+            out.append(
+                SizeOffer(size=o.size, availability=o.availability, price=o.price, sku=o.sku, system=o.system)
+            )
     return tuple(out)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from tracker.errors import ExtractError
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.prices import parse_amount
+from tracker.sizes import is_size_name, is_width_name, looks_like_size, looks_like_width, system_in_name
 from tracker.stylecode import find_style_code
 
 
@@ -54,28 +55,63 @@ def matches_query(product: dict[str, Any], query: str | None) -> bool:
     return any(pattern.search(f) for f in fields)
 
 
-def _size_of(variant: dict[str, Any], options: list[Any]) -> str:
-    """The variant's size: the option named Size, else option1, else the variant title."""
-    for index, option in enumerate(_list(options)):
-        name = option.get("name") if isinstance(option, dict) else None
-        if isinstance(name, str) and name.strip().lower() in (
-            "size",
-            "größe",
-            "groesse",
-            "taille",
-            "talla",
-            "taglia",
-            "maat",
-            "storlek",
-            "shoe size",
-            "us size",
-        ):
-            position = option.get("position") or index + 1
-            value = variant.get(f"option{position}")
-            if value:
-                return str(value)
-    value = variant.get("option1") or variant.get("title")
-    return str(value) if value else ""
+_NO_OPTION = {"title", "default title", "default"}
+
+
+def _option_names(options: list[Any]) -> list[str]:
+    """Option names by position (option1..3): products.json gives {"name", "position"}, .js strings."""
+    names = ["", "", ""]
+    for index, option in enumerate(options[:3]):
+        name = option.get("name") if isinstance(option, dict) else option
+        position = option.get("position") if isinstance(option, dict) else None
+        slot = position - 1 if isinstance(position, int) and 1 <= position <= 3 else index
+        names[slot] = str(name).strip() if isinstance(name, str | int) else ""
+    while names and not names[-1]:
+        names.pop()
+    return names
+
+
+def _values(variants: list[dict[str, Any]], index: int) -> list[str]:
+    key = f"option{index + 1}"
+    return [str(v[key]) for v in variants if v.get(key) not in (None, "")]
+
+
+def _size_option(names: list[str], variants: list[dict[str, Any]]) -> int | None:
+    """The index of the size option: the one named like a size, else the one whose values look like
+    sizes (and not widths); None when no option is a size."""
+    for index, name in enumerate(names[:3]):
+        if is_size_name(name):
+            return index
+    best: tuple[float, int] | None = None
+    for index, name in enumerate(names[:3]):
+        values = _values(variants, index)
+        if not values or is_width_name(name) or name.lower() in _NO_OPTION:
+            continue
+        if any(looks_like_width(v) for v in values):
+            continue
+        share = sum(looks_like_size(v) for v in values) / len(values)
+        if share >= 0.8 and (best is None or share > best[0]):
+            best = (share, index)
+    return None if best is None else best[1]
+
+
+def _variant_size(
+    variant: dict[str, Any], names: list[str], size_index: int | None
+) -> tuple[str, tuple[tuple[str, str], ...], str | None]:
+    """(size label, the other options as attributes, the system the option's name gives)."""
+    attributes = []
+    size = ""
+    for index, name in enumerate(names[:3] or ["Title"]):
+        value = variant.get(f"option{index + 1}")
+        if value in (None, ""):
+            continue
+        if index == size_index:
+            size = str(value)
+        elif str(value).strip().lower() not in _NO_OPTION:
+            attributes.append((name or f"option{index + 1}", str(value)))
+    # An option called "UK Size" or "EU" says which system its bare numbers are in.
+    system = system_in_name(names[size_index]) if size_index is not None and size_index < len(names) else None
+    return size, tuple(attributes), system
 
 
 def _text(value: Any) -> str | None:
@@ -100,7 +136,9 @@ def _product(raw: dict[str, Any], *, url: str, currency: str | None, cents: bool
             return parse_amount(Decimal(int(value)) / 100)
         return parse_amount(value)
 
-    sizes = []
+    names = _option_names(options)
+    size_index = _size_option(names, variants)
+    offers = []
     for variant in variants:
         available = variant.get("available")
         state = (
@@ -108,23 +146,28 @@ def _product(raw: dict[str, Any], *, url: str, currency: str | None, cents: bool
             if available is None
             else (Availability.IN_STOCK if available else Availability.OUT_OF_STOCK)
         )
-        sizes.append(
+        size, attributes, system = _variant_size(variant, names, size_index)
+        offers.append(
             SizeOffer(
-                size=_size_of(variant, options),
+                size=size,
                 availability=state,
                 price=money(variant.get("price")),
                 sku=str(variant["sku"]) if variant.get("sku") else None,
+                attributes=attributes,
+                system=system,
             )
         )
+    # A product with no size option (one variant, or colours only) has stock but no sizes.
+    sizes = [o for o in offers if o.size]
     chosen = next((i for i, v in enumerate(variants) if v.get("available")), 0 if variants else None)
-    price = sizes[chosen].price if chosen is not None else money(raw.get("price"))
+    price = offers[chosen].price if chosen is not None else money(raw.get("price"))
     compare_raw = (
         variants[chosen].get("compare_at_price") if chosen is not None else raw.get("compare_at_price")
     )
     compare_at = money(compare_raw)
     if compare_at is not None and (price is None or compare_at <= price):
         compare_at = None
-    states = {s.availability for s in sizes}
+    states = {s.availability for s in offers}
     if Availability.IN_STOCK in states:
         availability = Availability.IN_STOCK
     elif Availability.OUT_OF_STOCK in states:
@@ -149,11 +192,11 @@ def _product(raw: dict[str, Any], *, url: str, currency: str | None, cents: bool
     tags = tuple(t.strip() for t in tag_items if isinstance(t, str) and t.strip())
     title = _text(raw.get("title"))
     handle = _text(raw.get("handle"))
-    style = find_style_code(*(s.sku for s in sizes), title, handle, " ".join(tags))
+    style = find_style_code(*(s.sku for s in offers), title, handle, " ".join(tags))
     return Product(
         title=title,
         url=url,
-        sku=sizes[chosen].sku if chosen is not None else None,
+        sku=offers[chosen].sku if chosen is not None else None,
         style_code=style,
         price=price,
         currency=currency.upper() if currency else None,

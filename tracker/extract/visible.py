@@ -127,8 +127,10 @@ def _is_hidden(attrs: dict[str, str | None]) -> bool:
     if "hidden" in attrs:
         return True
     cls = attrs.get("class")
-    if cls and ("hid" in cls or "none" in cls or "invis" in cls) and not _HIDDEN_CLASSES.isdisjoint(
-        cls.lower().split()
+    if (
+        cls
+        and ("hid" in cls or "none" in cls or "invis" in cls)
+        and not _HIDDEN_CLASSES.isdisjoint(cls.lower().split())
     ):
         return True
     style = attrs.get("style")

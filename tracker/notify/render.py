@@ -120,8 +120,12 @@ def _fact_lines(event: Event, colorway: Colorway | None, locale: str | None) -> 
             line += f" (was {_AVAILABILITY.get(str(old_availability), str(old_availability))})"
         lines.append(line)
     mine = _sizes(data.get("my_sizes_restocked"))
+    yours = data.get("my_sizes_as")
+    yours = yours if isinstance(yours, dict) else {}
     if mine:
-        lines.append("Your sizes back: " + ", ".join(mine))
+        # The shop's label, and your size when the shop writes it another way: "UK 9.5 (= US 10)".
+        shown = [f"{s} (= {yours[s]})" if yours.get(s) and str(yours[s]) != s else s for s in mine]
+        lines.append("Your sizes back: " + ", ".join(shown))
     restocked = _sizes(data.get("sizes_restocked"))
     if restocked:
         lines.append("Sizes back: " + ", ".join(restocked))

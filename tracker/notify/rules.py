@@ -9,7 +9,9 @@ Rules (config ``[[alerts.rules]]``)
     - ``restock``: the listing came back in stock; with ``only_my_sizes`` it must be in one of your
       sizes, and then a single size of yours coming back (a ``size_restock`` event) counts too.
     - ``size_restock``: sizes came back while others were already in stock (yours only with
-      ``only_my_sizes``). A colorway with no sizes set counts every size as yours.
+      ``only_my_sizes``). A colorway with no sizes set counts every size as yours. Sizes compare as
+      sizes, not strings (tracker.sizes): a shop's "UK 9.5" is your "10" in US men's, its "UK 10"
+      is not, and a size the tracker could not place in a system is never yours.
     - ``price_below_target`` / ``price_below_list``: a price drop that crosses your target (at or
       below it) / the list price (strictly below), or a new listing or restock already under it.
       Prices compare in the event's currency only.
@@ -33,6 +35,7 @@ from db.models import Event
 from tracker.config import Config, Rule
 from tracker.money import to_decimal
 from tracker.pricing import list_price as list_price_of
+from tracker.sizes import US_MEN, Size, collector_size
 
 LISTING_KINDS = ("new_listing", "new_colorway")
 RESTOCK_KINDS = ("restock", "size_restock")
@@ -48,8 +51,8 @@ class Facts:
     old_price: Decimal | None
     list_price: Decimal | None
     target_price: Decimal | None
-    my_sizes: frozenset[str]
-
+    my_sizes: tuple[Size, ...]
+    size_system: str = US_MEN
 
 
 def str_list(value: Any) -> list[str]:
@@ -64,6 +67,7 @@ def facts_of(event: Event, colorway: DbColorway | None, config: Config | None) -
     list_price = to_decimal(data.get("list_price"))
     target = to_decimal(data.get("target_price"))
     sizes: list[str] = []
+    system = config.size_system if config is not None else US_MEN
     if colorway is not None:
         sizes = list(colorway.sizes)
         if currency and list_price is None:
@@ -84,13 +88,29 @@ def facts_of(event: Event, colorway: DbColorway | None, config: Config | None) -
         old_price=to_decimal(data.get("old_price")),
         list_price=list_price,
         target_price=target,
-        my_sizes=frozenset(s.strip() for s in sizes),
+        my_sizes=tuple(collector_size(s, system) for s in sizes),
+        size_system=system,
     )
 
 
-def _mine(sizes: list[str], facts: Facts) -> bool:
+def _mine(sizes: list[str], facts: Facts, data: dict[str, Any]) -> bool:
+    """Whether any of the event's sizes is one of yours, compared as placed sizes."""
     # With no sizes set there is nothing to filter on: every size counts as yours.
-    return not facts.my_sizes or bool(facts.my_sizes & {s.strip() for s in sizes})
+    if not facts.my_sizes:
+        return True
+    placed = data.get("sizes_placed")
+    placed = placed if isinstance(placed, dict) else {}
+    for label in sizes:
+        stored = placed.get(label)
+        # An event written before sizes were placed: its labels are read as the collector wrote theirs.
+        size = (
+            Size.from_json({"size": label, **stored})
+            if isinstance(stored, dict)
+            else collector_size(label, facts.size_system)
+        )
+        if any(size.matches(own) for own in facts.my_sizes):
+            return True
+    return False
 
 
 def _crossed(event: Event, facts: Facts, threshold: Decimal | None, flag: str, *, strict: bool) -> bool:
@@ -129,16 +149,16 @@ def _kind_matches(kind: str, rule: Rule, event: Event, facts: Facts) -> bool:
     if kind == "restock":
         if event.kind == "restock":
             in_stock = str_list(data.get("sizes_in_stock"))
-            return not rule.only_my_sizes or not in_stock or _mine(in_stock, facts)
+            return not rule.only_my_sizes or not in_stock or _mine(in_stock, facts, data)
         if event.kind == "size_restock" and rule.only_my_sizes:
             back = str_list(data.get("my_sizes_restocked")) or str_list(data.get("sizes_restocked"))
-            return bool(back) and _mine(back, facts)
+            return bool(back) and _mine(back, facts, data)
         return False
     if kind == "size_restock":
         if event.kind != "size_restock":
             return False
         back = str_list(data.get("my_sizes_restocked")) or str_list(data.get("sizes_restocked"))
-        return not rule.only_my_sizes or (bool(back) and _mine(back, facts))
+        return not rule.only_my_sizes or (bool(back) and _mine(back, facts, data))
     if kind == "price_below_target":
         return _crossed(event, facts, facts.target_price, "crossed_target", strict=False)
     if kind == "price_below_list":
@@ -176,4 +196,3 @@ def snoozed_until(config: Config, style_code: str | None, now: datetime) -> str 
     if now.astimezone(config.tz()).date() <= configured.snooze_until:
         return configured.snooze_until.isoformat()
     return None
-
