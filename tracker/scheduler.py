@@ -80,7 +80,10 @@ class Service:
         try:
             summary = await self.pipeline.check(name)
         except asyncio.CancelledError:
-            raise
+            # Shutdown: the check recorded itself as cancelled before writing anything; the job
+            # ends quietly instead of a traceback in the log.
+            log.info("check of %s stopped by shutdown", name)
+            return
         except Exception:  # one broken source must never stop the scheduler
             log.exception("check of %s failed unexpectedly", name)
             return
@@ -117,7 +120,8 @@ class Service:
             try:
                 await self.deliver()
             except asyncio.CancelledError:
-                raise
+                log.info("alert delivery stopped by shutdown; unsent alerts go out on the next start")
+                return
             except Exception:
                 log.exception("alert delivery failed")
 
