@@ -247,7 +247,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = data_dir / "config.toml"
     text = demo_config_text(
-        base, data_dir=".", interval=args.interval, releases=True, timezone=_local_zone()
+        base, data_dir=".", interval=args.interval, releases=True, inbox=True, timezone=_local_zone()
     )
     parse_text(text, str(config_path))
     config_path.write_text(text, encoding="utf-8")
@@ -392,7 +392,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.alerts_command == "test":
         if not config.alerts.channels:
             raise ConfigError(f"{args.config}: alerts.channels is empty: add a channel to test")
-        results = outbox.send_test(config, args.channel)
+        from tracker.notify.inbox import is_inbox_url
+
+        # Only the inbox channel writes to the database: open it only when one is configured.
+        needs_db = any(is_inbox_url(c.url) for c in config.alerts.channels)
+        engine = _engine(config, args.config) if needs_db else None
+        results = outbox.send_test(config, args.channel, engine=engine)
         for name, ok, error in results:
             why = "" if ok else f" ({redact(error or 'unknown error')})"
             print(f"{name}: {'sent' if ok else 'FAILED'}{why}")
