@@ -69,9 +69,7 @@ def _norm(size: str) -> str:
     return size.strip().upper().removeprefix("US").removeprefix("UK").removeprefix("EU").strip()
 
 
-def _colorway_lines(
-    engine: Engine, colorway: queries.ColorwayInfo, now: datetime, locale: str
-) -> list[str]:
+def _colorway_lines(engine: Engine, colorway: queries.ColorwayInfo, now: datetime, locale: str) -> list[str]:
     since = now - WEEK
     points = queries.price_points(engine, [colorway.id], since)
     offers = [o for o in queries.latest_offers(engine, [colorway.id]) if not o.gone]
@@ -151,9 +149,7 @@ def plan_weekly_digest(engine: Engine, config: Config, now: datetime) -> int | N
             assert event.id is not None
             run.event_id = event.id
             for channel in channels:
-                session.add(
-                    Delivery(event_id=event.id, channel=channel, next_attempt_at=now, created_at=now)
-                )
+                session.add(Delivery(event_id=event.id, channel=channel, next_attempt_at=now, created_at=now))
             event_id = event.id
     except IntegrityError:
         return None

@@ -67,8 +67,10 @@ def store(body: str, title: str, notify_type: str, *args: Any, **kwargs: Any) ->
     """The Apprise hook: store the alert; False (an error the outbox retries) when it cannot."""
     delivery = _CURRENT.get()
     if delivery is None:
-        _APPRISE_LOG.warning("inbox: the inbox channel stores into the tracker's database; send "
-                             "through the tracker (tracker run, alerts deliver or alerts test)")
+        _APPRISE_LOG.warning(
+            "inbox: the inbox channel stores into the tracker's database; send "
+            "through the tracker (tracker run, alerts deliver or alerts test)"
+        )
         return False
     message = NewMessage(
         key=delivery.key,
