@@ -57,8 +57,8 @@ def store_message(engine: Engine, message: NewMessage) -> bool:
         "read_at": None,
     }
     with engine.begin() as conn:
-        result = conn.execute(_insert_ignoring_duplicates(conn).values(**row))
-    return cast(sa.CursorResult[Any], result).rowcount == 1
+        added = conn.execute(_insert_ignoring_duplicates(conn).values(**row).returning(_I.c.id)).first()
+    return added is not None
 
 
 def mark_read(engine: Engine, now: datetime, ids: Sequence[int] | None = None) -> int:
