@@ -171,7 +171,9 @@ def test_outside_the_tracker_the_inbox_says_what_it_needs() -> None:
 
 def test_store_once_per_key_then_read_and_unread(engine: sa.Engine) -> None:
     def message(key: str) -> NewMessage:
-        return NewMessage(key=key, channel="inbox", kind="test", title="t", body=f"{key}\nmore", created_at=NOW)
+        return NewMessage(
+            key=key, channel="inbox", kind="test", title="t", body=f"{key}\nmore", created_at=NOW
+        )
 
     assert store_message(engine, message("a")) is True
     assert store_message(engine, message("a")) is False
@@ -193,7 +195,9 @@ def test_store_once_per_key_then_read_and_unread(engine: sa.Engine) -> None:
 
 
 def test_the_delivery_context_is_what_gets_stored(engine: sa.Engine) -> None:
-    delivery = InboxDelivery(engine=engine, key="k:inbox", channel="inbox", kind="restock", link="https://x.example/p")
+    delivery = InboxDelivery(
+        engine=engine, key="k:inbox", channel="inbox", kind="restock", link="https://x.example/p"
+    )
     assert send_via_apprise("inbox://", "Restock: Phantom", "Phantom is back", inbox=delivery) is None
     [stored] = _messages(engine)
     assert (stored.key, stored.kind, stored.title, stored.body, stored.link) == (
@@ -214,7 +218,17 @@ def test_alerts_test_command_stores_a_test_message(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("DATABASE_URL", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "tracker.cli", "--config", str(config), "alerts", "test", "--channel", "inbox"],
+        [
+            sys.executable,
+            "-m",
+            "tracker.cli",
+            "--config",
+            str(config),
+            "alerts",
+            "test",
+            "--channel",
+            "inbox",
+        ],
         capture_output=True,
         text=True,
         env=env,
