@@ -150,7 +150,8 @@ def events(
     style_code: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    """Events from a time and after an id, oldest first, and the cursor to ask for the next ones."""
+    """Events from a time and after an id, in the order they were written, and the cursor (the last
+    id) to ask for the next ones."""
     colorway_id = _one(engine, style_code).id if style_code else None
     rows = queries.events_since(
         engine, since=since, after_id=after_id, kinds=kinds, colorway_id=colorway_id, limit=limit

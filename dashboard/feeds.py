@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 from lxml.html import builder as E
 from lxml.html import tostring
 
@@ -25,6 +26,7 @@ from tracker.money import format_money, to_decimal
 from tracker.pricing import list_price as list_price_of
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+_ATOM = "{http://www.w3.org/2005/Atom}"
 ID_PREFIX = "tag:2002r-tracker.local,2024:"
 _EPOCH = datetime(2020, 9, 1, tzinfo=UTC)  # the 2002R's launch: "updated" of an empty feed
 
@@ -174,14 +176,22 @@ def atom(items: Sequence[FeedItem], meta: FeedMeta, *, modified: datetime | None
         entry.category(term=item.kind, label=_label(item.kind))
         if item.style_code:
             entry.category(term=item.style_code, label=item.colorway or item.style_code)
-        if item.link:
-            entry.link(href=item.link, rel="alternate", type="text/html")
-        if item.image:
-            kind = mimetypes.guess_type(item.image.split("?", 1)[0])[0] or "image/jpeg"
-            entry.link(href=item.image, rel="enclosure", type=kind)
         entry.summary(item_text(item))
         entry.content(item_html(item), type="html")
-    data: bytes = fg.atom_str(pretty=False)
+    return _with_entry_links(fg.atom_str(pretty=False), items)
+
+
+def _with_entry_links(document: bytes, items: Sequence[FeedItem]) -> bytes:
+    """Add each entry's shop link and image enclosure: feedgen 1.0 writes entry links without
+    their rel and type, which would make two "alternate" links (invalid Atom)."""
+    root = etree.fromstring(document)
+    for element, item in zip(root.findall(f"{_ATOM}entry"), items, strict=True):
+        if item.link:
+            etree.SubElement(element, f"{_ATOM}link", href=item.link, rel="alternate", type="text/html")
+        if item.image:
+            kind = mimetypes.guess_type(item.image.split("?", 1)[0])[0] or "image/jpeg"
+            etree.SubElement(element, f"{_ATOM}link", href=item.image, rel="enclosure", type=kind)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     return data
 
 

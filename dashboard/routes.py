@@ -253,7 +253,7 @@ def api_index(ask: Ask) -> tuple[bytes, str]:
                 "/api/v1/colorways": "every colorway with its best price and stock now (?watched=true)",
                 "/api/v1/colorways/{style_code}": "one colorway and every shop's latest offer",
                 "/api/v1/colorways/{style_code}/prices": "price history (?since=ISO time or all)",
-                "/api/v1/events": "events oldest first (?since=, ?after_id=, ?kind=, ?colorway=, ?limit=)",
+                "/api/v1/events": "events as written (?since=, ?after_id=, ?kind=, ?colorway=, ?limit=)",
                 "/api/v1/releases": "release dates",
             }
         }

@@ -861,7 +861,8 @@ def events_since(
     colorway_id: int | None = None,
     limit: int = 500,
 ) -> list[EventRow]:
-    """Events from a time (inclusive) and after an event id, oldest first: what a poller has not seen."""
+    """Events from a time (inclusive) and after an event id, in the order they were written: what a
+    poller has not seen yet."""
     query = (
         sa.select(
             _E.c.id,
@@ -876,7 +877,8 @@ def events_since(
         .select_from(
             _E.outerjoin(_S, _S.c.id == _E.c.source_id).outerjoin(_C, _C.c.id == _E.c.colorway_id)
         )
-        .order_by(_E.c.created_at, _E.c.id)
+        # Ids grow as events are written: an id cursor never skips or repeats one, times can tie.
+        .order_by(_E.c.id)
         .limit(limit)
     )
     if since is not None:
