@@ -37,6 +37,12 @@ _ICONS = {
 }
 
 
+def inert(text: str) -> str:
+    """Scraped text for Markdown (toasts, the inbox): every mark escaped, and angle brackets as
+    entities, so no tag is ever spelled out in what reaches the page."""
+    return plain(text).replace("\\<", "&lt;").replace("\\>", "&gt;")
+
+
 def start(url: str) -> int:
     """Called once per run of the app: shows what the watcher found, returns the unread count."""
     counts = queries.inbox_counts(data.engine(url))
@@ -45,7 +51,7 @@ def start(url: str) -> int:
     st.session_state[_SHOWN_UNREAD] = counts.unread
     pending: list[queries.InboxRow] = st.session_state.pop(_PENDING, [])
     for row in pending[-MAX_TOASTS:]:
-        st.toast(plain(row.headline), icon=_ICONS.get(row.kind, ":material/notifications:"), duration="long")
+        st.toast(inert(row.headline), icon=_ICONS.get(row.kind, ":material/notifications:"), duration="long")
     if len(pending) > MAX_TOASTS:
         st.toast(f"and {len(pending) - MAX_TOASTS} more in the Inbox", icon=":material/inbox:")
     if pending:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from dashboard import access, data, live, ui
-from dashboard.format import plain, safe_url, when
+from dashboard.format import safe_url, when
 from db import queries
 from db.inbox import mark_read, mark_unread
 
@@ -30,8 +30,8 @@ counts = queries.inbox_counts(engine)
 inbox_channels = [c.name for c in ctx.config.alerts.channels if c.url.strip().lower().startswith("inbox://")]
 if not inbox_channels:
     st.info(
-        "No inbox channel is configured. Add one to config.toml to see alerts here and as pop-ups:\n\n"
-        '```toml\n[[alerts.channels]]\nname = "inbox"\nurl = "inbox://"\n```',
+        "No inbox channel is configured. Add one to config.toml to see alerts here and as pop-ups: "
+        '`[[alerts.channels]]` with `name = "inbox"` and `url = "inbox://"`.',
         icon=":material/inbox:",
     )
 
@@ -52,10 +52,11 @@ for message in messages:
         if image:
             cols[0].image(image, width=72)
         unread = message.read_at is None
-        cols[1].markdown(("**New** · " if unread else "") + plain(message.headline))
-        cols[1].caption(plain(f"{message.title} · {when(message.created_at, tz)}"))
+        cols[1].markdown(("**New** · " if unread else "") + live.inert(message.headline))
+        cols[1].caption(live.inert(f"{message.title} · {when(message.created_at, tz)}"))
         with cols[1].expander("Details"):
-            st.text(message.body)
+            # A code block shows the alert's text as it was sent, never as Markdown.
+            st.code(message.body, language=None, wrap_lines=True)
         link = safe_url(message.link)
         if link:
             host = urlsplit(link).hostname or "the shop"
