@@ -95,7 +95,10 @@ def main() -> None:
     t0 = time.perf_counter()
     counts = generate(engine, datetime.now(UTC), args.days)
     engine.dispose()
-    print(f"generated in {time.perf_counter() - t0:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    print(
+        f"generated in {time.perf_counter() - t0:.0f} s: "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    )
     config = tmp / "config.toml"
     config.write_text(f'database_url = "{url}"\n', encoding="utf-8")
 

@@ -144,7 +144,7 @@ def main() -> None:
             for i in range(args.changes):
                 clock.set_step(1 if i % 2 == 0 else 0)
                 changed_at = time.time()
-                found = _wait(lambda: _newest(engine, last), 60, f"change {i + 1} in the inbox")
+                found = _wait(lambda after=last: _newest(engine, after), 60, f"change {i + 1} in the inbox")
                 last, stored, observed, headline = found
                 # The toast shows the headline, cut short on narrow toasts: match its start.
                 key = headline[:40]
@@ -156,8 +156,8 @@ def main() -> None:
                 shown = _wait(toast, 60, f"the toast of change {i + 1}")
                 rows.append((shown - observed.timestamp(), shown - stored.timestamp(), shown - changed_at))
                 print(
-                    f"change {i + 1:>2}: observed->toast {rows[-1][0]:.2f} s, stored->toast {rows[-1][1]:.2f} s, "
-                    f"change->toast {rows[-1][2]:.2f} s  ({headline[:60]})",
+                    f"change {i + 1:>2}: observed->toast {rows[-1][0]:.2f} s, "
+                    f"stored->toast {rows[-1][1]:.2f} s, change->toast {rows[-1][2]:.2f} s ({headline[:50]})",
                     flush=True,
                 )
             browser.close()
@@ -172,7 +172,10 @@ def main() -> None:
         engine.dispose()
     for label, index in (("observed -> toast", 0), ("stored -> toast", 1), ("change -> toast", 2)):
         values = [r[index] for r in rows]
-        print(f"{label:<18} median {statistics.median(values):.2f} s, p95 {_p95(values):.2f} s over {len(values)} changes")
+        print(
+            f"{label:<18} median {statistics.median(values):.2f} s, p95 {_p95(values):.2f} s"
+            f" over {len(values)} changes"
+        )
 
 
 if __name__ == "__main__":
