@@ -13,7 +13,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import data, ui  # noqa: E402
+from dashboard import data, live, ui  # noqa: E402
 from tracker.errors import ConfigError  # noqa: E402
 
 st.set_page_config(page_title="2002R tracker", page_icon="👟", layout="wide")
@@ -48,7 +48,7 @@ def broken_config() -> None:
 # The pages' addresses: a bookmarked page opens the sign-in or error page in its place, not a
 # blank one. (The pages live in views/, not pages/: Streamlit would serve a pages/ folder's
 # scripts directly to a fresh server's first visitor, before this script chose what to show.)
-PAGE_PATHS = ("overview", "colorway", "releases", "watchlist", "alerts", "health")
+PAGE_PATHS = ("overview", "colorway", "releases", "watchlist", "alerts", "inbox", "health")
 
 
 def gate(view: Callable[[], None], title: str, url_path: str) -> None:
@@ -63,12 +63,22 @@ if not ui.authenticated(ctx):
 elif ctx is None:
     gate(broken_config, "Configuration", "config")
 else:
+    # New alerts: toasts now, the unread count in the navigation, and a watcher for the next ones.
+    unread = live.start(ctx.url)
+    with st.sidebar:
+        live.watch(ctx.url)
     st.navigation(
         [
             st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
             st.Page("views/colorway.py", title="Colorway", icon=":material/show_chart:"),
             st.Page("views/releases.py", title="Releases", icon=":material/event:"),
             st.Page("views/watchlist.py", title="Watchlist", icon=":material/edit_note:"),
+            st.Page(
+                "views/inbox.py",
+                title=f"Inbox ({unread})" if unread else "Inbox",
+                icon=":material/inbox:",
+                url_path="inbox",
+            ),
             st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
             st.Page("views/health.py", title="Health", icon=":material/monitor_heart:"),
         ]

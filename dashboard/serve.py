@@ -1,4 +1,4 @@
-"""Start the dashboard as a Streamlit server process and wait until it answers."""
+"""Start the dashboard's server process (pages, calendar, feeds, API) and wait until it answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-APP = Path(__file__).resolve().parent / "app.py"
+# The ASGI app serving the pages (app.py) and the extra routes; `streamlit run` finds and serves it.
+APP = Path(__file__).resolve().parent / "server.py"
 READY_DEADLINE = 30.0
 
 

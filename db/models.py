@@ -1,4 +1,4 @@
-"""Tables: colorways, sources, listings, observations, check runs, events, deliveries, releases."""
+"""Tables: colorways, sources, listings, observations, check runs, events, deliveries, releases, inbox."""
 
 from __future__ import annotations
 
@@ -248,3 +248,33 @@ class ReleaseChange(SQLModel, table=True):
     source_name: str | None = None
     # False: a source gave this date while config.toml's date was kept.
     applied: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+
+
+class InboxMessage(SQLModel, table=True):
+    """An alert delivered to the dashboard's inbox channel; unique per delivery key, so never twice."""
+
+    __tablename__ = "inbox_messages"
+    id: int | None = Field(default=None, primary_key=True)
+    # The outbox's idempotency key (<event id>:<channel>, or a digest's): a resend after a crash
+    # finds the row already there.
+    key: str = Field(unique=True, max_length=200)
+    channel: str
+    kind: str
+    event_id: int | None = Field(default=None, foreign_key="events.id")
+    event_ids: list[int] = _json(default_factory=list)
+    title: str
+    body: str
+    link: str | None = None
+    image: str | None = None
+    created_at: datetime = _ts(default_factory=utcnow, index=True)
+    read_at: datetime | None = _ts(default=None, index=True)
+
+
+class DigestRun(SQLModel, table=True):
+    """A weekly digest planned for one period (its local scheduled date): at most one per week."""
+
+    __tablename__ = "digest_runs"
+    id: int | None = Field(default=None, primary_key=True)
+    period: date = Field(unique=True)
+    event_id: int | None = Field(default=None, foreign_key="events.id")
+    created_at: datetime = _ts(default_factory=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -952,3 +953,204 @@ def table_counts(engine: Engine) -> dict[str, int]:
             name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
             for name, t in tables.items()
         }
+
+
+_I = _TABLES["inbox_messages"]
+_RC = _TABLES["release_changes"]
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """A message the inbox channel stored, read or not."""
+
+    id: int
+    key: str
+    channel: str
+    kind: str
+    title: str
+    body: str
+    link: str | None
+    image: str | None
+    created_at: datetime
+    read_at: datetime | None
+    event_id: int | None
+
+    @property
+    def headline(self) -> str:
+        """The message's first line: what happened, in one sentence."""
+        first = next((line for line in self.body.splitlines() if line.strip()), "")
+        return first.strip() or self.title
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    """How many messages are unread, and the newest message's id (0 when there is none)."""
+
+    unread: int
+    newest_id: int
+
+
+def _inbox_row(r: Any) -> InboxRow:
+    return InboxRow(
+        id=r.id,
+        key=r.key,
+        channel=r.channel,
+        kind=r.kind,
+        title=r.title,
+        body=r.body,
+        link=r.link,
+        image=r.image,
+        created_at=r.created_at,
+        read_at=r.read_at,
+        event_id=r.event_id,
+    )
+
+
+def inbox_messages(engine: Engine, *, unread_only: bool = False, limit: int = 100) -> list[InboxRow]:
+    """Inbox messages, newest first."""
+    query = sa.select(_I).order_by(_I.c.id.desc()).limit(limit)
+    if unread_only:
+        query = query.where(_I.c.read_at.is_(None))
+    with engine.connect() as conn:
+        return [_inbox_row(r) for r in conn.execute(query)]
+
+
+def inbox_after(engine: Engine, after_id: int, *, limit: int = 20) -> list[InboxRow]:
+    """Messages stored after the one with this id, oldest first (what a watching page has not shown)."""
+    query = sa.select(_I).where(_I.c.id > after_id).order_by(_I.c.id).limit(limit)
+    with engine.connect() as conn:
+        return [_inbox_row(r) for r in conn.execute(query)]
+
+
+def inbox_counts(engine: Engine) -> InboxCounts:
+    """Unread messages and the newest id, in one query."""
+    query = sa.select(
+        sa.select(sa.func.count()).select_from(_I).where(_I.c.read_at.is_(None)).scalar_subquery(),
+        sa.select(sa.func.max(_I.c.id)).scalar_subquery(),
+    )
+    with engine.connect() as conn:
+        unread, newest = conn.execute(query).one()
+    return InboxCounts(unread=int(unread or 0), newest_id=int(newest or 0))
+
+
+def events_since(
+    engine: Engine,
+    *,
+    since: datetime | None = None,
+    after_id: int | None = None,
+    kinds: Sequence[str] | None = None,
+    colorway_id: int | None = None,
+    limit: int = 500,
+) -> list[EventRow]:
+    """Events from a time (inclusive) and after an event id, in the order they were written: what a
+    poller has not seen yet."""
+    query = (
+        sa.select(
+            _E.c.id,
+            _E.c.created_at,
+            _E.c.kind,
+            _E.c.message,
+            _E.c.data,
+            _S.c.name.label("source_name"),
+            _C.c.name.label("colorway_name"),
+            _C.c.style_code,
+        )
+        .select_from(
+            _E.outerjoin(_S, _S.c.id == _E.c.source_id).outerjoin(_C, _C.c.id == _E.c.colorway_id)
+        )
+        # Ids grow as events are written: an id cursor never skips or repeats one, times can tie.
+        .order_by(_E.c.id)
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(_E.c.created_at >= since)
+    if after_id is not None:
+        query = query.where(_E.c.id > after_id)
+    if kinds:
+        query = query.where(_E.c.kind.in_(list(kinds)))
+    if colorway_id is not None:
+        query = query.where(_E.c.colorway_id == colorway_id)
+    with engine.connect() as conn:
+        return [
+            EventRow(
+                id=r.id,
+                created_at=r.created_at,
+                kind=r.kind,
+                message=r.message or "",
+                source_name=r.source_name or (r.data or {}).get("shop"),
+                colorway_name=r.colorway_name or (r.data or {}).get("colorway"),
+                style_code=r.style_code or (r.data or {}).get("style_code"),
+                data=dict(r.data or {}),
+            )
+            for r in conn.execute(query)
+        ]
+
+
+def buyable_prices_since(
+    bind: Engine | sa.Connection, colorway_id: int, currency: str, since: datetime
+) -> list[Decimal]:
+    """Every buyable price a colorway's listings held in a currency from since on (the one held at
+    since included): what "the lowest price in N days" is measured against."""
+    o2 = _O.alias("o_held")
+    held_id = (
+        sa.select(o2.c.id)
+        .where(o2.c.listing_id == _L.c.id, o2.c.observed_at < since)
+        .order_by(o2.c.observed_at.desc(), o2.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .correlate(_L)
+    )
+    cols = (_O.c.price, _O.c.currency, _O.c.availability, _O.c.suspect)
+    held = (
+        sa.select(*cols).select_from(_L.join(_O, _O.c.id == held_id)).where(_L.c.colorway_id == colorway_id)
+    )
+    recent = (
+        sa.select(*cols)
+        .select_from(_O.join(_L, _L.c.id == _O.c.listing_id))
+        .where(_L.c.colorway_id == colorway_id, _O.c.observed_at >= since)
+    )
+
+    def run(conn: sa.Connection) -> list[Decimal]:
+        out: list[Decimal] = []
+        for query in (held, recent):
+            for price, cur, availability, suspect in conn.execute(query):
+                if price is not None and cur == currency and not suspect and availability != OUT_OF_STOCK:
+                    out.append(price)
+        return out
+
+    if isinstance(bind, sa.Connection):
+        return run(bind)
+    with bind.connect() as conn:
+        return run(conn)
+
+
+@dataclass(frozen=True)
+class ChangeStamp:
+    """A fingerprint of everything feeds and the API show, and when it last changed."""
+
+    token: str
+    modified: datetime | None
+
+
+def change_stamp(engine: Engine) -> ChangeStamp:
+    """Cheap to compute (maxima on indexed columns, counts of small tables), so a poller that
+    already has the answer gets a 304 without the answer being built again."""
+    scalar = sa.func.max
+    query = sa.select(
+        sa.select(scalar(_E.c.id)).scalar_subquery(),
+        sa.select(scalar(_E.c.created_at)).scalar_subquery(),
+        sa.select(scalar(_O.c.id)).scalar_subquery(),
+        sa.select(scalar(_O.c.observed_at)).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(_L).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(_L).where(_L.c.gone.is_(True)).scalar_subquery(),
+        sa.select(scalar(_R.c.updated_at)).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(_R).scalar_subquery(),
+        sa.select(scalar(_RC.c.id)).scalar_subquery(),
+    )
+    with engine.connect() as conn:
+        values = list(conn.execute(query).one())
+        # Colorway rows change when config.toml is edited (name, list price, watched): hash them all.
+        values.extend(tuple(r) for r in conn.execute(sa.select(_C).order_by(_C.c.id)))
+    moments = [v for v in (values[1], values[3], values[6]) if isinstance(v, datetime)]
+    token = hashlib.sha256(repr(values).encode()).hexdigest()[:32]
+    return ChangeStamp(token=token, modified=max(moments) if moments else None)

@@ -390,7 +390,7 @@ def test_discovered_listing_can_be_watched(seeded_config: Path) -> None:
 
 def test_serve_command_binds_localhost_by_default(tmp_path: Path) -> None:
     argv = serve_module.command(tmp_path / "config.toml")
-    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("app.py")
+    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("server.py")
     assert "--server.address=127.0.0.1" in argv and "--server.port=8501" in argv
     assert "--server.headless=true" in argv and "--browser.gatherUsageStats=false" in argv
     assert "--server.fileWatcherType=none" in argv

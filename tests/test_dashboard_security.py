@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from db.engine import make_engine
-from db.models import CheckRun, Colorway, Delivery, Event, Listing, Observation, Source
+from db.models import CheckRun, Colorway, Delivery, Event, InboxMessage, Listing, Observation, Source
 from tests.seed import CONFIG_TEMPLATE, seed
 from tracker.config import Config
 
@@ -30,6 +30,7 @@ PAGES = [
     "views/releases.py",
     "views/watchlist.py",
     "views/alerts.py",
+    "views/inbox.py",
     "views/health.py",
 ]
 HOSTILE = "<img src=x onerror=alert(1)>[click](javascript:alert(1))"
@@ -118,6 +119,20 @@ def _hostile_rows(url: str) -> None:
                 next_attempt_at=now,
                 created_at=now,
                 last_error=f"json://alice:{HOOK_PASSWORD}@127.0.0.1:9/hook refused; tgram://{TOKEN}/9",
+            )
+        )
+        session.add(
+            InboxMessage(
+                key=f"{event.id}:inbox",
+                channel="inbox",
+                kind="new_listing",
+                event_id=event.id,
+                event_ids=[event.id],
+                title=f"New listing: {HOSTILE}",
+                body=f"New at Kith: {HOSTILE}\n\nShop: Kith",
+                link="javascript:alert(2)",
+                image="javascript:alert(3)",
+                created_at=now,
             )
         )
         session.add_all([listing])

@@ -237,17 +237,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tracker.demo import DemoClock, DemoStore, demo_config_text
     from tracker.demo.catalogue import Launch
 
-    # The scripted release goes live when its last phase starts, right after the timeline.
-    live_in = timedelta(seconds=(8 * args.step_seconds) / args.speed)
-    moved_to = (datetime.now(UTC) + live_in).replace(second=0, microsecond=0)
-    launch = Launch(announced=(moved_to + timedelta(days=2)).date(), moved_to=moved_to)
-    store = DemoStore(clock=DemoClock(speed=args.speed), step_seconds=args.step_seconds, launch=launch)
+    def launch() -> Launch:
+        # The scripted release goes live when its last phase starts, right after the timeline.
+        live_in = timedelta(seconds=(8 * args.step_seconds) / args.speed)
+        moved_to = (datetime.now(UTC) + live_in).replace(second=0, microsecond=0)
+        return Launch(announced=(moved_to + timedelta(days=2)).date(), moved_to=moved_to)
+
+    clock = DemoClock(speed=args.speed)
+    store = DemoStore(clock=clock, step_seconds=args.step_seconds, launch=launch())
     base = store.start(port=args.store_port)
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = data_dir / "config.toml"
     text = demo_config_text(
-        base, data_dir=".", interval=args.interval, releases=True, timezone=_local_zone()
+        base, data_dir=".", interval=args.interval, releases=True, inbox=True, timezone=_local_zone()
     )
     parse_text(text, str(config_path))
     config_path.write_text(text, encoding="utf-8")
@@ -264,6 +267,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     log.info("demo config written to %s", config_path)
     _engine(config, config_path)
     dash = None if args.no_dashboard else _start_dashboard(config, config_path, args.host, args.port)
+    # The timeline starts with the tracker, not before the dashboard was up: the first check sees
+    # the baseline however long the dashboard took to start, and the markdown comes after it.
+    clock.restart()
+    store.launch = launch()
     try:
         asyncio.run(_serve(config, config_path, on_summary=_log_summary))
     finally:
@@ -398,7 +405,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.alerts_command == "test":
         if not config.alerts.channels:
             raise ConfigError(f"{args.config}: alerts.channels is empty: add a channel to test")
-        results = outbox.send_test(config, args.channel)
+        from tracker.notify.inbox import is_inbox_url
+
+        # Only the inbox channel writes to the database: open it only when one is configured.
+        needs_db = any(is_inbox_url(c.url) for c in config.alerts.channels)
+        engine = _engine(config, args.config) if needs_db else None
+        results = outbox.send_test(config, args.channel, engine=engine)
         for name, ok, error in results:
             why = "" if ok else f" ({redact(error or 'unknown error')})"
             print(f"{name}: {'sent' if ok else 'FAILED'}{why}")

@@ -328,6 +328,7 @@ AlertKind = Literal[
     "price_below_target",
     "price_below_list",
     "price_drop",
+    "price_rise",
     "release_announced",
     "release_changed",
     "going_live",
@@ -345,6 +346,9 @@ class Rule(_Strict):
     only_my_sizes: bool = False
     min_drop_percent: Decimal | None = Field(default=None, gt=0, le=100)
     min_drop_amount: Decimal | None = Field(default=None, gt=0)
+    # Only when the price is at or below the lowest buyable price of the colorway (same currency,
+    # any shop) over the last N days: Keepa's "lowest price in N days".
+    lowest_in_days: int | None = Field(default=None, ge=1, le=3650)
 
     @field_validator("colorways", mode="before")
     @classmethod
@@ -352,6 +356,31 @@ class Rule(_Strict):
         if not isinstance(v, list):
             raise ValueError('expected a list of style codes, e.g. ["M2002RDA"]')
         return [str(code).strip().upper() for code in v]
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class WeeklyDigest(_Strict):
+    """One summary a week per channel, at a day and hour in the config's timezone."""
+
+    day: str = "monday"
+    hour: int = Field(default=9, ge=0, le=23)
+    # Channel names; empty: every enabled channel.
+    channels: list[str] = Field(default_factory=list)
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _day(cls, v: Any) -> str:
+        text = str(v).strip().lower()
+        found = [d for d in WEEKDAYS if len(text) >= 3 and d.startswith(text)]
+        if len(found) != 1:
+            raise ValueError(f"{v!r} is not a day of the week such as monday or sun")
+        return found[0]
+
+    def weekday(self) -> int:
+        """Monday is 0, as datetime.weekday() counts."""
+        return WEEKDAYS.index(self.day)
 
 
 class Alerts(_Strict):
@@ -370,6 +399,7 @@ class Alerts(_Strict):
     claim_lease: Duration = 120.0
     # More new listings than this from one source in one check become one summary per channel.
     flood_cap: int = Field(default=5, ge=1)
+    weekly_digest: WeeklyDigest | None = None
 
     @model_validator(mode="after")
     def _unique_channels(self) -> Alerts:
@@ -447,6 +477,10 @@ class Config(_Strict):
             for name in rule.channels:
                 if name not in channels:
                     raise _KeyedError(f"alerts.rules[{i}].channels", f"no channel named {name!r}")
+        digest = self.alerts.weekly_digest
+        for name in digest.channels if digest is not None else []:
+            if name not in channels:
+                raise _KeyedError("alerts.weekly_digest.channels", f"no channel named {name!r}")
         return self
 
     @field_validator("locale")

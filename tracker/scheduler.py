@@ -16,6 +16,7 @@ from sqlmodel import Session
 from tracker.config import Config, load_config
 from tracker.config import Source as SourceConfig
 from tracker.errors import ConfigError
+from tracker.notify.digest import plan_weekly_digest
 from tracker.pipeline import Pipeline, RunSummary
 from tracker.releases.drops import drop_plan
 
@@ -26,6 +27,8 @@ Deliver = Callable[[], Awaitable[object]]
 # Statuses that say the shop is down or does not want us now: wait longer before asking again.
 BACKOFF_STATUSES = frozenset({"rate_limited", "server_error", "blocked", "timeout", "connection"})
 MAX_BACKOFF = 6 * 3600.0
+# How often the weekly digest's hour is looked for: a digest goes out within a minute of it.
+DIGEST_EVERY = 60.0
 
 
 def backoff_delay(interval: float, failures: int) -> float:
@@ -161,6 +164,14 @@ class Service:
             coalesce=True,
             next_run_time=now,
         )
+        self.scheduler.add_job(
+            self.run_weekly_digest,
+            IntervalTrigger(seconds=DIGEST_EVERY, timezone=UTC),
+            id="alerts:weekly_digest",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
+        )
         if self.deliver is not None:
             self.scheduler.add_job(
                 self.run_delivery,
@@ -170,6 +181,20 @@ class Service:
                 coalesce=True,
                 next_run_time=now,
             )
+
+    async def run_weekly_digest(self) -> int | None:
+        """Plan the weekly digest when its hour has come (on the pipeline's clock), then deliver it."""
+        engine = getattr(self.pipeline, "engine", None)
+        if engine is None or self.config.alerts.weekly_digest is None:
+            return None
+        try:
+            event_id = await asyncio.to_thread(plan_weekly_digest, engine, self.config, self.pipeline.clock())
+        except Exception:  # a failed digest is logged; checks and alerts go on
+            log.exception("weekly digest failed")
+            return None
+        if event_id is not None:
+            await self.run_delivery()
+        return event_id
 
     def _drop_mode_job(self) -> None:
         try:

@@ -12,18 +12,34 @@ def demo_config_text(
     data_dir: str = "data/demo",
     interval: str = "20s",
     releases: bool = False,
+    inbox: bool = False,
     timezone: str = "UTC",
 ) -> str:
     """A complete config.toml for the demo store at base_url (valid for tracker.config.parse_text).
 
     With releases, it also tracks the scripted release: its colorway, the release-dates page as a
-    calendar source, release alerts and a short [drops] window.
+    calendar source, release alerts and a short [drops] window. With inbox, alerts go to the
+    dashboard's inbox channel (what `tracker demo` runs), with a debounce fit for the demo's pace.
     """
     base = base_url.rstrip("/")
     text = _text(base, data_dir=data_dir, interval=interval).replace(
         'timezone = "UTC"', f'timezone = "{timezone}"', 1
     )
+    if inbox:
+        text += _INBOX
     return text + _RELEASES.format(base=base) if releases else text
+
+
+_INBOX = """
+[alerts]
+# The demo store's timeline moves in seconds: merge stock flip-flops over seconds, not minutes.
+debounce = "5s"
+
+# The dashboard's inbox: each alert pops up on the open page and waits on the Inbox page.
+[[alerts.channels]]
+name = "inbox"
+url = "inbox://"
+"""
 
 
 _RELEASES = """

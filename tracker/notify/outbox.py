@@ -34,6 +34,7 @@ from db.models import Colorway as DbColorway
 from db.models import Event
 from tracker.config import Config
 from tracker.errors import ConfigError
+from tracker.notify.inbox import InboxDelivery, is_inbox_url
 from tracker.notify.plan import WAITING_STATUSES, as_utc
 from tracker.notify.render import render_digest, render_message
 from tracker.notify.rules import LISTING_KINDS, facts_of, snoozed_until
@@ -85,6 +86,8 @@ class _Job:
     image_url: str | None
     key: str
     restore: str
+    kind: str
+    link: str | None
 
 
 def _recover_stale(engine: sa.Engine, config: Config, now: datetime) -> int:
@@ -191,6 +194,7 @@ def _jobs(
             listings_only = all(e.kind in LISTING_KINDS for e, _ in items)
             reason = "new listings found at once" if listings_only else "during quiet hours"
             title, body, image = render_digest(items, reason, config.locale)
+            kind, link = "digest", None
             job_rows = [rows]
         else:
             job_rows = [[r] for r in rows]
@@ -200,6 +204,7 @@ def _jobs(
                     events[part[0].event_id].colorway_id or -1
                 )
                 title, body, image = render_message(event, colorway, config.locale)
+                kind, link = event.kind, (event.data or {}).get("url")
             jobs.append(
                 _Job(
                     channel=name,
@@ -211,6 +216,8 @@ def _jobs(
                     image_url=image,
                     key=_key(part, name),
                     restore="held" if token.startswith(_DIGEST) else "pending",
+                    kind=kind,
+                    link=str(link) if link else None,
                 )
             )
     return jobs
@@ -241,8 +248,21 @@ def _send_and_record(
     engine: sa.Engine, config: Config, job: _Job, now: datetime, images: _ImageCache
 ) -> tuple[str, int, str | None]:
     """Send one job and confirm at once (runs in a worker thread): (outcome, rows, error)."""
-    image = images.get(job.image_url) if job.image_url else None
-    error = send_via_apprise(job.url, job.title, job.body, image=image, idempotency_key=job.key)
+    inbox = is_inbox_url(job.url)
+    # The inbox keeps the image's address, not its bytes: no download for it.
+    image = images.get(job.image_url) if job.image_url and not inbox else None
+    delivery = InboxDelivery(
+        engine=engine,
+        key=job.key,
+        channel=job.channel,
+        kind=job.kind,
+        event_ids=tuple(r.event_id for r in job.rows),
+        link=job.link,
+        image=job.image_url,
+    )
+    error = send_via_apprise(
+        job.url, job.title, job.body, image=image, idempotency_key=job.key, inbox=delivery if inbox else None
+    )
     if error is None:
         done = _finish(engine, job.rows, job.token, status="sent", sent_at=_utcnow(), last_error=None)
         return "sent", done, None
@@ -301,8 +321,13 @@ def warm_up_channels(config: Config) -> None:
     warm_up([c.url for c in config.alerts.channels if c.enabled])
 
 
-def send_test(config: Config, channel: str | None = None) -> list[tuple[str, bool, str | None]]:
-    """Send a test message to every enabled channel (or the one named): (channel, ok, error)."""
+def send_test(
+    config: Config, channel: str | None = None, *, engine: sa.Engine | None = None
+) -> list[tuple[str, bool, str | None]]:
+    """Send a test message to every enabled channel (or the one named): (channel, ok, error).
+
+    The inbox channel stores its test message in engine's database (it fails without one).
+    """
     if channel is not None:
         chosen = [c for c in config.alerts.channels if c.name == channel]
         if not chosen:
@@ -319,7 +344,11 @@ def send_test(config: Config, channel: str | None = None) -> list[tuple[str, boo
     )
     results: list[tuple[str, bool, str | None]] = []
     for ch in chosen:
-        error = send_via_apprise(ch.url, title, body, idempotency_key=f"test-{uuid.uuid4().hex}:{ch.name}")
+        key = f"test-{uuid.uuid4().hex}:{ch.name}"
+        inbox = None
+        if engine is not None and is_inbox_url(ch.url):
+            inbox = InboxDelivery(engine=engine, key=key, channel=ch.name, kind="test")
+        error = send_via_apprise(ch.url, title, body, idempotency_key=key, inbox=inbox)
         results.append((ch.name, error is None, error))
     return results
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from db.models import Colorway as DbColorway
 from db.models import Delivery, Event
+from db.queries import buyable_prices_since
 from tracker.config import Config
 from tracker.money import to_decimal
 from tracker.notify.rules import (
@@ -156,6 +158,24 @@ def _debounce(
     return None, now
 
 
+def window_lows(
+    session: Session, event: Event, config: Config, *, now: datetime
+) -> dict[int, Decimal | None] | None:
+    """For rules with lowest_in_days: days -> the colorway's lowest buyable price in that window
+    (this check's own prices included, so a price equal to itself passes); None when not needed."""
+    windows = {r.lowest_in_days for r in config.alerts.rules if r.lowest_in_days is not None}
+    data = event.data or {}
+    price, currency = to_decimal(data.get("price")), data.get("currency")
+    if not windows or event.colorway_id is None or price is None or not currency:
+        return None
+    conn = session.connection()
+    lows: dict[int, Decimal | None] = {}
+    for days in sorted(windows):
+        prices = buyable_prices_since(conn, event.colorway_id, str(currency), now - timedelta(days=days))
+        lows[days] = min(prices, default=None)
+    return lows
+
+
 def plan_deliveries(
     session: Session, events: Sequence[Event], config: Config, *, now: datetime
 ) -> list[Delivery]:
@@ -181,7 +201,7 @@ def plan_deliveries(
         if event.id is None:
             raise ValueError("plan_deliveries needs events with ids: flush the session first")
         colorway = colorways.get(event.colorway_id) if event.colorway_id is not None else None
-        targets = matching_channels(event, colorway, config)
+        targets = matching_channels(event, colorway, config, window_lows(session, event, config, now=now))
         if not targets:
             continue
         facts = facts_of(event, colorway, config)

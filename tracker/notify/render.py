@@ -23,6 +23,7 @@ KIND_LABELS = {
     "going_live": "Going live",
     "source_broken": "Shop check failing",
     "source_recovered": "Shop check working again",
+    "weekly_digest": "Weekly digest",
 }
 _AVAILABILITY = {"InStock": "in stock", "OutOfStock": "out of stock", "unknown": "unknown"}
 DIGEST_LINES = 40
@@ -149,6 +150,8 @@ def render_message(
 ) -> tuple[str, str, str | None]:
     """Title, body (headline then one fact per line) and image URL for one event."""
     data = event.data or {}
+    if event.kind == "weekly_digest":
+        return str(data.get("title") or event.message), "\n".join(str(x) for x in data.get("lines", [])), None
     label = KIND_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
     subject = _subject(event, colorway)
     style = colorway.style_code if colorway is not None else data.get("style_code")

@@ -17,14 +17,21 @@ Rules (config ``[[alerts.rules]]``)
       Prices compare in the event's currency only.
     - ``price_drop``: any drop, or only drops of at least ``min_drop_percent`` percent or
       ``min_drop_amount`` units (when both are set, either is enough).
+    - ``price_rise``: any rise (a markdown ending, a resale price climbing).
     - ``release_announced``, ``release_changed``, ``going_live``, ``sold_out``: the event of that name.
     - ``source_broken``: a shop check starts failing, and when it works again.
+
+    ``lowest_in_days = N`` narrows a rule to events whose price is at or below every buyable price
+    (in stock or unknown, not suspect, same currency) the colorway had at any shop over the last N
+    days, the price held when the window opened included: Keepa's "lowest price in N days". Events
+    without a price, and listings matching no colorway, never pass it.
 
     A colorway with ``snooze_until`` (a date in the config's timezone) sends nothing through that day.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -165,25 +172,53 @@ def _kind_matches(kind: str, rule: Rule, event: Event, facts: Facts) -> bool:
         return _crossed(event, facts, facts.list_price, "crossed_list", strict=True)
     if kind == "price_drop":
         return event.kind == "price_drop" and _drop_big_enough(rule, facts)
+    if kind == "price_rise":
+        return event.kind == "price_rise"
     if kind == "source_broken":
         return event.kind in ("source_broken", "source_recovered")
     return event.kind == kind
 
 
-def rule_matches(rule: Rule, event: Event, colorway: DbColorway | None, config: Config | None = None) -> bool:
-    """Whether one rule fires for one event (colorway filter, kinds, sizes and price thresholds)."""
+def _lowest_enough(rule: Rule, facts: Facts, lows: Mapping[int, Decimal | None] | None) -> bool:
+    if rule.lowest_in_days is None:
+        return True
+    if facts.price is None or lows is None or rule.lowest_in_days not in lows:
+        return False
+    low = lows[rule.lowest_in_days]
+    return low is None or facts.price <= low
+
+
+def rule_matches(
+    rule: Rule,
+    event: Event,
+    colorway: DbColorway | None,
+    config: Config | None = None,
+    lows: Mapping[int, Decimal | None] | None = None,
+) -> bool:
+    """Whether one rule fires for one event (colorway filter, kinds, sizes and price thresholds).
+
+    lows maps a number of days to the lowest buyable price of the event's colorway over that
+    window (None: no price in it), for rules with lowest_in_days.
+    """
     facts = facts_of(event, colorway, config)
     if rule.colorways and facts.style_code not in rule.colorways:
         return False
-    return any(_kind_matches(kind, rule, event, facts) for kind in rule.on)
+    if not any(_kind_matches(kind, rule, event, facts) for kind in rule.on):
+        return False
+    return _lowest_enough(rule, facts, lows)
 
 
-def matching_channels(event: Event, colorway: DbColorway | None, config: Config) -> list[str]:
+def matching_channels(
+    event: Event,
+    colorway: DbColorway | None,
+    config: Config,
+    lows: Mapping[int, Decimal | None] | None = None,
+) -> list[str]:
     """The enabled channels any rule sends this event to, sorted."""
     enabled = [c.name for c in config.alerts.channels if c.enabled]
     chosen: set[str] = set()
     for rule in config.alerts.rules:
-        if rule_matches(rule, event, colorway, config):
+        if rule_matches(rule, event, colorway, config, lows):
             chosen.update(rule.channels or enabled)
     return sorted(name for name in chosen if name in enabled)
 

@@ -15,6 +15,7 @@ from apprise.attachment.memory import AttachMemory
 
 from tracker.config import expand_env
 from tracker.errors import ConfigError
+from tracker.notify.inbox import InboxDelivery, delivering
 from tracker.redact import redact
 
 IMAGE_TIMEOUT = 3.0
@@ -128,8 +129,12 @@ def send_via_apprise(
     *,
     image: Image | None = None,
     idempotency_key: str | None = None,
+    inbox: InboxDelivery | None = None,
 ) -> str | None:
-    """Send one message; None when the channel accepted it, else the error without secrets."""
+    """Send one message; None when the channel accepted it, else the error without secrets.
+
+    inbox says where and under which key an inbox:// channel stores the message.
+    """
     secrets = secrets_of(url_template)
     try:
         url = expand_env(url_template)
@@ -150,7 +155,8 @@ def send_via_apprise(
         attach = [memory]
     _LOG.start()
     try:
-        ok = bool(plugin.notify(body=body, title=title, attach=attach))
+        with delivering(inbox):
+            ok = bool(plugin.notify(body=body, title=title, attach=attach))
     except Exception as exc:  # a plugin may raise anything; the error is kept on the row
         ok = False
         lines = [*_LOG.stop(), f"{type(exc).__name__}: {exc}"]
