@@ -262,3 +262,59 @@ per_host_delay = "1s"
     # Five URLs 30 s apart take 150 s: asking every 10 s would only pile up waits on that host.
     assert plan == {"Brand": 150.0, "Quick": 10.0}
     engine.dispose()
+
+
+def test_drop_windows_open_around_the_day_in_the_collectors_zone_for_the_shops_that_carry_it(
+    tmp_path: object,
+) -> None:
+    from tracker.releases.drops import DropWindow, drop_windows
+
+    db_url = f"sqlite:///{tmp_path}/t.db"
+    config = parse_text(
+        """
+timezone = "Asia/Tokyo"
+[drops]
+before = "1h"
+after = "2h"
+[[colorways]]
+name = "Rain Cloud"
+style_code = "M2002RDA"
+[[colorways]]
+name = "Phantom"
+style_code = "M2002RDB"
+[[sources]]
+name = "Tokyo"
+kind = "page"
+url = "https://tokyo.example/p/rda"
+[[sources]]
+name = "Gone"
+kind = "page"
+url = "https://gone.example/p/rda"
+[[sources]]
+name = "Osaka"
+kind = "page"
+url = "https://osaka.example/p/rdb"
+"""
+    )
+    engine = make_engine(db_url)
+    Pipeline(config, engine, fetcher=None)  # type: ignore[arg-type]  # syncs the catalogue only
+    with Session(engine) as session, session.begin():
+        ids = {s.name: s.id for s in session.exec(select(Source)).all()}
+        # A release long past comes first: it must not end the search for open windows.
+        session.add(Release(style_code="M2002RDB", release_date=date(2024, 1, 5)))
+        session.add(Release(style_code="M2002RDA", region="JP", release_date=date(2024, 3, 15)))
+        carried = (("Tokyo", "M2002RDA", False), ("Gone", "M2002RDA", True), ("Osaka", "M2002RDB", False))
+        for name, code, gone in carried:
+            source_id = ids[name]
+            assert source_id is not None
+            session.add(Listing(source_id=source_id, external_id=name, url="/", style_code=code, gone=gone))
+    # The day is Tokyo's: 15 March 00:00 JST is 14 March 15:00 UTC.
+    opens = datetime(2024, 3, 14, 14, 0, tzinfo=UTC)  # an hour before
+    closes = datetime(2024, 3, 15, 17, 0, tzinfo=UTC)  # two hours after the day ends
+    expected = [DropWindow("M2002RDA", "JP", opens, closes, ("Tokyo",))]
+    with Session(engine) as session:
+        assert drop_windows(session, config, opens) == expected
+        assert drop_windows(session, config, closes) == expected
+        assert drop_windows(session, config, opens - timedelta(seconds=1)) == []
+        assert drop_windows(session, config, closes + timedelta(seconds=1)) == []
+    engine.dispose()
