@@ -370,7 +370,9 @@ def extract_page(
     text = decode(body, content_type)
     blocked = detect_block(text)
     if blocked:
-        return Product(url=url, blocked=blocked, availability=Availability.UNKNOWN, method="blocked")
+        availability, rule = decide(Evidence(blocked=True))
+        why = {"availability_rule": rule}
+        return Product(url=url, blocked=blocked, availability=availability, method="blocked", extra=why)
     tree = LexborHTMLParser(text)
     html_node = tree.css_first("html")
     lang = html_node.attributes.get("lang") if html_node is not None else None

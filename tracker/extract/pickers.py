@@ -22,7 +22,7 @@ _SIZE = re.compile(
     r"""^\s*
     (?:(?:US|UK|EU|EUR|FR|IT|DE|JP|JPN|CM|MX|KR|CN|BR|AU|M|W|Y|C|Men'?s|Women'?s|Mens|Womens|
         Herren|Damen|Homme|Femme|Size|Gr(?:ö|oe?)(?:ss|ß)e|Taille|Talla|Taglia|Maat|Storlek)\s*[:.]?\s*)?
-    (?P<num>\d{1,2}(?:[.,]\d{1,2})?|\d{3})(?:\s*(?:½|⅓|⅔|1/2|1/3|2/3))?|^\s*(?P<half>½)
+    (?P<num>\d{3}|\d{1,2}(?:[.,]\d{1,2})?)(?:\s*(?:½|⅓|⅔|1/2|1/3|2/3))?|^\s*(?P<half>½)
     """,
     re.I | re.X,
 )
