@@ -70,7 +70,13 @@ async def _check(config: Config, config_path: Path, names: list[str], *, quiet: 
 
     console = Console(stderr=True)
     summaries: list[Any] = []
-    async with Fetcher(config.defaults) as fetcher:
+    # SIGTERM ends the pass like Ctrl+C: checks in flight are recorded as cancelled and the browser
+    # (when a source renders) is closed, instead of the process vanishing mid-check.
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if main is not None:
+        loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher)
         with Progress(
             TextColumn("[bold]checking"),
@@ -126,7 +132,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     names = _source_names(config, args.source)
     if not names:
         raise ConfigError(f"{args.config}: no enabled sources to check (add [[sources]])")
-    summaries = asyncio.run(_check(config, args.config, names, quiet=args.quiet))
+    try:
+        summaries = asyncio.run(_check(config, args.config, names, quiet=args.quiet))
+    except asyncio.CancelledError:
+        print("stopped: the checks in flight were recorded as cancelled", file=sys.stderr)
+        return 143
     if args.json:
         print(json.dumps([s.__dict__ for s in summaries], default=str, indent=2))
     else:
@@ -142,7 +152,7 @@ async def _serve(config: Config, config_path: Path, *, on_summary: Any = None) -
 
     # Apprise loads its plugins on first use (~1 s): do it now, not when the first drop happens.
     await asyncio.to_thread(warm_up_channels, config)
-    async with Fetcher(config.defaults) as fetcher:
+    async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher)
 
         async def deliver() -> object:
