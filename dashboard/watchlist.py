@@ -34,16 +34,6 @@ class ColorwayForm:
     release_date: date | None = None
 
 
-@dataclass(frozen=True)
-class SourceForm:
-    """A shop added by URL."""
-
-    name: str
-    url: str
-    kind: str = "page"
-    currency: str = ""
-
-
 @dataclass
 class Outcome:
     """The saved config, or the problems keyed by form field ('' for the whole form)."""
@@ -75,9 +65,7 @@ def _colorways(doc: tomlkit.TOMLDocument) -> AoT:
         doc.append("colorways", tomlkit.aot())
     found = doc["colorways"]
     if not isinstance(found, AoT):
-        raise ConfigError(
-            "config.toml: colorways must be written as [[colorways]] tables to edit them here"
-        )
+        raise ConfigError("config.toml: colorways must be written as [[colorways]] tables to edit them here")
     return found
 
 
@@ -152,9 +140,7 @@ def watch(text: str, style_code: str, name: str) -> str:
     if i is not None:
         aot[i]["watched"] = True
         return tomlkit.dumps(doc)
-    return upsert_colorway(
-        text, ColorwayForm(name=name.strip()[:120] or style_code, style_code=style_code)
-    )
+    return upsert_colorway(text, ColorwayForm(name=name.strip()[:120] or style_code, style_code=style_code))
 
 
 def remove_colorway(text: str, style_code: str) -> str:
@@ -180,26 +166,6 @@ def _pop_trailing(body: list[Any]) -> list[Any]:
     while body and body[-1][0] is None:
         trailing.insert(0, body.pop()[1])
     return trailing
-
-
-def add_source(text: str, form: SourceForm) -> str:
-    """The config text with a new [[sources]] table."""
-    doc = tomlkit.parse(text)
-    if "sources" not in doc:
-        doc.append("sources", tomlkit.aot())
-    aot = doc["sources"]
-    if not isinstance(aot, AoT):
-        raise ConfigError(
-            "config.toml: sources must be written as [[sources]] tables to edit them here"
-        )
-    table = tomlkit.table()
-    table["name"] = form.name.strip()
-    table["kind"] = form.kind
-    table["url"] = form.url.strip()
-    if form.currency.strip():
-        table["currency"] = form.currency.strip().upper()
-    _append(aot, table)
-    return tomlkit.dumps(doc)
 
 
 def field_errors(message: str, section: str = "colorways") -> dict[str, str]:
