@@ -2,8 +2,10 @@
 
 A plain fetch of /products/<slug> finds no product (no price, no sizes, no structured data); a
 browser running the page's script shows the title, the price, one button per size (disabled when
-sold out) and an enabled add-to-cart. The page also asks for an image and a font, so a test can
-see that rendering blocks them, and the API can be slowed or stalled to test timeouts.
+sold out) and an enabled add-to-cart. /ssr/products/<slug> serves the same product filled in on
+the server, for comparing a plain fetch with a rendered one. The page also asks for an image and
+a font, so a test can see that rendering blocks them, and the API can be slowed or stalled to test
+timeouts.
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ class JSShop:
             self._send(handler, 503, "text/plain", b"busy", {"Retry-After": "1"})
         elif path == f"/products/{SLUG}":
             self._send(handler, 200, "text/html; charset=utf-8", SHELL.format(slug=SLUG).encode())
+        elif path == f"/ssr/products/{SLUG}":
+            self._send(handler, 200, "text/html; charset=utf-8", self.server_rendered().encode())
         elif path == "/static/app.js":
             self._send(handler, 200, "application/javascript", APP_JS.encode())
         elif path == f"/api/products/{SLUG}.json":
@@ -128,6 +132,27 @@ class JSShop:
             self._send(handler, 200, "application/octet-stream", b"\0" * 1024)
         else:
             self._send(handler, 404, "text/plain", b"not found")
+
+    def server_rendered(self) -> str:
+        """The product page as the browser shows it after the script ran, made on the server."""
+        data = self.payload()
+        buttons = "".join(
+            f'<button class="size">{s["label"]}</button>'
+            if s["available"]
+            else f'<button class="size sold-out" disabled>{s["label"]}</button>'
+            for s in data["sizes"]
+        )
+        in_stock = any(s["available"] for s in data["sizes"])
+        return (
+            SHELL.format(slug=SLUG)
+            .replace('<h1 id="title"></h1>', f'<h1 id="title">{data["title"]}</h1>')
+            .replace(
+                '<span class="product-price"></span>', f'<span class="product-price">${data["price"]}</span>'
+            )
+            .replace('aria-label="Size"></div>', f'aria-label="Size">{buttons}</div>')
+            .replace(" disabled>Add to cart", ">Add to cart" if in_stock else " disabled>Add to cart")
+            .replace('<script src="/static/app.js"></script>', "")
+        )
 
     def payload(self) -> dict[str, Any]:
         """The API's answer: title, style code, price and sizes."""
