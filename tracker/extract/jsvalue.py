@@ -200,6 +200,9 @@ def _join_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u\{?[dD][89a-fA-F]")
+
+
 def _fix_strings(value: Any) -> Any:
     if isinstance(value, str):
         return _join_surrogates(value)
@@ -254,7 +257,8 @@ def read_js_value(text: str) -> Any:
             value, _ = json.JSONDecoder(parse_float=Decimal, strict=False).raw_decode(text)
             return value
         except ValueError:
-            return _fix_strings(_Parser(text).value())
+            value = _Parser(text).value()
+            return _fix_strings(value) if _SURROGATE_ESCAPE.search(text) else value
     parse = _JSON_PARSE.match(text)
     if parse is not None:
         reader = _Parser(text)
@@ -263,6 +267,6 @@ def read_js_value(text: str) -> Any:
         if not isinstance(inner, str):
             raise ValueError("JSON.parse of something other than a string")
         return json.loads(_join_surrogates(inner), parse_float=Decimal, strict=False)
-    if _WRAPPED.match(text):
-        return _fix_strings(_wrapped(text))
-    return _fix_strings(_Parser(text).value())
+    value = _wrapped(text) if _WRAPPED.match(text) else _Parser(text).value()
+    # Only text with escaped surrogate halves ("\ud83d\udc5f") needs a second pass.
+    return _fix_strings(value) if _SURROGATE_ESCAPE.search(text) else value

@@ -75,6 +75,8 @@ def looks_like_size(label: str | None) -> bool:
 
 def clean_label(text: str) -> str:
     """The size label without sold-out / notify words and the separators around them."""
+    if not any(c.isdigit() or c == "½" for c in text):
+        return text.strip()  # no number, no size: nothing worth cleaning
     text = " ".join(text.split())
     for pattern in (SOLD_OUT, SOLD_OUT_CJK, _NOTIFY):
         text = pattern.sub(" ", text)

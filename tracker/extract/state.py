@@ -543,37 +543,35 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if len(w) > 1}
 
 
-def _agreement(obj: dict[str, Any], name: str, page: PageIdentity) -> float:
-    """How surely obj is the page's product: style code / SKU, URL or slug, then name."""
+def _agreement(normal: dict[str, Any], name: str, page: PageIdentity, heading: set[str]) -> float:
+    """How surely an object (its keys normalised) is the page's product: style code / SKU, URL or
+    slug, then name."""
     score = 0.0
     for key in _ID_KEYS:
-        found = _get(obj, (key,))
-        value = _text(found[1]) if found else None
+        value = _text(normal.get(key))
         if not value or len(value) < 4:
             continue
         lowered = value.lower()
         if (
-            find_style_code(value) in page.codes
-            or lowered in page.tokens
+            lowered in page.tokens
             or any(lowered == p.rsplit("/", 1)[-1] for p in page.paths)
+            or (page.codes and find_style_code(value) in page.codes)
         ):
-            score = max(score, 3.0)
+            return 3.0
     for key in _URL_KEYS:
-        found = _get(obj, (key,))
-        value = _text(found[1]) if found else None
+        value = _text(normal.get(key))
         if not value:
             continue
         path = urlparse(value).path.rstrip("/").lower()
         if path and any(p == path or (len(path) > 8 and p.endswith(path)) for p in page.paths):
-            score = max(score, 3.0)
-    heading = _words(page.heading)
+            return 3.0
     own = _words(name)
     if heading and own:
         share = len(own & heading) / len(own)
         if own == heading:
-            score = max(score, 3.0)
+            score = 3.0
         elif share >= 0.6 and len(own & heading) >= 2:
-            score = max(score, 2.0 * share)
+            score = 2.0 * share
     return score
 
 
@@ -589,16 +587,17 @@ class _Candidate:
 
 def _candidates(where: str, data: Any, page: PageIdentity) -> Iterator[_Candidate]:
     walk = _Walk(data)
+    heading = _words(page.heading)
     for obj, path in walk.objects(data):
         keys = [_norm(k) for k in obj if isinstance(k, str)]
         if _NAME_SET.isdisjoint(keys) or _PRODUCT_SET.isdisjoint(keys):
             continue  # most objects in a state blob are not products: two set checks say so
-        found = _get(obj, _NAME_KEYS)
-        name = _text(found[1]) if found else None
+        normal = {_norm(k): v for k, v in obj.items() if isinstance(k, str)}
+        name = next((_text(normal[k]) for k in _NAME_KEYS if normal.get(k) not in (None, "")), None)
         if not name or len(name) > 300:
             continue
-        has_price = _get(obj, _CURRENT_PRICE_KEYS) is not None
-        score = _agreement(obj, name, page)
+        has_price = any(normal.get(k) not in (None, "", [], {}) for k in _CURRENT_PRICE_KEYS)
+        score = _agreement(normal, name, page, heading)
         if score > 0:
             yield _Candidate(obj, name, score, len(path), has_price, where)
 
