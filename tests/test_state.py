@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tracker.extract import extract_page
 from tracker.extract.jsvalue import read_js_value
@@ -171,3 +174,37 @@ def test_what_is_not_data_is_refused(text: str) -> None:
         return
     with pytest.raises(ValueError):
         read_js_value(text)
+
+
+KEYS = st.sampled_from(
+    ["name", "title", "price", "sku", "size", "variants", "available", "currency", "centAmount", "__ref",
+     "related", "quantity", "stock", "label", "amount"]
+) | st.text(max_size=6)  # fmt: skip
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
+    | st.floats(allow_nan=False)
+    | st.just("New Balance 2002R Rain Cloud")
+    | st.sampled_from(["IN_STOCK", "9.5", "USD", "$150.00"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=5),
+    max_leaves=25,
+)
+FUZZ = settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@FUZZ
+@given(JSON, st.text(max_size=80))
+def test_any_state_blob_reads_without_error(data: Any, script: str) -> None:
+    """Whatever a shop puts in its state, the page is read (never a traceback), and nothing is taken
+    from a blob that does not name this page's product."""
+    page = (
+        "<html><head><title>x</title></head><body><h1>New Balance 2002R Rain Cloud</h1>"
+        f'<script id="__NEXT_DATA__" type="application/json">{json.dumps(data)}</script>'
+        f"<script>window.__INITIAL_STATE__ = {script}</script></body></html>"
+    )
+    product = extract_page(page, "https://shop.example/p/1")
+    assert product.price is None or product.price > 0

@@ -419,14 +419,17 @@ def extract_page(
     if main is None or not (main.offers or main.variants) or not _sizes(_merge_size_products(products, main)):
         # The page's own app state: the product itself when structured data has none, else its sizes.
         canonical = tree.css_first('link[rel="canonical"]')
-        state = read_state(
-            tree,
-            url=url,
-            canonical=canonical.attributes.get("href") if canonical is not None else None,
-            heading=page_title or meta.get("og:title"),
-            currency_hint=hint,
-            shown=shown,
-        )
+        try:
+            state = read_state(
+                tree,
+                url=url,
+                canonical=canonical.attributes.get("href") if canonical is not None else None,
+                heading=page_title or meta.get("og:title"),
+                currency_hint=hint,
+                shown=shown,
+            )
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, ArithmeticError):
+            state = None  # a state blob of a shape nobody foresaw: the rest of the page still counts
         if state is not None and (main is None or not (main.offers or main.variants)):
             main, products, state = state, [state], None
     if main is not None:

@@ -242,7 +242,7 @@ def state_blobs(tree: Any, needles: set[str] | None = None) -> Iterator[tuple[st
                 continue
             try:
                 data = read_js_value(text[match.end() :].split("</script", 1)[0])
-            except (ValueError, IndexError, RecursionError):
+            except (ValueError, IndexError, RecursionError, OverflowError):
                 continue
             if isinstance(data, dict | list):
                 yield f"window.{name}", data
