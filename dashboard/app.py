@@ -48,7 +48,7 @@ def broken_config() -> None:
 # The pages' addresses: a bookmarked page opens the sign-in or error page in its place, not a
 # blank one. (The pages live in views/, not pages/: Streamlit would serve a pages/ folder's
 # scripts directly to a fresh server's first visitor, before this script chose what to show.)
-PAGE_PATHS = ("overview", "colorway", "releases", "watchlist", "alerts", "inbox", "health")
+PAGE_PATHS = ("overview", "colorway", "releases", "watchlist", "shops", "alerts", "inbox", "health")
 
 
 def gate(view: Callable[[], None], title: str, url_path: str) -> None:
@@ -73,6 +73,7 @@ else:
             st.Page("views/colorway.py", title="Colorway", icon=":material/show_chart:"),
             st.Page("views/releases.py", title="Releases", icon=":material/event:"),
             st.Page("views/watchlist.py", title="Watchlist", icon=":material/edit_note:"),
+            st.Page("views/shops.py", title="Shops", icon=":material/storefront:"),
             st.Page(
                 "views/inbox.py",
                 title=f"Inbox ({unread})" if unread else "Inbox",

@@ -34,16 +34,6 @@ class ColorwayForm:
     release_date: date | None = None
 
 
-@dataclass(frozen=True)
-class SourceForm:
-    """A shop added by URL."""
-
-    name: str
-    url: str
-    kind: str = "page"
-    currency: str = ""
-
-
 @dataclass
 class Outcome:
     """The saved config, or the problems keyed by form field ('' for the whole form)."""
@@ -181,24 +171,6 @@ def _pop_trailing(body: list[Any]) -> list[Any]:
     while body and body[-1][0] is None:
         trailing.insert(0, body.pop()[1])
     return trailing
-
-
-def add_source(text: str, form: SourceForm) -> str:
-    """The config text with a new [[sources]] table."""
-    doc = tomlkit.parse(text)
-    if "sources" not in doc:
-        doc.append("sources", tomlkit.aot())
-    aot = doc["sources"]
-    if not isinstance(aot, AoT):
-        raise ConfigError("config.toml: sources must be written as [[sources]] tables to edit them here")
-    table = tomlkit.table()
-    table["name"] = form.name.strip()
-    table["kind"] = form.kind
-    table["url"] = form.url.strip()
-    if form.currency.strip():
-        table["currency"] = form.currency.strip().upper()
-    _append(aot, table)
-    return tomlkit.dumps(doc)
 
 
 def field_errors(message: str, section: str = "colorways") -> dict[str, str]:

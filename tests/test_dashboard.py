@@ -24,6 +24,7 @@ PAGES = [
     "views/colorway.py",
     "views/releases.py",
     "views/watchlist.py",
+    "views/shops.py",
     "views/alerts.py",
     "views/health.py",
 ]
@@ -352,29 +353,54 @@ def shop() -> Iterator[str]:
 
 
 def test_add_a_shop_by_url_with_a_preview(seeded_config: Path, shop: str) -> None:
-    at = _visit(_app(), "views/watchlist.py")
-    at.text_input(key="src_name").input("Local shop")
-    at.text_input(key="src_url").input("ftp://127.0.0.1/x")
-    at.button(key="src_save_button").click().run()
+    at = _visit(_app(), "views/shops.py")
+    at.text_input(key="shop_url").input("ftp://127.0.0.1/x")
+    at.button(key="shop_probe").click().run()
     assert any("Only http" in e.value and "can be added" in e.value for e in at.error)
-    assert "Local shop" not in seeded_config.read_text(encoding="utf-8")
+    assert "shop_save" not in [b.key for b in at.button]
 
-    at.text_input(key="src_url").input(shop)
-    at.button(key="src_preview_button").click().run()
+    at.text_input(key="shop_url").input(shop)
+    at.text_input(key="shop_name").input("Local shop")
+    at.button(key="shop_probe").click().run()
     assert not at.exception
     preview = at.dataframe[-1].value
     assert preview["title"].tolist() == ["New Balance 2002R Protection Pack Rain Cloud"]
     assert preview["price"].tolist() == ["$149.99"]
-    assert preview["availability"].tolist() == ["InStock"]
-    at.button(key="src_save_button").click().run()
+    assert preview["stock"].tolist() == ["InStock"]
+    assert preview["colorway"].tolist() == ["Protection Pack Rain Cloud"]
+    at.button(key="shop_save").click().run()
     assert not at.error
     text = seeded_config.read_text(encoding="utf-8")
-    assert f'name = "Local shop"\nkind = "page"\nurl = "{shop}"' in text
+    assert f'name = "Local shop"\nkind = "page"\nurl = "{shop}"\ncurrency = "USD"' in text
     assert "# --- shops ---" in text
+    assert "Local shop" in at.dataframe[0].value["shop"].tolist()
 
-    # A second shop with the same name is refused, the file untouched.
-    at.button(key="src_save_button").click().run()
-    assert any("duplicate source name 'Local shop'" in e.value for e in at.error)
+    # The same URL again: the probe says a shop already checks it, and saving is refused.
+    at.text_input(key="shop_name").input("Local shop again")
+    at.button(key="shop_probe").click().run()
+    assert any("already checks this URL" in w.value for w in at.warning)
+    at.button(key="shop_save").click().run()
+    assert any("already checks this URL" in e.value for e in at.error)
+    assert seeded_config.read_text(encoding="utf-8") == text
+
+
+def test_edit_and_disable_a_shop(seeded_config: Path) -> None:
+    at = _visit(_app(), "views/shops.py")
+    name = at.selectbox(key="shop_edit_choice").value
+    at.checkbox(key=f"shop_edit_enabled_{name}").uncheck()
+    at.text_input(key=f"shop_edit_interval_{name}").input("2h")
+    at.button[-1].click().run()
+    assert not at.exception
+    text = seeded_config.read_text(encoding="utf-8")
+    assert "enabled = false" in text and 'interval = "2h"' in text
+    assert "# --- shops ---" in text
+    health = at.dataframe[0].value
+    assert health.loc[health["shop"] == name, "health"].tolist() == ["disabled"]
+
+    # A bad value is refused with the key named, the file untouched.
+    at.text_input(key=f"shop_edit_interval_{name}").input("5 parsecs")
+    at.button[-1].click().run()
+    assert any("parsecs" in e.value for e in at.error)
     assert seeded_config.read_text(encoding="utf-8") == text
 
 

@@ -261,13 +261,12 @@ def test_password_gate_serves_nothing_without_it(
 def test_only_http_urls_can_be_added(hostile_config: Path, url: str) -> None:
     before = hostile_config.read_text(encoding="utf-8")
     at = _app()
-    at.switch_page("views/watchlist.py").run()
-    at.text_input(key="src_name").input("Sneaky")
-    at.text_input(key="src_url").input(url)
-    at.button(key="src_preview_button").click().run()
+    at.switch_page("views/shops.py").run()
+    at.text_input(key="shop_name").input("Sneaky")
+    at.text_input(key="shop_url").input(url)
+    at.button(key="shop_probe").click().run()
     assert any("Only http" in e.value for e in at.error), url
-    at.button(key="src_save_button").click().run()
-    assert any("Only http" in e.value for e in at.error), url
+    assert "shop_save" not in [b.key for b in at.button], url  # nothing to save without a probe
     assert hostile_config.read_text(encoding="utf-8") == before
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,13 @@ async def _check(config: Config, config_path: Path, names: list[str], *, quiet: 
 
     console = Console(stderr=True)
     summaries: list[Any] = []
-    async with Fetcher(config.defaults) as fetcher:
+    # SIGTERM ends the pass like Ctrl+C: checks in flight are recorded as cancelled and the browser
+    # (when a source renders) is closed, instead of the process vanishing mid-check.
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if main is not None:
+        loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher)
         with Progress(
             TextColumn("[bold]checking"),
@@ -126,7 +133,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     names = _source_names(config, args.source)
     if not names:
         raise ConfigError(f"{args.config}: no enabled sources to check (add [[sources]])")
-    summaries = asyncio.run(_check(config, args.config, names, quiet=args.quiet))
+    try:
+        summaries = asyncio.run(_check(config, args.config, names, quiet=args.quiet))
+    except asyncio.CancelledError:
+        print("stopped: the checks in flight were recorded as cancelled", file=sys.stderr)
+        return 143
     if args.json:
         print(json.dumps([s.__dict__ for s in summaries], default=str, indent=2))
     else:
@@ -142,7 +153,7 @@ async def _serve(config: Config, config_path: Path, *, on_summary: Any = None) -
 
     # Apprise loads its plugins on first use (~1 s): do it now, not when the first drop happens.
     await asyncio.to_thread(warm_up_channels, config)
-    async with Fetcher(config.defaults) as fetcher:
+    async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher)
 
         async def deliver() -> object:
@@ -331,6 +342,78 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_probe(found: Any, config: Config) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from tracker.money import format_money
+
+    console = Console()
+    if not found.readable:
+        console.print(f"[red]cannot track[/] {found.url}: {found.problem}")
+        console.print(found.reason or "")
+        return
+    how = f"{found.kind} (rendered in headless Chromium)" if found.render else found.kind
+    console.print(f"[bold]{found.url}[/] is a [green]{how}[/] source")
+    if found.products:
+        table = Table(title="what the tracker reads there")
+        for column in ("title", "style code", "colorway", "price", "stock", "sizes", "read by"):
+            table.add_column(column, overflow="fold")
+        for p in found.products:
+            price = format_money(Decimal(p.price), p.currency, config.locale) if p.price else "no price"
+            sizes = ", ".join(
+                s["size"] + ("" if s["availability"] == "InStock" else " (sold out)") for s in p.sizes
+            )
+            colorway = p.colorway or ("new 2002R (not in the catalogue)" if p.is_2002r else "not a 2002R")
+            table.add_row(
+                p.title or "", p.style_code or "", colorway, price, p.availability, sizes, p.read_by or ""
+            )
+        console.print(table)
+    for r in found.releases:
+        code = r.style_code or "no style code"
+        console.print(f"release: {r.name} ({code}) on {r.date or 'TBC'} [{r.region}]", markup=False)
+    for note in found.notes:
+        console.print(f"note: {note}")
+    if found.existing:
+        console.print(f"[yellow]config.toml already has a source for this URL: {found.existing}[/]")
+    if found.source:
+        from tracker.configedit import add_source
+
+        console.print("\nthe source it would add:")
+        console.print(add_source("", found.source).strip(), markup=False, highlight=False)
+
+
+async def _probe(url: str, config: Config, name: str | None) -> Any:
+    from tracker.fetch import Fetcher
+    from tracker.probe import probe
+
+    async with Fetcher(config.defaults, render=config.render) as fetcher:
+        return await probe(url, config, fetcher, name=name)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from tracker.configedit import add_source, write
+
+    config = load_config(args.config)
+    found = asyncio.run(_probe(args.url, config, args.name))
+    if args.currency and found.source is not None:
+        found.source["currency"] = args.currency.upper()
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _print_probe(found, config)
+    if not found.readable:
+        return 1
+    if args.write:
+        if found.existing:
+            url = found.source["url"]
+            raise ConfigError(f"{args.config}: source {found.existing!r} already checks {url}")
+        text = Path(args.config).read_text(encoding="utf-8")
+        write(Path(args.config), add_source(text, found.source))
+        print(f"added source {found.source['name']!r} to {args.config}", file=sys.stderr)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from db.export import observation_rows
 
@@ -483,6 +566,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the system the shop's bare size numbers are in, as a source's size_system (us_men, uk, eu, cm)",
     )
     p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("add", help="probe a shop URL, show what would be tracked, optionally add it")
+    p.add_argument("url", help="a shop's product page, catalogue, collection or release calendar URL")
+    p.add_argument("--write", action="store_true", help="add the proposed source to config.toml")
+    p.add_argument("--name", help="the source's name (default: the shop's host name)")
+    p.add_argument("--currency", help="the shop's currency when the probe cannot tell (e.g. EUR)")
+    p.add_argument("--json", action="store_true", help="print the probe as JSON")
+    p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("export", help="observations as CSV or JSON")
     p.add_argument("--format", choices=["csv", "json"], default="csv")

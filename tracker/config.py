@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -197,6 +198,29 @@ class Source(_Strict):
     def chart(self) -> Chart | None:
         """The shop's own size chart (size_chart), tried before New Balance's."""
         return Chart.from_columns(self.size_chart) if self.size_chart else None
+    # Fetch through headless Chromium (pages whose price or sizes only appear after their JavaScript
+    # runs), and optionally wait for this CSS selector before reading.
+    render: bool = False
+    wait_for: str | None = None
+
+    @field_validator("render")
+    @classmethod
+    def _render(cls, v: bool, info: ValidationInfo) -> bool:
+        if v and info.data.get("kind") not in (None, "page"):
+            kind = info.data.get("kind")
+            raise ValueError(f'render = true works for kind = "page" sources, not {kind!r}')
+        return v
+
+    @field_validator("wait_for")
+    @classmethod
+    def _wait_for(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if not info.data.get("render"):
+            raise ValueError("wait_for needs render = true (a plain fetch runs no JavaScript to wait for)")
+        if not v.strip() or not _css_ok(v):
+            raise ValueError(f"{v!r} is not a CSS selector")
+        return v
 
     @field_validator("currency")
     @classmethod
@@ -255,6 +279,26 @@ def _release_time(value: Any) -> Any:
         raise ValueError(f"{zone!r} is not a time zone such as America/New_York")
     at = time(int(match.group("H")), int(match.group("M")), int(match.group("S") or 0))
     return ReleaseTime(at=at, zone=zone)
+def _css_ok(selector: str) -> bool:
+    """Whether a CSS selector parses (the same parser the extractor uses)."""
+    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+    try:
+        LexborHTMLParser("<p></p>").css(selector)
+    except SelectolaxError:
+        return False
+    return True
+
+
+class Render(_Strict):
+    """Headless Chromium for sources with render = true: one browser shared by all of them."""
+
+    browser: str = "/usr/bin/chromium"
+    max_open_pages: int = Field(default=2, ge=1, le=16)
+    recycle_after: int = Field(default=100, ge=1)
+    memory_cap_mb: int = Field(default=1024, ge=128)
+    timeout: Duration = 30.0
+    idle_close: Duration = 60.0
 
 
 class Colorway(_Strict):
@@ -439,6 +483,7 @@ class Config(_Strict):
     alerts: Alerts = Field(default_factory=Alerts)
     dashboard: Dashboard = Field(default_factory=Dashboard)
     drops: Drops = Field(default_factory=Drops)
+    render: Render = Field(default_factory=Render)
 
     @field_validator("timezone")
     @classmethod

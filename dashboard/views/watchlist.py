@@ -1,4 +1,4 @@
-"""Watchlist: add, edit and remove colorways; add a shop by URL after previewing what it shows."""
+"""Watchlist: add, edit and remove colorways."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from dashboard import preview, ui, watchlist
-from dashboard.format import money, plain, safe_url
+from dashboard import ui, watchlist
+from dashboard.format import money, plain
 from tracker.config import Colorway
 
 NEW = "__new__"
@@ -186,100 +186,4 @@ if current is not None:
         st.button("Remove from config.toml", key="cw_remove", on_click=_remove_colorway, args=(choice,))
 
 
-st.subheader("Add a shop by URL")
-st.caption("Paste a product or catalogue URL: the preview shows what the tracker would read there.")
-source_errors: dict[str, str] = st.session_state.get("src_errors", {})
-
-
-def _source_form() -> watchlist.SourceForm:
-    s = st.session_state
-    return watchlist.SourceForm(
-        name=s.get("src_name", ""),
-        url=s.get("src_url", ""),
-        kind=s.get("src_kind", "page"),
-        currency=s.get("src_currency", ""),
-    )
-
-
-def _check_url(url: str) -> str | None:
-    return None if safe_url(url) else "Only http:// and https:// addresses can be added."
-
-
-def _preview() -> None:
-    form = _source_form()
-    st.session_state.pop("src_preview", None)
-    problem = _check_url(form.url)
-    if problem:
-        st.session_state["src_errors"] = {"url": problem}
-        return
-    st.session_state["src_errors"] = {}
-    st.session_state["src_preview"] = preview.fetch_preview(form.url, ctx.config.defaults.user_agent)
-
-
-def _save_source() -> None:
-    form = _source_form()
-    problem = _check_url(form.url)
-    if problem:
-        st.session_state["src_errors"] = {"url": problem}
-        return
-    text = ctx.path.read_text(encoding="utf-8")
-    outcome = watchlist.save(ctx.path, text, watchlist.add_source(text, form), section="sources")
-    st.session_state["src_errors"] = outcome.errors
-    if not outcome.errors:
-        st.session_state["watchlist_notice"] = f"Added the shop {form.name}."
-        st.session_state.pop("src_preview", None)
-
-
-st.text_input("Shop name", key="src_name", placeholder="e.g. Concepts")
-if "name" in source_errors:
-    st.error(plain(source_errors["name"]))
-st.text_input("URL", key="src_url", placeholder="https://shop.example/products/2002r-rain-cloud")
-if "url" in source_errors:
-    st.error(plain(source_errors["url"]))
-kinds = {
-    "page": "Product page",
-    "shopify_product": "Shopify product",
-    "shopify": "Shopify catalogue",
-}
-st.selectbox("Kind", list(kinds), format_func=kinds.__getitem__, key="src_kind")
-st.text_input("Currency (if the shop does not say)", key="src_currency", placeholder="USD")
-if "currency" in source_errors:
-    st.error(plain(source_errors["currency"]))
-if "" in source_errors:
-    st.error(plain(source_errors[""]))
-buttons = st.columns([1, 1, 4])
-buttons[0].button("Preview", key="src_preview_button", on_click=_preview)
-buttons[1].button("Save shop", key="src_save_button", type="primary", on_click=_save_source)
-
-shown = st.session_state.get("src_preview")
-if shown:
-    if "error" in shown:
-        st.warning(plain(shown["error"]))
-    elif not shown["products"]:
-        st.warning("The page was read, but no product was found on it.")
-    else:
-        st.caption("What the tracker reads there:")
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "title": p.get("title") or "",
-                        "style code": p.get("style_code") or "",
-                        "price": money(Decimal(p["price"]), p.get("currency"))
-                        if p.get("price")
-                        else "no price",
-                        "availability": p.get("availability"),
-                        "sizes": ", ".join(
-                            f"{s['size']}{'' if s['availability'] == 'InStock' else ' (sold out)'}"
-                            for s in p.get("sizes") or []
-                        ),
-                        "read by": p.get("method") or "",
-                        "blocked": p.get("blocked") or "",
-                    }
-                    for p in shown["products"]
-                ]
-            ),
-            hide_index=True,
-            width="stretch",
-            key="preview_table",
-        )
+st.caption("Shops are added, edited and disabled on the Shops page.")

@@ -19,6 +19,7 @@ from tracker.extract import extract_page, extract_shopify_catalogue, extract_sho
 from tracker.extract.calendar import ReleaseInfo, extract_releases
 from tracker.extract.model import Availability, Product
 from tracker.fetch import Fetcher, FetchResult
+from tracker.fetch.render import render
 
 SHOPIFY_PAGE_SIZE = 250
 
@@ -161,13 +162,16 @@ async def _collect_one(src: SourceConfig, fetcher: Fetcher, url: str, prior: Pri
     as_js = src.kind == "shopify_product"
     etag, last_modified = prior.validators.get(url, (None, None))
     try:
-        res = await fetcher.fetch(
-            _strip_query(url) + ".js" if as_js else url,
-            source=src,
-            etag=etag,
-            last_modified=last_modified,
-            accept="application/json" if as_js else None,
-        )
+        if src.render:  # the page after its JavaScript ran, in the shared headless browser
+            res = await render(fetcher, url, source=src)
+        else:
+            res = await fetcher.fetch(
+                _strip_query(url) + ".js" if as_js else url,
+                source=src,
+                etag=etag,
+                last_modified=last_modified,
+                accept="application/json" if as_js else None,
+            )
     except FetchError as exc:
         out.errors.append((url, exc))
         return

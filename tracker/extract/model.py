@@ -105,4 +105,6 @@ class Product:
             "brand": self.brand,
             "blocked": self.blocked,
             "method": self.method,
+            # Which row of the availability table (tracker.extract.evidence) decided the stock.
+            "availability_rule": self.extra.get("availability_rule"),
         }

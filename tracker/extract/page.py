@@ -18,13 +18,14 @@ page contradicts (never shown, while another statement the page shows, or a stro
 says otherwise) gives way; the disagreement is recorded in ``extra["conflict"]``. No price is an
 answer: 0 is never a price.
 
-Availability rule: a selector wins; else structured data (in stock if any size is). The visible
-page overrides it only towards "out of stock", when a sold-out message near the product is shown
-and no enabled add-to-cart control exists (shops leave "InStock" in templates; a buyer cannot
-buy). With no structured availability: an enabled add-to-cart of the product -> in stock, a buy
-control that says sold out -> out of stock, then the stock words of the page's own stock
-element. A disabled add-to-cart alone is no evidence (shops disable it until a size is chosen).
-Anything else is unknown, and blocked pages are always unknown.
+Embedded app state (tracker.extract.state) fills what structured data leaves out: the product
+when the page has no JSON-LD or microdata, the price when they give none, the sizes when they list
+none. A visible size picker (tracker.extract.pickers) fills the sizes when neither gives any.
+
+Availability rule: a selector wins; else the table in tracker.extract.evidence decides between the
+top-level structured availability, per-size data, the add-to-cart control and sold-out text (stale
+structured values lose to more specific evidence; a challenge page is never a sell-out; unknown
+stays unknown).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from tracker.blocks import detect_block
 from tracker.config import Selectors
+from tracker.extract.evidence import Evidence, decide
 from tracker.extract.jsonld import (
     OfferData,
     ProductData,
@@ -47,12 +49,15 @@ from tracker.extract.jsonld import (
     products_from,
 )
 from tracker.extract.model import Availability, Product, SizeOffer
+from tracker.extract.pickers import size_picker
 from tracker.extract.prices import currency_from_lang, currency_from_url, parse_amount, parse_price
+from tracker.extract.state import read_state
 from tracker.extract.visible import (
     Cache,
     PriceCandidate,
     best_price,
     buy_button,
+    heading_price,
     in_other_product,
     near_title_price,
     price_candidates,
@@ -397,7 +402,9 @@ def extract_page(
     text = decode(body, content_type)
     blocked = detect_block(text)
     if blocked:
-        return Product(url=url, blocked=blocked, availability=Availability.UNKNOWN, method="blocked")
+        availability, rule = decide(Evidence(blocked=True))
+        why = {"availability_rule": rule}
+        return Product(url=url, blocked=blocked, availability=availability, method="blocked", extra=why)
     tree = LexborHTMLParser(text)
     html_node = tree.css_first("html")
     lang = html_node.attributes.get("lang") if html_node is not None else None
@@ -439,6 +446,24 @@ def extract_page(
                 )
             )
             products = [main]
+    shown = {c.amount for c in visible if not c.old and not c.machine}
+    state = None
+    if main is None or not (main.offers or main.variants) or not _sizes(_merge_size_products(products, main)):
+        # The page's own app state: the product itself when structured data has none, else its sizes.
+        canonical = tree.css_first('link[rel="canonical"]')
+        try:
+            state = read_state(
+                tree,
+                url=url,
+                canonical=canonical.attributes.get("href") if canonical is not None else None,
+                heading=page_title or meta.get("og:title"),
+                currency_hint=hint,
+                shown=shown,
+            )
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, ArithmeticError):
+            state = None  # a state blob of a shape nobody foresaw: the rest of the page still counts
+        if state is not None and (main is None or not (main.offers or main.variants)):
+            main, products, state = state, [state], None
     if main is not None:
         offers = _merge_size_products(products, main)
         chosen = _choose_offer(offers, url, visible)
@@ -452,6 +477,18 @@ def extract_page(
         if main.release_date:
             # A launch date on a brand-store page: the release hook creates or confirms a release.
             extra["release_date"] = main.release_date
+    if state is not None:
+        state_offers = _merge_size_products([state], state)
+        if price is None:
+            chosen = _choose_offer(state_offers, url, visible)
+            if chosen is not None and chosen.price is not None:
+                price, cur, compare_at = chosen.price, chosen.currency, chosen.compare_at
+                method = state.source
+        if not sizes and _sizes(state_offers):
+            sizes = _sizes(state_offers)
+            extra["sizes_from"] = state.source
+        if availability == Availability.UNKNOWN:
+            availability = _any_in_stock([o for o in state_offers if o.size is None])
 
     # OpenGraph and twitter cards: prices the page states about itself.
     meta_prices = _meta_prices(meta, hint, lang)
@@ -467,8 +504,9 @@ def extract_page(
 
     best, strike = best_price(visible)
     if price is None and best is None:
-        best = near_title_price(tree, currency_hint=hint, lang=lang, cache=cache)
-    shown = {c.amount for c in visible if not c.old and not c.machine}
+        best = near_title_price(tree, currency_hint=hint, lang=lang, cache=cache) or heading_price(
+            tree, currency_hint=hint, lang=lang
+        )
     if price is None and best is not None:
         price, cur, method = best.amount, best.currency, "visible"
         if strike is not None:
@@ -488,21 +526,21 @@ def extract_page(
         if near:
             compare_at = strike.amount
 
-    button = buy_button(tree, cache)
-    words = stock_text(tree, cache)
-    if availability == Availability.UNKNOWN:
-        if button != Availability.UNKNOWN:
-            availability = button
-        elif words != Availability.UNKNOWN:
-            availability = words
-    elif (
-        availability == Availability.IN_STOCK
-        and words == Availability.OUT_OF_STOCK
-        and button != Availability.IN_STOCK
-        and not any(s.availability == Availability.IN_STOCK for s in sizes)
-    ):
+    picker = size_picker(tree, cache)
+    evidence = Evidence(
+        structured=availability,
+        size_data=sizes,
+        picker=picker,
+        cart=buy_button(tree, cache),
+        words=stock_text(tree, cache),
+    )
+    availability, rule = decide(evidence)
+    extra["availability_rule"] = rule
+    if rule == "stale_in_stock":
         extra["conflict_availability"] = {"structured": "InStock", "visible": "OutOfStock"}
-        availability = Availability.OUT_OF_STOCK
+    if not sizes and picker:
+        sizes = picker
+        extra["sizes_from"] = "picker"
 
     if title is None:
         h1 = tree.css_first("h1")
@@ -510,7 +548,9 @@ def extract_page(
     if image is None:
         image = meta.get("og:image")
     if cur is None and price is not None:
-        cur = meta.get("product:price:currency") or hint
+        # A structured amount without a currency: the one the page writes next to that amount.
+        same = [c.currency for c in visible if c.amount == price and c.currency and not c.old]
+        cur = meta.get("product:price:currency") or hint or (same[0] if same else None)
     if cur is not None and len(cur) != 3:
         cur = parse_price(cur + " 1", currency_hint=hint, page_lang=lang)[1]
 

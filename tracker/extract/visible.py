@@ -500,6 +500,32 @@ def near_title_price(
     return None
 
 
+# "$60 · 1970s Surfer Skateboard" or "Skateboard | 60 €": a price written into the heading itself.
+_HEADING_PRICE = re.compile(
+    r"^\s*(?P<lead>[^\w\s]{0,3}\s?\d[\d.,]*\s?[^\w\s]{0,3})\s*[·|•–—:-]\s+\S"
+    r"|\S\s+[·|•–—:-]\s*(?P<tail>[^\w\s]{0,3}\s?\d[\d.,]*\s?[^\w\s]{0,3})\s*$"
+)
+
+
+def heading_price(tree: Any, *, currency_hint: str | None, lang: str | None) -> PriceCandidate | None:
+    """A price with a currency written at the start or end of the main heading, set off by a separator."""
+    h1 = main_heading(tree)
+    if h1 is None:
+        return None
+    # The heading's own text first: icons and links inside it ("Save", "Log in") are not its words.
+    for text in (h1.text(deep=False, strip=True), h1.text(deep=True, separator=" ", strip=True)):
+        match = _HEADING_PRICE.search(text.replace("\u00a0", " "))
+        if match is not None:
+            break
+    if match is None:
+        return None
+    part = match.group("lead") or match.group("tail") or ""
+    if not _MONEY.search(part):
+        return None
+    amount, currency = parse_price(part, currency_hint=currency_hint, page_lang=lang)
+    return None if amount is None else PriceCandidate(amount, currency, 1.6, False, 0, part)
+
+
 def best_price(cands: list[PriceCandidate]) -> tuple[PriceCandidate | None, PriceCandidate | None]:
     """(current price, struck-through price) chosen from the candidates, or Nones."""
     current = [c for c in cands if not c.old]

@@ -7,16 +7,18 @@ import random
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 from protego import Protego
 
 from tracker.blocks import detect_block
-from tracker.config import Defaults, Source
+from tracker.config import Defaults, Render, Source
 from tracker.errors import FetchError
 from tracker.fetch.robots import ROBOTS_MAX_BYTES, Robots, parse_robots
 
@@ -47,8 +49,17 @@ class FetchResult:
     last_modified: str | None
 
 
+def backoff_wait(attempt: int, retry_after: float | None) -> float:
+    """Seconds before retry number `attempt`: the shop's Retry-After, else exponential with jitter."""
+    if retry_after is not None:
+        return retry_after
+    backoff = min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** (attempt - 1))
+    # Jitter spreads retries from many checks so they do not hit the shop together.
+    return backoff + random.uniform(0, backoff * 0.25)
+
+
 @dataclass(frozen=True)
-class _Settings:
+class Settings:
     timeout: float
     retries: int
     max_body: int
@@ -95,12 +106,16 @@ class Fetcher:
         self,
         defaults: Defaults,
         *,
+        render: Render | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_retry_after: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.defaults = defaults
+        self.render_settings = render or Render()
+        # The headless browser pool (tracker.fetch.render), made by the first rendered page.
+        self.renderer: Any = None
         self.max_retry_after = max_retry_after
         self._transport = transport
         self._sleep = sleep
@@ -125,7 +140,10 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every HTTP client (one per proxy)."""
+        """Close the browser (when one was started) and every HTTP client (one per proxy)."""
+        if self.renderer is not None:
+            renderer, self.renderer = self.renderer, None
+            await renderer.aclose()
         clients, self._clients = list(self._clients.values()), {}
         if self._loop is not asyncio.get_running_loop():
             return  # made in a loop that has finished: nothing left to close from here
@@ -191,6 +209,48 @@ class Fetcher:
             return self._result(url, response, settings, attempts, started)
         raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects", kind="redirect_loop")
 
+    def settings_for(self, source: Source | None) -> Settings:
+        """The timeout, retries, caps and politeness that apply to a source."""
+        self._bind_loop()
+        return self._settings(source)
+
+    async def admit(self, url: str, settings: Settings) -> None:
+        """Raise FetchError unless url may be asked now: an http(s) URL, no long Retry-After pending,
+        and allowed by robots.txt (when the source respects it)."""
+        self._bind_loop()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"{url}: not an http(s) URL", kind="connection")
+        wait = self.not_before.get(_host_key(url), 0.0) - self._clock()
+        if wait > 0:
+            raise FetchError(
+                f"{url}: rate limited, the shop asked for a pause; not asking again for {wait:.0f}s",
+                kind="rate_limited",
+            )
+        if settings.respect_robots:
+            await self._check_robots(url, self._client(settings.proxy), settings)
+
+    @asynccontextmanager
+    async def host_slot(self, url: str, settings: Settings) -> AsyncIterator[None]:
+        """Hold one of the host's concurrent slots, started no sooner than its delay allows."""
+        host = self._host(url, settings)
+        async with host.semaphore:
+            await self._keep_distance(host)
+            self.requests += 1
+            yield
+
+    def long_pause(self, url: str, retry_after: float | None) -> bool:
+        """Remember a Retry-After longer than a check waits (the host is not asked before it ends)."""
+        if retry_after is None or retry_after <= self.max_retry_after:
+            return False
+        self.not_before[_host_key(url)] = self._clock() + retry_after
+        return True
+
+    async def pause(self, wait: float) -> None:
+        """Wait before a retry (recorded in waits, like the fetcher's own retries)."""
+        self.waits.append(wait)
+        await self._sleep(wait)
+
     # -- settings and clients -----------------------------------------------------------------
 
     def _bind_loop(self) -> None:
@@ -211,10 +271,10 @@ class Fetcher:
                 )
         self._loop = loop
 
-    def _settings(self, source: Source | None) -> _Settings:
+    def _settings(self, source: Source | None) -> Settings:
         d = self.defaults
         if source is None:
-            return _Settings(
+            return Settings(
                 d.timeout,
                 d.retries,
                 d.max_body_bytes,
@@ -225,7 +285,7 @@ class Fetcher:
                 {},
                 None,
             )
-        return _Settings(
+        return Settings(
             timeout=d.timeout if source.timeout is None else source.timeout,
             retries=d.retries,
             max_body=d.max_body_bytes,
@@ -249,7 +309,7 @@ class Fetcher:
             self._clients[proxy] = client
         return client
 
-    def _host(self, url: str, settings: _Settings) -> _Host:
+    def _host(self, url: str, settings: Settings) -> _Host:
         key = _host_key(url)
         host = self._hosts.get(key)
         if host is None:
@@ -261,7 +321,7 @@ class Fetcher:
     # -- one request, with retries ------------------------------------------------------------
 
     async def _with_retries(
-        self, url: str, client: httpx.AsyncClient, settings: _Settings, headers: dict[str, str]
+        self, url: str, client: httpx.AsyncClient, settings: Settings, headers: dict[str, str]
     ) -> tuple[_Response, int]:
         attempt = 0
         while True:
@@ -271,17 +331,10 @@ class Fetcher:
             except _Retry as retry:
                 if attempt > settings.retries:
                     raise retry.error from None
-                if retry.retry_after is not None:
-                    wait = retry.retry_after
-                else:
-                    backoff = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
-                    # Jitter spreads retries from many checks so they do not hit the shop together.
-                    wait = backoff + random.uniform(0, backoff * 0.25)
-                self.waits.append(wait)
-                await self._sleep(wait)
+                await self.pause(backoff_wait(attempt, retry.retry_after))
 
     async def _attempt(
-        self, url: str, client: httpx.AsyncClient, settings: _Settings, headers: dict[str, str]
+        self, url: str, client: httpx.AsyncClient, settings: Settings, headers: dict[str, str]
     ) -> _Response:
         host = self._host(url, settings)
         async with host.semaphore:
@@ -321,7 +374,7 @@ class Fetcher:
             host.last_start = now
 
     async def _send(
-        self, url: str, client: httpx.AsyncClient, settings: _Settings, headers: dict[str, str]
+        self, url: str, client: httpx.AsyncClient, settings: Settings, headers: dict[str, str]
     ) -> _Response:
         self.requests += 1
         request = client.build_request("GET", url, headers=headers, timeout=settings.timeout)
@@ -331,15 +384,15 @@ class Fetcher:
             resp_headers = _headers(response)
             if status == 429 or status >= 500:
                 body = await _read_capped(response, _ERROR_BODY_BYTES, url, truncate=True)
-                if _is_challenge(resp_headers, body):
+                if is_challenge(resp_headers, body):
                     raise FetchError(
                         f"{url}: blocked by a bot challenge (HTTP {status})",
                         kind="blocked",
                         status_code=status,
                     )
-                retry_after = _retry_after(resp_headers.get("retry-after"))
-                if retry_after is not None and retry_after > self.max_retry_after:
-                    self.not_before[_host_key(url)] = self._clock() + retry_after
+                retry_after = retry_after_seconds(resp_headers.get("retry-after"))
+                if self.long_pause(url, retry_after):
+                    assert retry_after is not None
                     raise FetchError(
                         f"{url}: rate limited, the shop asks to wait {retry_after:.0f}s"
                         f" (more than {self.max_retry_after:.0f}s)",
@@ -357,7 +410,7 @@ class Fetcher:
                 raise _Retry(error, retry_after)
             if status >= 400:
                 body = await _read_capped(response, _ERROR_BODY_BYTES, url, truncate=True)
-                if status in (401, 403, 406, 451) and _is_challenge(resp_headers, body):
+                if status in (401, 403, 406, 451) and is_challenge(resp_headers, body):
                     raise FetchError(
                         f"{url}: blocked (HTTP {status}, access denied or a challenge page)",
                         kind="blocked",
@@ -374,7 +427,7 @@ class Fetcher:
             await response.aclose()
 
     def _result(
-        self, url: str, response: _Response, settings: _Settings, attempts: int, started: float
+        self, url: str, response: _Response, settings: Settings, attempts: int, started: float
     ) -> FetchResult:
         headers = response.headers
         return FetchResult(
@@ -393,7 +446,7 @@ class Fetcher:
 
     # -- robots.txt ---------------------------------------------------------------------------
 
-    async def _check_robots(self, url: str, client: httpx.AsyncClient, settings: _Settings) -> None:
+    async def _check_robots(self, url: str, client: httpx.AsyncClient, settings: Settings) -> None:
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}"
         lock = self._robots_locks.setdefault(key, asyncio.Lock())
@@ -406,7 +459,7 @@ class Fetcher:
             raise FetchError(f"{url}: disallowed by {key}/robots.txt", kind="robots")
 
     async def _load_robots(
-        self, origin: str, client: httpx.AsyncClient, settings: _Settings
+        self, origin: str, client: httpx.AsyncClient, settings: Settings
     ) -> Protego | None:
         url = origin + "/robots.txt"
         headers = {"User-Agent": settings.user_agent, "Accept": "text/plain,*/*;q=0.5"}
@@ -468,14 +521,14 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _is_challenge(headers: dict[str, str], body: bytes) -> bool:
+def is_challenge(headers: dict[str, str], body: bytes) -> bool:
     """A refusal page (challenge, captcha, access denied) rather than a plain error."""
     if headers.get("cf-mitigated", "").lower() == "challenge":
         return True
     return detect_block(body[:_ERROR_BODY_BYTES].decode("utf-8", errors="replace")) is not None
 
 
-def _retry_after(value: str | None, now: datetime | None = None) -> float | None:
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:
         return None
