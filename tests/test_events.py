@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tracker.events import Context, State, detect, detect_new
 from tracker.extract.model import Availability, Product, SizeOffer
 
@@ -166,3 +168,194 @@ def test_collector_in_uk_sizes() -> None:
     (draft,) = detect(uk_ctx, old, new)
     assert draft.data["my_sizes_restocked"] == ["10"]
     assert draft.data["my_sizes_as"] == {"10": "UK 9.5"}
+
+
+# -- every field of every event, exactly: messages and data are what alerts and rules read ---------
+
+PHANTOM = Context(
+    shop="Kith",
+    title="New Balance 2002R Phantom",
+    url="https://kith.example/p/rdb",
+    image="https://img.example/rdb.png",
+    style_code="M2002RDB",
+    colorway="Phantom",
+    line="Protection Pack",
+    list_prices={"USD": "150"},
+    target_prices={"USD": "125"},
+)
+FACTS = {
+    "shop": "Kith",
+    "title": "New Balance 2002R Phantom",
+    "url": "https://kith.example/p/rdb",
+    "image": "https://img.example/rdb.png",
+    "style_code": "M2002RDB",
+    "colorway": "Phantom",
+    "line": "Protection Pack",
+    "currency": "USD",
+    "list_price": "150",
+    "target_price": "125",
+}
+UNPLACED = {"systems": {}, "us": None, "via": None, "guessed": False}
+
+
+def raw(price: str | None, availability: str = "InStock", sizes: tuple[tuple[str, str], ...] = ()) -> State:
+    """A state with sizes as written, unplaced (so no size is the collector's)."""
+    rows = [{"size": s, "availability": a} for s, a in sizes]
+    return State.of(Decimal(price) if price else None, "USD", None, availability, rows)
+
+
+def priced(price: str, availability: str = "InStock") -> dict[str, object]:
+    """The facts every event of the Phantom listing carries at this price."""
+    amount = Decimal(price)
+    return dict(
+        FACTS,
+        price=price,
+        availability=availability,
+        sizes_in_stock=[],
+        below_list=amount < 150,
+        diff_from_list=str(amount - 150),
+        below_target=amount <= 125,
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message", "extra"),
+    [
+        pytest.param(
+            "150",
+            "119.99",
+            "Phantom (M2002RDB) dropped to $119.99 at Kith (was $150.00)"
+            " (now below list price, at or below your target)",
+            {"change": "-30.01", "change_percent": "-20.0", "crossed_list": True, "crossed_target": True},
+            id="drop-through-list-and-target",
+        ),
+        pytest.param(
+            "119.99",
+            "150",
+            "Phantom (M2002RDB) rose to $150.00 at Kith (was $119.99) (now above list price)",
+            {"change": "30.01", "change_percent": "25.0", "crossed_list": True, "crossed_target": True},
+            id="rise-back-to-list",
+        ),
+        pytest.param(
+            "130",
+            "125",
+            "Phantom (M2002RDB) dropped to $125.00 at Kith (was $130.00) (at or below your target)",
+            {"change": "-5", "change_percent": "-3.8", "crossed_list": False, "crossed_target": True},
+            id="drop-onto-the-target-exactly",
+        ),
+        pytest.param(
+            "125",
+            "120",
+            "Phantom (M2002RDB) dropped to $120.00 at Kith (was $125.00)",
+            {"change": "-5", "change_percent": "-4.0", "crossed_list": False, "crossed_target": False},
+            id="already-at-the-target",
+        ),
+        pytest.param(
+            "160",
+            "150",
+            "Phantom (M2002RDB) dropped to $150.00 at Kith (was $160.00)",
+            {"change": "-10", "change_percent": "-6.2", "crossed_list": False, "crossed_target": False},
+            id="drop-onto-the-list-price-is-not-below-it",
+        ),
+        pytest.param(
+            "150",
+            "149.99",
+            "Phantom (M2002RDB) dropped to $149.99 at Kith (was $150.00) (now below list price)",
+            {"change": "-0.01", "change_percent": "-0.0", "crossed_list": True, "crossed_target": False},
+            id="a-cent-below-list",
+        ),
+        pytest.param(
+            "120",
+            "120.50",
+            "Phantom (M2002RDB) rose to $120.50 at Kith (was $120.00)",
+            {"change": "0.50", "change_percent": "0.4", "crossed_list": False, "crossed_target": False},
+            id="a-rise-under-one-unit",
+        ),
+    ],
+)
+def test_price_moves_carry_exact_messages_and_facts(
+    old: str, new: str, message: str, extra: dict[str, object]
+) -> None:
+    [draft] = detect(PHANTOM, raw(old), raw(new))
+    assert draft.kind == ("price_drop" if Decimal(new) < Decimal(old) else "price_rise")
+    assert draft.message == message
+    assert draft.data == dict(priced(new), old_price=old, **extra)
+
+
+def test_no_event_without_a_change_or_across_currencies() -> None:
+    assert detect(PHANTOM, raw("150"), raw("150")) == []
+    euros = State.of(Decimal("120"), "EUR", None, "InStock", [])
+    assert detect(PHANTOM, raw("150"), euros) == [], "a price in another currency is no drop"
+
+
+def test_sold_out_restock_and_size_restock_exactly() -> None:
+    sold = detect(PHANTOM, raw("150"), raw("150", "OutOfStock"))
+    assert [(d.kind, d.message) for d in sold] == [("sold_out", "Phantom (M2002RDB) sold out at Kith")]
+    assert sold[0].data == dict(priced("150", "OutOfStock"), old_availability="InStock")
+
+    sizes_out = (("9", "OutOfStock"), ("10", "OutOfStock"))
+    nine_back = (("9", "InStock"), ("10", "OutOfStock"))
+    [back] = detect(PHANTOM, raw("150", "OutOfStock", sizes_out), raw("150", "InStock", nine_back))
+    assert (back.kind, back.message) == ("restock", "Phantom (M2002RDB) is back in stock at Kith: sizes 9")
+    assert back.data == dict(
+        priced("150"),
+        sizes_in_stock=["9"],
+        sizes_placed={"9": UNPLACED},
+        sizes_restocked=["9"],
+        my_sizes_restocked=[],
+        old_availability="OutOfStock",
+    )
+
+    [more] = detect(
+        PHANTOM,
+        raw("150", "InStock", (("9", "InStock"), ("10", "OutOfStock"))),
+        raw("150", "InStock", (("9", "InStock"), ("10", "InStock"))),
+    )
+    assert (more.kind, more.message) == ("size_restock", "Phantom (M2002RDB): size 10 back in stock at Kith")
+    assert more.data == dict(
+        priced("150"),
+        sizes_in_stock=["10", "9"],
+        sizes_placed={"10": UNPLACED, "9": UNPLACED},
+        sizes_restocked=["10"],
+        my_sizes_restocked=[],
+    )
+    # Spacing and case in a shop's own label are no restock.
+    before = raw("150", "InStock", (("US 9", "InStock"),))
+    assert detect(PHANTOM, before, raw("150", "InStock", (("us  9", "InStock"),))) == []
+
+
+@pytest.mark.parametrize(
+    ("availability", "discovered", "kind", "message"),
+    [
+        ("InStock", False, "new_listing", "New listing at Kith: Phantom (M2002RDB), $150.00, in stock"),
+        (
+            "OutOfStock",
+            False,
+            "new_listing",
+            "New listing at Kith: Phantom (M2002RDB), $150.00, not in stock yet",
+        ),
+        (
+            "InStock",
+            True,
+            "new_colorway",
+            "New 2002R colorway discovered at Kith: New Balance 2002R Phantom (M2002RDB), $150.00",
+        ),
+    ],
+)
+def test_first_sight_exactly(availability: str, discovered: bool, kind: str, message: str) -> None:
+    [draft] = detect_new(PHANTOM, raw("150", availability), discovered_code=discovered)
+    assert (draft.kind, draft.message) == (kind, message)
+    assert draft.data == priced("150", availability)
+
+
+def test_messages_name_what_is_known() -> None:
+    unnamed = Context(shop="Kith", title=None, url="https://kith.example/p", style_code="M2002RXX")
+    [new] = detect_new(unnamed, raw(None, "InStock"), discovered_code=True)
+    assert new.message == "New 2002R colorway discovered at Kith: M2002RXX (M2002RXX), no price"
+    [listing] = detect_new(unnamed, raw(None, "InStock"), discovered_code=False)
+    assert listing.message == "New listing at Kith: listing, no price, in stock"
+    assert "list_price" not in listing.data and "below_target" not in listing.data
+    in_yen = Context(shop="Atmos", title="2002R", url="https://atmos.example/p", locale="ja_JP")
+    yen = State.of(Decimal("16500"), "JPY", None, "InStock", [])
+    [drop] = detect(in_yen, State.of(Decimal("19800"), "JPY", None, "InStock", []), yen)
+    assert drop.message == "2002R dropped to ￥16,500 at Atmos (was ￥19,800)"
