@@ -236,6 +236,25 @@ def test_listing_page_is_not_a_product() -> None:
         ("12 990 ₽", None, None, "12990", "RUB"),
         ("US$ 129.99", None, None, "129.99", "USD"),
         ("R$ 1.299,90", None, None, "1299.90", "BRL"),
+        # A number belongs to the currency written against it, not to a size or a count beside it.
+        ("Buy 2, $99", None, None, "99", "USD"),
+        ("Size 9, $150", None, None, "150", "USD"),
+        ("Size 9 $150", None, None, "150", "USD"),
+        ("Size 9   $150", None, None, "150", "USD"),
+        ("Save 20 - 99€", None, None, "99", "EUR"),
+        ("2 for €  99", None, None, "99", "EUR"),
+        ("99 € 5 items", None, None, "99", "EUR"),
+        ("CHF 1049.95 instead of CHF 1299", None, None, "1049.95", "CHF"),
+        # Symbols shared by several currencies follow the shop's currency where it says which.
+        ("¥1,299", "CNY", None, "1299", "CNY"),
+        ("1,299円", "CNY", None, "1299", "JPY"),
+        ("899元", "TWD", None, "899", "TWD"),
+        ("899元", None, None, "899", "CNY"),
+        ("1 499 kr", "ISK", None, "1499", "ISK"),
+        ("1 499 kr", None, "da-DK", "1499", "DKK"),
+        ("1 499 kr", None, None, "1499", "SEK"),
+        ("$1", None, None, "1", "USD"),
+        ("$99,999,999", None, None, "99999999", "USD"),
         # Three-decimal currencies: the dinar and the rial have 1000 fils / baisa.
         ("KWD 45.500", None, None, "45.500", "KWD"),
         ("45,500 BHD", None, None, "45.500", "BHD"),
@@ -247,7 +266,9 @@ def test_parse_price(text: str, hint: str | None, lang: str | None, amount: str,
     assert parse_price(text, currency_hint=hint, page_lang=lang) == (Decimal(amount), currency)
 
 
-@pytest.mark.parametrize("text", ["Sold out", "", "0,00 €", "$0.00", "Price on request"])
+@pytest.mark.parametrize(
+    "text", ["Sold out", "", "0,00 €", "$0.00", "Price on request", "$100,000,000", "--"]
+)
 def test_parse_price_no_price(text: str) -> None:
     assert parse_price(text)[0] is None
 
@@ -396,12 +417,23 @@ def test_to_json_shape() -> None:
         ("https://shop.com.au/p", "AUD"),
         ("https://shop.io/p", None),  # a domain chosen for its look says nothing of the currency
         ("https://shop.com/p", None),
+        ("http://localhost:8000/p", None),  # a host with no domain at all
     ],
 )
 def test_a_country_domain_names_the_currency_used_there_today(url: str, currency: str | None) -> None:
     from tracker.extract.prices import currency_from_url
 
     assert currency_from_url(url) == currency
+
+
+@pytest.mark.parametrize(
+    ("lang", "currency"),
+    [("en-CA", "CAD"), ("en_CA", "CAD"), ("de-CH", "CHF"), ("en-GB", "GBP"), ("hr", None)],
+)
+def test_a_page_language_with_a_region_names_its_currency(lang: str, currency: str | None) -> None:
+    from tracker.extract.prices import currency_from_lang
+
+    assert currency_from_lang(lang) == currency
 
 
 def test_currency_codes_read_in_page_text_are_real_iso_4217_codes() -> None:

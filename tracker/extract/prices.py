@@ -272,24 +272,35 @@ _NUMBER_TOKEN = re.compile(r"\d(?:[\d.,\u00a0\u202f\u2009 ]*\d)?")
 _ANY_CURRENCY = re.compile(_SYMBOL_ANY.pattern + r"|\$|(?<![A-Za-z])(?:[A-Z]{3}|kr|Kr)(?![A-Za-z])")
 
 
+_MAX_GAP = 2  # spaces allowed between a number and its currency ("99 €", "CHF  149")
 _SPLIT_CENTS = re.compile(r"(?<![\d\s])(\d+)\s(\d{2})(?![\d])")
 
 
 def _near_symbol(text: str) -> str:
-    """The part of text holding the first number written next to a currency ("Buy 2, $99" -> "$99")."""
+    """The part of text holding the number written closest to a currency ("Buy 2, $99" -> "$99").
+
+    A number and a currency belong together when only spaces (at most two) stand between them;
+    the tightest pair wins ("Size 9 $150" is $150), and of equally tight pairs the first.
+    """
     numbers = list(_NUMBER_TOKEN.finditer(text))
     if len(numbers) < 2:
         return text
     symbols = [(m.start(), m.end()) for m in _ANY_CURRENCY.finditer(text)]
     if not symbols:
         return text
+    best: tuple[int, int, int] | None = None  # (gap, start, end) of the part to keep
     for number in numbers:
         for start, end in symbols:
-            if 0 <= start - number.end() <= 2:
-                return text[number.start() : end]
-            if 0 <= number.start() - end <= 2:
-                return text[start : number.end()]
-    return text
+            if number.end() <= start:  # "99 €"
+                between, part = text[number.end() : start], (number.start(), end)
+            elif end <= number.start():  # "$99"
+                between, part = text[end : number.start()], (start, number.end())
+            else:
+                continue
+            gap = len(between)
+            if gap <= _MAX_GAP and not between.strip() and (best is None or gap < best[0]):
+                best = (gap, *part)
+    return text if best is None else text[best[1] : best[2]]
 
 
 def parse_price(
