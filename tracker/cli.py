@@ -45,10 +45,10 @@ def _planner() -> Any:
     return plan_deliveries
 
 
-def _build_pipeline(config: Config, config_path: Path, fetcher: Any) -> Any:
+def _build_pipeline(config: Config, config_path: Path, fetcher: Any, pool: Any) -> Any:
     from tracker.pipeline import Pipeline
 
-    return Pipeline(config, _engine(config, config_path), fetcher, planner=_planner())
+    return Pipeline(config, _engine(config, config_path), fetcher, planner=_planner(), pool=pool)
 
 
 def _source_names(config: Config, wanted: Sequence[str] | None) -> list[str]:
@@ -63,15 +63,25 @@ def _source_names(config: Config, wanted: Sequence[str] | None) -> list[str]:
 
 async def _check(config: Config, config_path: Path, names: list[str], *, quiet: bool) -> list[Any]:
     from rich.console import Console
+
+    from tracker.check.pool import PagePool
+
+    console = Console(stderr=True)
+    with PagePool(config.defaults.extract_workers) as pool:
+        return await _check_all(config, config_path, names, pool, console=console, quiet=quiet)
+
+
+async def _check_all(
+    config: Config, config_path: Path, names: list[str], pool: Any, *, console: Any, quiet: bool
+) -> list[Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from tracker.fetch import Fetcher
     from tracker.notify.outbox import deliver_due
 
-    console = Console(stderr=True)
     summaries: list[Any] = []
     async with Fetcher(config.defaults) as fetcher:
-        pipeline = _build_pipeline(config, config_path, fetcher)
+        pipeline = _build_pipeline(config, config_path, fetcher, pool)
         with Progress(
             TextColumn("[bold]checking"),
             BarColumn(),
@@ -136,20 +146,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config, config_path: Path, *, on_summary: Any = None) -> None:
+    from tracker.check.pool import PagePool
     from tracker.fetch import Fetcher
     from tracker.notify.outbox import deliver_due, warm_up_channels
     from tracker.scheduler import Service
 
-    # Apprise loads its plugins on first use (~1 s): do it now, not when the first drop happens.
-    await asyncio.to_thread(warm_up_channels, config)
-    async with Fetcher(config.defaults) as fetcher:
-        pipeline = _build_pipeline(config, config_path, fetcher)
+    with PagePool(config.defaults.extract_workers) as pool:
+        # Apprise loads its plugins on first use (~1 s), and the page readers start (~1 s): both
+        # now, not when the first check or the first drop needs them.
+        await asyncio.gather(asyncio.to_thread(warm_up_channels, config), asyncio.to_thread(pool.start))
+        async with Fetcher(config.defaults) as fetcher:
+            pipeline = _build_pipeline(config, config_path, fetcher, pool)
 
-        async def deliver() -> object:
-            return await deliver_due(pipeline.engine, pipeline.config)
+            async def deliver() -> object:
+                return await deliver_due(pipeline.engine, pipeline.config)
 
-        service = Service(config, pipeline, deliver=deliver, on_summary=on_summary, config_path=config_path)
-        await service.serve()
+            service = Service(
+                config, pipeline, deliver=deliver, on_summary=on_summary, config_path=config_path
+            )
+            await service.serve()
 
 
 def _log_summary(summary: Any) -> None:
@@ -287,19 +302,39 @@ def _selectors(args: argparse.Namespace) -> Selectors | None:
     return Selectors(**values)
 
 
-def cmd_extract(args: argparse.Namespace) -> int:
-    from tracker.extract import extract_body
+def _body_cap(config_path: Path) -> int:
+    """max_body_bytes from the config when there is one (a page the tracker would refuse is refused)."""
+    from tracker.config import Defaults
 
+    if not config_path.exists():
+        return Defaults().max_body_bytes
+    return load_config(config_path).defaults.max_body_bytes
+
+
+def _read_capped(args: argparse.Namespace) -> tuple[bytes, str]:
+    """The page to read, refused when it is larger than the checks would read."""
+    cap = _body_cap(args.config)
     if args.file in (None, "-"):
-        body = sys.stdin.buffer.read()
-        name = "<stdin>"
+        body, name = sys.stdin.buffer.read(cap + 1), "<stdin>"
     else:
         path = Path(args.file)
         try:
-            body = path.read_bytes()
+            with path.open("rb") as fh:
+                body = fh.read(cap + 1)
         except OSError as exc:
             raise TrackerError(f"{path}: cannot read: {exc.strerror}") from None
         name = str(path)
+    if len(body) > cap:
+        raise TrackerError(
+            f"{name}: larger than max_body_bytes ({cap:,} bytes): a check would refuse it as too_large"
+        )
+    return body, name
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from tracker.extract import extract_body
+
+    body, name = _read_capped(args)
     if not body.strip():
         raise TrackerError(f"{name}: empty input")
     content_type = "application/json" if name.endswith((".json", ".js")) else None

@@ -122,6 +122,9 @@ class Defaults(_Strict):
     user_agent: str = DEFAULT_USER_AGENT
     respect_robots: bool = True
     broken_after: int = Field(default=5, ge=1)
+    # Reading a page: how long it may take, and how many are read at once (in worker processes).
+    extract_timeout: Duration = 10.0
+    extract_workers: int = Field(default=2, ge=1, le=16)
 
     @field_validator("interval")
     @classmethod
@@ -161,6 +164,7 @@ class Source(_Strict):
     interval: Duration | None = None
     jitter: Duration | None = None
     timeout: Duration | None = None
+    extract_timeout: Duration | None = None
     currency: str | None = None
     query: str = "2002R"
     collection: str | None = None

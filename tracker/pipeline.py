@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -21,7 +21,8 @@ from db import store
 from db.models import Event
 from db.models import Source as SourceRow
 from tracker.check import finish
-from tracker.check.collect import Prior, collector_for
+from tracker.check.collect import Prior, Reader, collector_for
+from tracker.check.pool import PagePool, shared_pool
 from tracker.check.record import ProductRecorder, Recorded, load_catalogue, record_releases
 from tracker.check.summary import RUN_STATUSES, Collected, Failure, RunSummary
 from tracker.check.triage import failure_from, failure_of
@@ -32,6 +33,8 @@ from tracker.fetch import Fetcher
 from tracker.releases.records import after_products
 
 __all__ = ["RUN_STATUSES", "Pipeline", "Planner", "RunSummary"]
+
+T = TypeVar("T")
 
 
 class Planner(Protocol):
@@ -47,7 +50,10 @@ def utcnow() -> datetime:
 
 
 class Pipeline:
-    """Runs checks: the stages in order, with the engine, fetcher, clock and planner passed in."""
+    """Runs checks: the stages in order, with the engine, fetcher, clock, planner and page pool passed in.
+
+    Without a pool, pages are read in the process's shared one (tracker.check.pool.shared_pool).
+    """
 
     def __init__(
         self,
@@ -57,13 +63,25 @@ class Pipeline:
         *,
         clock: Callable[[], datetime] = utcnow,
         planner: Planner | None = None,
+        pool: PagePool | None = None,
     ) -> None:
         self.config = config
         self.engine = engine
         self.fetcher = fetcher
         self.clock = clock
         self.planner = planner
+        self.pool = pool if pool is not None else shared_pool(config.defaults.extract_workers)
         self.sync()
+
+    def reader(self, src: SourceConfig) -> Reader:
+        """Reads the source's bodies in the page pool, each with the source's time limit."""
+        limit = self.config.defaults.extract_timeout if src.extract_timeout is None else src.extract_timeout
+        pool = self.pool
+
+        async def read(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+            return await pool.run(fn, *args, time_limit=limit, **kwargs)
+
+        return read
 
     def sync(self) -> None:
         """Bring colorway and source rows in line with the config."""
@@ -79,7 +97,7 @@ class Pipeline:
         source_id, prior = self._prior(src)
         run_id = store.start_run(self.engine, source_id, self.clock())
         try:
-            got = await collector_for(src.kind)(src, self.fetcher, prior)
+            got = await collector_for(src.kind)(src, self.fetcher, prior, self.reader(src))
         except (FetchError, ExtractError) as exc:
             return self._fail(src, run_id, failure_from(exc), started)
         except asyncio.CancelledError:

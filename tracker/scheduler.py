@@ -72,14 +72,21 @@ class Service:
         # Sources in drop mode now, with their fast interval (see apply_drop_mode).
         self.drop_intervals: dict[str, float] = {}
 
-    async def run_source(self, name: str) -> None:
-        """Job body: one check; anything unexpected is logged with the source, not raised."""
+    def _track(self) -> asyncio.Task[object] | None:
+        """Remember the running task, so that a shutdown can cancel it."""
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
+        return task
+
+    async def run_source(self, name: str) -> None:
+        """Job body: one check; anything unexpected is logged with the source, not raised."""
+        task = self._track()
         try:
             summary = await self.pipeline.check(name)
         except asyncio.CancelledError:
+            if self._stop.is_set():
+                return  # stopped by shutdown: the run says "cancelled"; nothing to report
             raise
         except Exception:  # one broken source must never stop the scheduler
             log.exception("check of %s failed unexpectedly", name)
@@ -113,13 +120,22 @@ class Service:
         """Deliver due alerts; one delivery pass at a time."""
         if self.deliver is None:
             return
-        async with self._delivering:
-            try:
+        task = self._track()
+        try:
+            async with self._delivering:
                 await self.deliver()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("alert delivery failed")
+        except asyncio.CancelledError:
+            if self._stop.is_set():
+                # A message being sent finishes and is recorded (its thread is waited for); the
+                # rest stay in the outbox for the next start.
+                log.info("alert delivery stopped by shutdown; unsent alerts wait in the outbox")
+                return
+            raise
+        except Exception:
+            log.exception("alert delivery failed")
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
     def _add_source_job(self, src: SourceConfig, first_run: datetime) -> None:
         interval, jitter = source_interval(self.config, src)

@@ -45,6 +45,7 @@ from tracker.extract.jsonld import (
     loads_lenient,
     products_from,
 )
+from tracker.extract.limits import bound_depth
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.prices import currency_from_lang, currency_from_url, parse_amount, parse_price
 from tracker.extract.visible import (
@@ -362,7 +363,7 @@ def extract_page(
     content_type: str | None = None,
 ) -> Product:
     """Read a product page (HTML) into a Product; blocked pages say so and carry no price."""
-    text = decode(body, content_type)
+    text = bound_depth(decode(body, content_type))
     blocked = detect_block(text)
     if blocked:
         return Product(url=url, blocked=blocked, availability=Availability.UNKNOWN, method="blocked")
