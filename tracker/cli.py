@@ -133,6 +133,7 @@ def _print_summaries(summaries: Sequence[Any]) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    _require_secrets(config, args.config)
     names = _source_names(config, args.source)
     if not names:
         raise ConfigError(f"{args.config}: no enabled sources to check (add [[sources]])")
@@ -192,19 +193,60 @@ def _start_dashboard(config: Config, config_path: Path, host: str | None, port: 
     return proc
 
 
+def _require_secrets(config: Config, config_path: Path) -> None:
+    """Refuse to start while an enabled channel's ${VARIABLE} is unset: one line naming both."""
+    from tracker.config import missing_secrets
+
+    problems = missing_secrets(config)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"{config_path}: {problems[0]}{more}")
+
+
+def _open_for_run(config: Config, config_path: Path) -> Any:
+    """Take the one-instance lock and open (migrate) the database, waiting while it cannot be written.
+
+    A second tracker on the same database is refused at once; a database that is full, read-only
+    or not answering yet is tried again (every few seconds, then every minute) until it works.
+    """
+    import time
+
+    from tracker.errors import StorageError
+    from tracker.instance import acquire
+
+    url = config.effective_database_url(base=config_path.resolve().parent)
+    wait = 2.0
+    while True:
+        try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            lock = acquire(url)
+            try:
+                _engine(config, config_path)  # migrate before the dashboard opens the database
+            except BaseException:
+                lock.release()
+                raise
+            return lock
+        except (StorageError, OSError) as exc:
+            log.error("%s; trying again in %d s (Ctrl+C stops)", exc, int(wait))
+            time.sleep(wait)
+            wait = min(wait * 2, 60.0)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if not config.sources:
         raise ConfigError(f"{args.config}: no sources to check (add [[sources]])")
-    _engine(config, args.config)  # migrate before the dashboard opens the database
-    dash = None if args.no_dashboard else _start_dashboard(config, args.config, args.host, args.port)
-    try:
-        log.info("tracking %d sources; Ctrl+C stops", len([s for s in config.sources if s.enabled]))
-        asyncio.run(_serve(config, args.config, on_summary=_log_summary))
-    finally:
-        if dash is not None:
-            dash.terminate()
-            dash.wait(10)
+    _require_secrets(config, args.config)
+    with _open_for_run(config, args.config):
+        dash = None if args.no_dashboard else _start_dashboard(config, args.config, args.host, args.port)
+        try:
+            log.info("tracking %d sources; Ctrl+C stops", len([s for s in config.sources if s.enabled]))
+            asyncio.run(_serve(config, args.config, on_summary=_log_summary))
+        finally:
+            if dash is not None:
+                dash.terminate()
+                dash.wait(10)
     return 0
 
 
@@ -277,14 +319,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for step in store.steps:
         log.info("  step %d at +%gs: %s", step.index, step.offset, step.description)
     log.info("demo config written to %s", config_path)
-    _engine(config, config_path)
-    dash = None if args.no_dashboard else _start_dashboard(config, config_path, args.host, args.port)
     try:
-        asyncio.run(_serve(config, config_path, on_summary=_log_summary))
+        with _open_for_run(config, config_path):
+            dash = None if args.no_dashboard else _start_dashboard(config, config_path, args.host, args.port)
+            try:
+                asyncio.run(_serve(config, config_path, on_summary=_log_summary))
+            finally:
+                if dash is not None:
+                    dash.terminate()
+                    dash.wait(10)
     finally:
-        if dash is not None:
-            dash.terminate()
-            dash.wait(10)
         store.stop()
     return 0
 
@@ -423,6 +467,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if args.alerts_command == "deliver":
+        _require_secrets(config, args.config)
         return _deliver(config, args.config, args)
     if args.alerts_command == "test":
         if not config.alerts.channels:

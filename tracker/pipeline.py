@@ -4,20 +4,27 @@ Collect fetches and reads (writing nothing); triage decides whether anything was
 writes listings and observations (or releases) and detects their events; the release hook turns
 products' launch dates into releases; the planner adds alert deliveries; finish completes the
 run. Everything after collect happens in one transaction, so a crash never leaves half a check.
+
+A database that cannot be written (full, read-only, unreachable) ends the check as storage_error:
+one line, the run marked where that still works, and the shop not asked when the run cannot even
+be started; the next check opens fresh connections, so the tracker recovers once it can write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from db import store
+from db.engine import is_storage_error, storage_reason
 from db.models import Event
 from db.models import Source as SourceRow
 from tracker.check import finish
@@ -71,7 +78,15 @@ class Pipeline:
         self.clock = clock
         self.planner = planner
         self.pool = pool if pool is not None else shared_pool(config.defaults.extract_workers)
-        self.sync()
+        # Set while the catalogue could not be written (at start or on a config reload): the next
+        # check writes it first.
+        self.needs_sync = False
+        try:
+            self.sync()
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            self.needs_sync = True
 
     def reader(self, src: SourceConfig) -> Reader:
         """Reads the source's bodies in the page pool, each with the source's time limit."""
@@ -94,19 +109,47 @@ class Pipeline:
         if src is None:
             raise LookupError(f"no source named {name!r} in the config")
         started = time.perf_counter()
-        source_id, prior = self._prior(src)
-        run_id = store.start_run(self.engine, source_id, self.clock())
+        run_id: int | None = None
+        try:
+            if self.needs_sync:
+                self.sync()
+                self.needs_sync = False
+            source_id, prior = self._prior(src)
+            run_id = store.start_run(self.engine, source_id, self.clock())
+            return await self._check(src, run_id, prior, started)
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            return self._unwritten(src, run_id, exc, started)
+
+    async def _check(self, src: SourceConfig, run_id: int, prior: Prior, started: float) -> RunSummary:
         try:
             got = await collector_for(src.kind)(src, self.fetcher, prior, self.reader(src))
         except (FetchError, ExtractError) as exc:
             return self._fail(src, run_id, failure_from(exc), started)
         except asyncio.CancelledError:
-            finish.cancel(self.engine, run_id, now=self.clock(), started=started)
+            # When the database is down too, the run stays 'running' and is shown as cut off.
+            with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+                finish.cancel(self.engine, run_id, now=self.clock(), started=started)
             raise
         failure = failure_of(got)
         if failure is not None:
             return self._fail(src, run_id, failure, started, got)
         return self._write(src, run_id, got, started)
+
+    def _unwritten(
+        self, src: SourceConfig, run_id: int | None, exc: BaseException, started: float
+    ) -> RunSummary:
+        """A check the database could not take: said in one line, the run marked if it can be."""
+        error = f"storage error: {storage_reason(exc)}"
+        # Connections opened while it failed (SQLite falls back to read-only ones) are not reused.
+        self.engine.dispose()
+        # Still unwritable: the run stays 'running', and the health page shows it cut off.
+        with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+            if run_id is not None:
+                now, duration = self.clock(), finish.ms_since(started)
+                store.end_run_unwritten(self.engine, run_id, error=error, now=now, duration_ms=duration)
+        return RunSummary(src.name, "storage_error", finish.ms_since(started), error=error)
 
     def _prior(self, src: SourceConfig) -> tuple[int, Prior]:
         """The source's id and the validators earlier checks left for conditional requests."""
