@@ -85,6 +85,7 @@ class _Job:
     image_url: str | None
     key: str
     restore: str
+    timeout: float
 
 
 def _recover_stale(engine: sa.Engine, config: Config, now: datetime) -> int:
@@ -211,6 +212,7 @@ def _jobs(
                     image_url=image,
                     key=_key(part, name),
                     restore="held" if token.startswith(_DIGEST) else "pending",
+                    timeout=channels[name].timeout,
                 )
             )
     return jobs
@@ -242,7 +244,9 @@ def _send_and_record(
 ) -> tuple[str, int, str | None]:
     """Send one job and confirm at once (runs in a worker thread): (outcome, rows, error)."""
     image = images.get(job.image_url) if job.image_url else None
-    error = send_via_apprise(job.url, job.title, job.body, image=image, idempotency_key=job.key)
+    error = send_via_apprise(
+        job.url, job.title, job.body, image=image, idempotency_key=job.key, timeout=job.timeout
+    )
     if error is None:
         done = _finish(engine, job.rows, job.token, status="sent", sent_at=_utcnow(), last_error=None)
         return "sent", done, None
@@ -319,7 +323,8 @@ def send_test(config: Config, channel: str | None = None) -> list[tuple[str, boo
     )
     results: list[tuple[str, bool, str | None]] = []
     for ch in chosen:
-        error = send_via_apprise(ch.url, title, body, idempotency_key=f"test-{uuid.uuid4().hex}:{ch.name}")
+        key = f"test-{uuid.uuid4().hex}:{ch.name}"
+        error = send_via_apprise(ch.url, title, body, idempotency_key=key, timeout=ch.timeout)
         results.append((ch.name, error is None, error))
     return results
 
