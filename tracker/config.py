@@ -345,8 +345,11 @@ class Alerts(_Strict):
 
 class Dashboard(_Strict):
     host: str = "127.0.0.1"
-    port: int = Field(default=8501, ge=1, le=65535)
+    port: int = Field(default=8501, ge=1, le=65535, strict=True)
     password_env: str = "TRACKER_DASHBOARD_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+    # Wrong passwords in a row from one address before it is locked out, and for how long.
+    lockout_after: int = Field(default=10, ge=4, le=1000, strict=True)
+    lockout: Annotated[Duration, _within(60.0, 86400.0)] = 900.0
 
 
 class Drops(_Strict):
