@@ -152,6 +152,10 @@ def _sort_product(src: SourceConfig, url: str, res: FetchResult, product: Produc
     elif product.extra.get("zero_price"):
         # A price of 0 is a placeholder: recording the page would replace the real price with none.
         out.errors.append((url, FetchError(f"{url}: the page gives a price of 0", kind="extract_error")))
+    elif product.extra.get("unusable_price"):
+        # "-150.00" or "1e308" is no price; recording the page would replace the real one with none.
+        why = f"{url}: the page gives a price that is no price ({product.extra['unusable_price']!r})"
+        out.errors.append((url, FetchError(why, kind="extract_error")))
     else:
         out.answered += 1
         out.items.append(Fetched(product.with_(external_id=url), url, res.etag, res.last_modified))

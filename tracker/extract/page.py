@@ -346,6 +346,19 @@ def _meta_prices(
     return out
 
 
+# A price the structured data states as text: "1e308", "-150.00", "NaN" are read as no price at all.
+_PRICE_TEXT = re.compile(r"\"price\"\s*:\s*\"([^\"]{1,40})\"", re.I)
+
+
+def _unusable_price(text: str) -> str | None:
+    """The first structured price the page states that is no price ("-150.00", "1e308"), if any."""
+    for found in _PRICE_TEXT.finditer(text):
+        value = found.group(1).strip()
+        if any(ch.isdigit() for ch in value) and parse_amount(value) is None:
+            return value
+    return None
+
+
 def _results_page(tree: Any) -> bool:
     """True when the page's title or main heading says it lists search results, not one product."""
     parts = [
@@ -512,6 +525,8 @@ def extract_page(
         product = product.with_(price=None, currency=None, compare_at=None, method="not_product")
     if product.price is None and _ZERO_PRICE.search(text):
         product.extra["zero_price"] = True
+    elif product.price is None and (unusable := _unusable_price(text)) is not None:
+        product.extra["unusable_price"] = unusable
     if product.method is None:
         product = product.with_(method="none")
     return product
