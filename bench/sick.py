@@ -223,11 +223,10 @@ def disk_full_row(tmp: Path, page_url: str) -> Row:
         try:
             run.wait_for("Shop: ok")
             filler = mount / "filler"
-            with filler.open("wb") as fh:
+            with filler.open("wb", buffering=0) as fh:
                 try:
                     while True:
                         fh.write(b"\0" * 65536)
-                        fh.flush()
                 except OSError as exc:
                     assert exc.errno == errno.ENOSPC
             run.wait_for(lambda: run.text().count("Shop: storage_error") >= 4, deadline=60)

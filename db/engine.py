@@ -44,7 +44,7 @@ def storage_reason(exc: BaseException) -> str:
 
 def is_storage_error(exc: BaseException) -> bool:
     """Whether exc says the database itself is unusable (full, read-only, locked, gone), not a bug."""
-    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | OSError) or (
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
         isinstance(exc, sa.exc.DatabaseError) and "readonly" in storage_reason(exc).lower()
     )
 

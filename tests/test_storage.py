@@ -68,11 +68,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def _fill(folder: Path) -> Path:
     """Write a file until the disk is full; returns it (delete it to free the space)."""
     filler = folder / "filler"
-    with filler.open("wb") as fh:
+    with filler.open("wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
-                fh.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     return filler

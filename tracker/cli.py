@@ -602,6 +602,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from db.engine import is_storage_error, storage_reason
+
+        if not is_storage_error(exc):
+            raise
+        # The database failed after it was opened (full, read-only, gone): one line, not a traceback.
+        print(f"error: storage error: {redact(storage_reason(exc))}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
