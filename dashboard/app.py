@@ -33,9 +33,10 @@ def sign_in() -> None:
         entered = st.text_input("Password", type="password", key="password_input")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        if ui.check_password(ctx, entered):
+        verdict = ui.check_password(ctx, entered)
+        if verdict.ok:
             st.rerun()
-        st.error("Wrong password.")
+        st.error(verdict.message())
 
 
 def broken_config() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import os
 
 import streamlit as st
 
 from dashboard import data
+from dashboard.auth import Verdict, attempts_for
+from tracker.config import Dashboard
 from tracker.errors import ConfigError
 
 AUTH_KEY = "tracker_authenticated"
@@ -24,13 +25,25 @@ def authenticated(ctx: data.Context | None) -> bool:
     return password(ctx) is None or bool(st.session_state.get(AUTH_KEY))
 
 
-def check_password(ctx: data.Context | None, entered: str) -> bool:
-    """Compare in constant time; remember success for this session."""
+def client_address() -> str:
+    """The browser's address as the server sees it (behind a proxy: the proxy's).
+
+    Streamlit gives no address for 127.0.0.1 and ::1: those are this machine, counted as one.
+    """
+    return st.context.ip_address or "localhost"
+
+
+def check_password(ctx: data.Context | None, entered: str) -> Verdict:
+    """One sign-in attempt, counted per client address (see dashboard.auth); success is remembered."""
     expected = password(ctx)
-    ok = expected is not None and hmac.compare_digest(entered.encode(), expected.encode())
-    if ok:
+    if expected is None:
+        return Verdict(True)
+    settings = ctx.config.dashboard if ctx else Dashboard()
+    attempts = attempts_for(settings.lockout_after, settings.lockout)
+    verdict = attempts.attempt(client_address(), entered, expected)
+    if verdict.ok:
         st.session_state[AUTH_KEY] = True
-    return ok
+    return verdict
 
 
 def page_context() -> data.Context:

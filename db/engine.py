@@ -1,4 +1,4 @@
-"""The database engine: SQLite (WAL) or PostgreSQL, migrated to head on open."""
+"""The database engine: SQLite (WAL) or PostgreSQL, migrated to head on open; storage errors in one line."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
+
+from tracker.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
@@ -25,8 +27,40 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def shown_url(url: str | sa.URL) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(not a database URL)"
+
+
+def storage_reason(exc: BaseException) -> str:
+    """What the database said, on one line: "database or disk is full", "Connection refused"..."""
+    orig = getattr(exc, "orig", None) or exc
+    text = " ".join(str(orig).split("\n", 1)[0].split()) or type(orig).__name__
+    return text[:300]
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether exc says the database itself is unusable (full, read-only, locked, gone), not a bug."""
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
+        isinstance(exc, sa.exc.DatabaseError) and "readonly" in storage_reason(exc).lower()
+    )
+
+
 def make_engine(url: str, *, migrate: bool = True) -> Engine:
-    """An engine for url; SQLite gets WAL, foreign keys and a busy timeout; migrations applied."""
+    """An engine for url; SQLite gets WAL, foreign keys and a busy timeout; migrations applied.
+
+    A database that cannot be opened or migrated is one StorageError naming the URL (no password).
+    """
+    try:
+        return _make_engine(url, migrate=migrate)
+    except (sa.exc.DBAPIError, OSError) as exc:
+        raise StorageError(f"cannot open the database {shown_url(url)}: {storage_reason(exc)}") from None
+
+
+def _make_engine(url: str, *, migrate: bool) -> Engine:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -41,7 +75,11 @@ def make_engine(url: str, *, migrate: bool = True) -> Engine:
     if url.startswith("sqlite"):
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     if migrate:
-        upgrade(engine)
+        try:
+            upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     return engine
 
 

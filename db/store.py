@@ -178,6 +178,18 @@ def complete_run(
     return recovered
 
 
+def end_run_unwritten(engine: Engine, run_id: int, *, error: str, now: datetime, duration_ms: int) -> None:
+    """Mark a run whose results could not be written (a storage error): not the shop's failure."""
+    with Session(engine) as session, session.begin():
+        run = session.get(CheckRun, run_id)
+        if run is not None and run.status == "running":
+            run.status = "storage_error"
+            run.finished_at = now
+            run.duration_ms = duration_ms
+            run.error = error[:2000]
+            session.add(run)
+
+
 def cancel_run(engine: Engine, run_id: int, *, now: datetime, duration_ms: int) -> None:
     """Mark a run stopped by shutdown before it wrote anything (not a failure of the shop)."""
     with Session(engine) as session, session.begin():

@@ -7,6 +7,7 @@ import base64
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,9 @@ from sqlmodel import Session, select
 
 from db.engine import make_engine
 from db.models import Delivery, Event
+from tests.procs import Tracker
+from tests.servers import PageServer
+from tests.servers import product_page as server_page
 from tests.test_alerts_support import (
     NOW,
     Hook,
@@ -24,6 +28,7 @@ from tests.test_alerts_support import (
     make_event,
     seed,
     smtp_receiver,
+    wait_for,
 )
 from tracker.config import Config, parse_config
 from tracker.errors import ConfigError
@@ -468,3 +473,108 @@ def test_recent_deliveries_lists_newest_first_with_the_event(engine: sa.Engine, 
         ("restock", "back", "sent"),
     ]
     assert recent_deliveries(engine, limit=1)[0]["message"] == "cheaper"
+
+
+def test_a_receiver_slower_than_the_channel_timeout_is_sent_again_later_with_the_same_key(
+    engine: sa.Engine, hook: Hook
+) -> None:
+    hook.delay = 2.0  # every answer takes two seconds
+    world = seed(engine)
+    config = parse_config(
+        {
+            "colorways": [{"name": 'Protection Pack "Rain Cloud"', "style_code": "M2002RDA"}],
+            "alerts": {
+                "channels": [
+                    {"name": "impatient", "url": hook.url("impatient"), "timeout": "1s"},
+                    {"name": "patient", "url": hook.url("patient"), "timeout": "10s"},
+                ],
+                "rules": [{"on": ["restock"]}],
+                "max_attempts": 3,
+                "retry_base": "1m",
+            },
+        }
+    )
+    record(world, config, [make_event(world, "restock", sizes_in_stock=["9"])], NOW)
+    first = deliver(engine, config, NOW)
+    assert (first.sent, first.retried) == (1, 1)
+    assert first.errors == [
+        "impatient: A Connection error occurred sending JSON notification to 127.0.0.1.;"
+        " no answer within 1 s (the channel's timeout); sent again later"
+    ]
+    # Not sent again at once: the next try waits its backoff, then the one after longer still.
+    assert deliver(engine, config, NOW + timedelta(seconds=30)).retried == 0
+    assert deliver(engine, config, NOW + timedelta(minutes=1)).retried == 1
+    assert deliver(engine, config, NOW + timedelta(minutes=2)).retried == 0
+    assert deliver(engine, config, NOW + timedelta(minutes=3)).failed == 1
+    impatient = [r for r in hook.received if r["path"] == "/impatient"]
+    patient = [r for r in hook.received if r["path"] == "/patient"]
+    # The slow receiver saw the alert once per attempt (3 = max_attempts, each with the same key);
+    # the channel whose timeout is longer than the receiver's answer saw it once.
+    assert len(impatient) == 3 and len(patient) == 1
+    keys = {r["headers"]["idempotency-key"] for r in impatient}
+    assert keys == {patient[0]["headers"]["idempotency-key"].replace("patient", "impatient")}
+    status = {d.channel: d.status for d in rows(engine)}
+    assert status == {"impatient": "failed", "patient": "sent"}
+
+
+def test_ctrl_c_while_a_slow_receiver_is_answering_stops_cleanly_and_sends_once(tmp_path: Path) -> None:
+    with PageServer() as shop, json_receiver() as slow, json_receiver() as fast:
+        slow.delay = 4.0
+        page = shop.set("/p/m2002rda", server_page("150.00"))
+        failing = shop.set("/p/m2002rdb", "<h1>Internal Server Error</h1>", status=500)
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f"""database_url = "sqlite:///data/tracker.db"
+[defaults]
+interval = "1s"
+jitter = "0s"
+per_host_delay = "0s"
+respect_robots = false
+retries = 0
+broken_after = 1
+
+[[colorways]]
+name = "Rain Cloud"
+style_code = "M2002RDA"
+line = "Protection Pack"
+watched = true
+
+[[sources]]
+name = "Rain Cloud shop"
+kind = "page"
+url = "{page}"
+
+[[sources]]
+name = "Kith"
+kind = "page"
+url = "{failing}"
+interval = "1h"
+
+[alerts]
+channels = [
+    {{ name = "slow", url = "{slow.url()}", timeout = "10s" }},
+    {{ name = "fast", url = "{fast.url()}" }},
+]
+rules = [{{ on = ["price_drop"], channels = ["slow"] }}, {{ on = ["source_broken"], channels = ["fast"] }}]
+""",
+            encoding="utf-8",
+        )
+        with Tracker(config, ["run", "--no-dashboard"], log=tmp_path / "run.log") as tracker:
+            tracker.wait_for("Rain Cloud shop: ok")
+            shop.set("/p/m2002rda", server_page("119.99"))
+            wait_for(lambda: len(slow.received) >= 1, timeout=60, what="the slow receiver to get the alert")
+            code = tracker.stop()  # while the receiver has not answered yet
+            text = tracker.text()
+        assert code == 0, text
+        assert "Traceback" not in text and "CancelledError" not in text, text
+        engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'tracker.db'}", migrate=False)
+        try:
+            status = {(d.channel, d.status) for d in rows(engine)}
+        finally:
+            engine.dispose()
+        # The message in flight was finished and recorded: a restart will not send it again.
+        assert ("slow", "sent") in status, status
+        assert len(slow.received) == 1
+        # The broken shop's alert names the shop, not the shoe.
+        titles = [body["title"] for body in fast.bodies()]
+        assert titles == ["Shop check failing: Kith"], titles

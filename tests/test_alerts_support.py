@@ -48,6 +48,7 @@ class Hook:
     received: list[dict[str, Any]] = field(default_factory=list)
     fail: set[str] = field(default_factory=set)
     block: threading.Event | None = None
+    delay: float = 0.0  # seconds every answer to a POST waits (a slow receiver)
     block_images: threading.Event | None = None
     image_requests: int = 0
     images: dict[str, bytes] = field(default_factory=dict)
@@ -98,6 +99,7 @@ def json_receiver() -> Iterator[Hook]:
                 hook.received.append(record)
             if hook.block is not None:
                 hook.block.wait(60)
+            time.sleep(hook.delay)
             status = 500 if record["path"].lstrip("/") in hook.fail else 200
             try:
                 self.send_response(status)

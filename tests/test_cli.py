@@ -126,12 +126,24 @@ def test_extract_prints_the_normalised_product(tmp_path: Path) -> None:
         ),
         ("colour = 'grey'\n", "colour: unknown key"),
         ("[[sources]\n", "not valid TOML"),
+        (
+            "[defaults]\ninterval = nan\n[[sources]]\nname = 'a'\nkind = 'page'\nurl = 'https://a.example/p'\n",
+            "defaults.interval: nan is not a duration",
+        ),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'page'\nurl = 'https://a.example/p'\n"
+            "[[alerts.channels]]\nname = 'phone'\nurl = 'ntfy://${NO_SUCH_TOKEN_SET}@ntfy.example/nb'\n",
+            "alerts.channels[0].url (channel 'phone'): environment variable NO_SUCH_TOKEN_SET is not set",
+        ),
     ],
 )
-def test_errors_are_one_line_and_non_zero(tmp_path: Path, config_text: str, message: str) -> None:
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_errors_are_one_line_and_non_zero(
+    tmp_path: Path, config_text: str, message: str, command: str
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(config_text, encoding="utf-8")
-    out = run("--config", str(config), "check", cwd=tmp_path)
+    out = run("--config", str(config), command, cwd=tmp_path)
     assert out.returncode == 2
     assert out.stdout == ""
     lines = out.stderr.strip().splitlines()

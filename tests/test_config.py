@@ -51,8 +51,66 @@ def test_shipped_config_is_valid_and_has_the_catalogue() -> None:
         ),
         pytest.param(
             BASE.replace('kind = "shopify"', 'kind = "shopify"\ninterval = "0s"'),
-            "interval must be at least 1 second",
+            "sources[0].interval: 0s is out of range: use 1s to 30d",
             id="zero-interval",
+        ),
+        *(
+            pytest.param('[defaults]\n' + f"{key} = {value}\n" + BASE, expected, id=f"{key}-{value}")
+            for key, value, expected in (
+                ("interval", "nan", "defaults.interval: nan is not a duration"),
+                ("interval", "inf", "defaults.interval: inf is not a duration"),
+                ("interval", "1e300", "defaults.interval: 1e+300 is longer than a year"),
+                ("jitter", "nan", "defaults.jitter: nan is not a duration"),
+                ("jitter", "-inf", "defaults.jitter: -inf is not a duration"),
+                ("jitter", '"2d"', "defaults.jitter: 2d is out of range: use 0s to 1d"),
+                ("per_host_delay", "1e300", "defaults.per_host_delay: 1e+300 is longer than a year"),
+                ("per_host_delay", "nan", "defaults.per_host_delay: nan is not a duration"),
+                ("timeout", "0", "defaults.timeout: 0s is out of range: use 100ms to 10m"),
+                ("extract_timeout", "0", "defaults.extract_timeout: 0s is out of range: use 100ms to 10m"),
+                ("retries", '"3"', "defaults.retries: '3' is not a whole number"),
+                ("respect_robots", '"no"', "defaults.respect_robots: 'no' is not true or false"),
+                ("max_body_bytes", "1e12", "defaults.max_body_bytes: 1000000000000.0 is not a whole number"),
+            )
+        ),
+        pytest.param(
+            BASE.replace("list_price", 'watched = "yes"\nlist_price'),
+            "colorways[0].watched: 'yes' is not true or false",
+            id="watched-yes",
+        ),
+        pytest.param(
+            BASE.replace("USD = 150", "QQQ = 150"),
+            "colorways[0].list_price: 'QQQ' is not an ISO 4217",
+            id="list-price-qqq",
+        ),
+        pytest.param(
+            BASE.replace("USD = 150", "USD = 1e300"),
+            "colorways[0].list_price: 1e+300 is not a plausible price",
+            id="absurd-list-price",
+        ),
+        pytest.param(
+            BASE + '\n[alerts]\n[[alerts.rules]]\non = ["restock"]\ncolorways = ["M2002RZZ"]\n',
+            "alerts.rules[0].colorways: no colorway with style code M2002RZZ in [[colorways]]",
+            id="rule-to-unknown-colorway",
+        ),
+        pytest.param(
+            BASE + '\n[alerts]\nchannels = [{ name = "hook", url = "json://h/x", timeout = 0 }]\n',
+            "alerts.channels[0].timeout: 0s is out of range",
+            id="channel-timeout-zero",
+        ),
+        pytest.param(
+            'database_url = "mysql://root:hunter2@db/tracker"\n' + BASE,
+            "database_url: mysql://root:***@db/tracker: only SQLite and PostgreSQL are supported",
+            id="database-url-other-database",
+        ),
+        pytest.param(
+            'database_url = "not a url"\n' + BASE,
+            "database_url: not a database URL",
+            id="database-url-not-a-url",
+        ),
+        pytest.param(
+            'database_url = "postgresql+asyncpg://u:hunter2@db/tracker"\n' + BASE,
+            "database_url: postgresql+asyncpg://u:***@db/tracker: the driver 'asyncpg' is not available",
+            id="database-url-driver-missing",
         ),
         pytest.param(
             BASE + '\n[[colorways]]\nname = "Again"\nstyle_code = "m2002rdb"\n',

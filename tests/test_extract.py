@@ -19,7 +19,7 @@ from tracker.extract import (
     extract_shopify_catalogue,
     extract_shopify_product_js,
 )
-from tracker.extract.prices import parse_price
+from tracker.extract.prices import parse_amount, parse_price
 
 DATA = Path(__file__).parent / "data" / "extract"
 
@@ -271,6 +271,63 @@ def test_parse_price(text: str, hint: str | None, lang: str | None, amount: str,
 )
 def test_parse_price_no_price(text: str) -> None:
     assert parse_price(text)[0] is None
+
+
+HOSTILE_PRICE_STRINGS = [
+    "1e308",
+    "1e999999999",
+    "1E2",
+    "1.5e2 USD",
+    "$1e3",
+    "-150.00",
+    "-150",
+    "\u2212150,00 \u20ac",
+    "$-150.00",
+    "-$150.00",
+    "USD -150",
+    "+150",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "99999999999999999999",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_PRICE_STRINGS)
+def test_price_strings_with_exponents_signs_or_absurd_size_are_no_price(text: str) -> None:
+    assert parse_price(text, currency_hint="USD")[0] is None
+    assert parse_amount(text) is None
+
+
+@pytest.mark.parametrize("text", HOSTILE_PRICE_STRINGS)
+def test_a_hostile_jsonld_price_string_is_never_read_as_1_or_150(text: str) -> None:
+    # The visible page shows no price either: nothing else may stand in for the structured one.
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": "Product", "name": "2002R M2002RDB",'
+        f' "offers": {{"@type": "Offer", "price": "{text}", "priceCurrency": "USD",'
+        ' "availability": "InStock"}}</script></head><body><h1>2002R M2002RDB</h1></body></html>'
+    )
+    product = extract_page(page, "https://shop.example/p/m2002rdb")
+    assert product.price is None, (text, product.price)
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [("1e308", None), ("-150.00", None), ("1.5e2", Decimal("150")), ("150.00", Decimal("150.00"))],
+)
+def test_jsonld_price_numbers_are_read_as_numbers(number: str, expected: Decimal | None) -> None:
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": "Product", "name": "2002R M2002RDB",'
+        f' "offers": {{"@type": "Offer", "price": {number}, "priceCurrency": "USD"}}}}</script></head>'
+        "<body><h1>2002R M2002RDB</h1></body></html>"
+    )
+    assert extract_page(page, "https://shop.example/p/m2002rdb").price == expected
+
+
+def test_a_range_or_a_discount_next_to_a_price_is_not_a_sign() -> None:
+    assert parse_price("From $110 - $130") == (Decimal("110"), "USD")
+    assert parse_price("Sale - $99.00") == (Decimal("99.00"), "USD")
+    assert parse_price("Save -20% now $119.99") == (Decimal("119.99"), "USD")
 
 
 def test_shopify_catalogue_filters_and_reads_variants() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from tracker.config import load_config, parse_text
 from tracker.pipeline import RunSummary
-from tracker.scheduler import Service, backoff_delay, source_interval
+from tracker.scheduler import MAX_STORAGE_BACKOFF, Service, backoff_delay, source_interval
 
 CONFIG = parse_text(
     """
@@ -212,3 +212,71 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff_delay(60, n) for n in (1, 2, 3)] == [120, 240, 480]
     assert backoff_delay(1800, 10) == 6 * 3600
     assert backoff_delay(86400, 3) == 86400
+
+
+class Fetcherish:
+    """Stands in for the pipeline's fetcher: records the [defaults] it is given."""
+
+    def __init__(self) -> None:
+        self.defaults: list[Any] = []
+
+    def reconfigure(self, defaults: Any) -> None:
+        self.defaults.append(defaults)
+
+
+def test_defaults_edited_in_a_running_tracker_apply_and_restart_keys_are_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.toml"
+    source = '[[sources]]\nname = "Good"\nkind = "page"\nurl = "https://g.example/p"\n'
+    path.write_text('[defaults]\ninterval = "1h"\njitter = "0s"\n' + source, encoding="utf-8")
+    recorder = Recorder()
+    recorder.fetcher = Fetcherish()  # type: ignore[attr-defined]
+    service = Service(load_config(path), recorder, config_path=path, watch_every=0.1)  # type: ignore[arg-type]
+    intervals: list[float] = []
+
+    async def main() -> None:
+        task = asyncio.create_task(service.serve(install_signals=False))
+        deadline = time.monotonic() + 20
+        while recorder.calls.get("Good", 0) < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        intervals.append(service.scheduler.get_job("source:Good").trigger.interval.total_seconds())
+        # [defaults] interval and timeout edited, the database and the dashboard's port too.
+        path.write_text(
+            'database_url = "sqlite:///elsewhere.db"\n[dashboard]\nport = 9999\n'
+            '[defaults]\ninterval = "2h"\njitter = "0s"\ntimeout = "5s"\n' + source,
+            encoding="utf-8",
+        )
+        deadline = time.monotonic() + 20
+        while "config reloaded" not in caplog.text and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        intervals.append(service.scheduler.get_job("source:Good").trigger.interval.total_seconds())
+        # A channel whose secret is not in the environment is refused; the running config is kept.
+        monkeypatch.delenv("HOOK_TOKEN", raising=False)
+        path.write_text(
+            path.read_text(encoding="utf-8")
+            + '[[alerts.channels]]\nname = "hook"\nurl = "json://h.example/${HOOK_TOKEN}"\n',
+            encoding="utf-8",
+        )
+        deadline = time.monotonic() + 20
+        while "HOOK_TOKEN" not in caplog.text and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        service.stop()
+        await asyncio.wait_for(task, 10)
+
+    with caplog.at_level(logging.INFO, logger="tracker"):
+        asyncio.run(main())
+    assert intervals == [3600.0, 7200.0]
+    assert [d.timeout for d in recorder.fetcher.defaults] == [5.0]  # type: ignore[attr-defined]
+    assert "database_url changed in" in caplog.text and "dashboard.port changed in" in caplog.text
+    assert "restart the tracker to apply it" in caplog.text
+    assert (
+        "config not reloaded, the running one is kept: alerts.channels[0].url (channel 'hook'):"
+        " environment variable HOOK_TOKEN is not set" in caplog.text
+    )
+    assert service.config.alerts.channels == []
+
+
+def test_storage_errors_back_off_sooner_than_a_refusing_shop() -> None:
+    assert backoff_delay(60, 10, longest=MAX_STORAGE_BACKOFF) == MAX_STORAGE_BACKOFF
+    assert backoff_delay(60, 1, longest=MAX_STORAGE_BACKOFF) == 120

@@ -46,10 +46,10 @@ def _planner() -> Any:
     return plan_deliveries
 
 
-def _build_pipeline(config: Config, config_path: Path, fetcher: Any) -> Any:
+def _build_pipeline(config: Config, config_path: Path, fetcher: Any, pool: Any) -> Any:
     from tracker.pipeline import Pipeline
 
-    return Pipeline(config, _engine(config, config_path), fetcher, planner=_planner())
+    return Pipeline(config, _engine(config, config_path), fetcher, planner=_planner(), pool=pool)
 
 
 def _source_names(config: Config, wanted: Sequence[str] | None) -> list[str]:
@@ -64,12 +64,22 @@ def _source_names(config: Config, wanted: Sequence[str] | None) -> list[str]:
 
 async def _check(config: Config, config_path: Path, names: list[str], *, quiet: bool) -> list[Any]:
     from rich.console import Console
+
+    from tracker.check.pool import PagePool
+
+    console = Console(stderr=True)
+    with PagePool(config.defaults.extract_workers) as pool:
+        return await _check_all(config, config_path, names, pool, console=console, quiet=quiet)
+
+
+async def _check_all(
+    config: Config, config_path: Path, names: list[str], pool: Any, *, console: Any, quiet: bool
+) -> list[Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from tracker.fetch import Fetcher
     from tracker.notify.outbox import deliver_due
 
-    console = Console(stderr=True)
     summaries: list[Any] = []
     # SIGTERM ends the pass like Ctrl+C: checks in flight are recorded as cancelled and the browser
     # (when a source renders) is closed, instead of the process vanishing mid-check.
@@ -78,7 +88,7 @@ async def _check(config: Config, config_path: Path, names: list[str], *, quiet: 
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     async with Fetcher(config.defaults, render=config.render) as fetcher:
-        pipeline = _build_pipeline(config, config_path, fetcher)
+        pipeline = _build_pipeline(config, config_path, fetcher, pool)
         with Progress(
             TextColumn("[bold]checking"),
             BarColumn(),
@@ -130,6 +140,7 @@ def _print_summaries(summaries: Sequence[Any]) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    _require_secrets(config, args.config)
     names = _source_names(config, args.source)
     if not names:
         raise ConfigError(f"{args.config}: no enabled sources to check (add [[sources]])")
@@ -147,20 +158,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config, config_path: Path, *, on_summary: Any = None) -> None:
+    from tracker.check.pool import PagePool
     from tracker.fetch import Fetcher
     from tracker.notify.outbox import deliver_due, warm_up_channels
     from tracker.scheduler import Service
 
-    # Apprise loads its plugins on first use (~1 s): do it now, not when the first drop happens.
-    await asyncio.to_thread(warm_up_channels, config)
-    async with Fetcher(config.defaults, render=config.render) as fetcher:
-        pipeline = _build_pipeline(config, config_path, fetcher)
+    with PagePool(config.defaults.extract_workers) as pool:
+        # Apprise loads its plugins on first use (~1 s), and the page readers start (~1 s): both
+        # now, not when the first check or the first drop needs them.
+        await asyncio.gather(asyncio.to_thread(warm_up_channels, config), asyncio.to_thread(pool.start))
+        async with Fetcher(config.defaults, render=config.render) as fetcher:
+            pipeline = _build_pipeline(config, config_path, fetcher, pool)
 
-        async def deliver() -> object:
-            return await deliver_due(pipeline.engine, pipeline.config)
+            async def deliver() -> object:
+                return await deliver_due(pipeline.engine, pipeline.config)
 
-        service = Service(config, pipeline, deliver=deliver, on_summary=on_summary, config_path=config_path)
-        await service.serve()
+            service = Service(
+                config, pipeline, deliver=deliver, on_summary=on_summary, config_path=config_path
+            )
+            await service.serve()
 
 
 def _log_summary(summary: Any) -> None:
@@ -188,19 +204,60 @@ def _start_dashboard(config: Config, config_path: Path, host: str | None, port: 
     return proc
 
 
+def _require_secrets(config: Config, config_path: Path) -> None:
+    """Refuse to start while an enabled channel's ${VARIABLE} is unset: one line naming both."""
+    from tracker.config import missing_secrets
+
+    problems = missing_secrets(config)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"{config_path}: {problems[0]}{more}")
+
+
+def _open_for_run(config: Config, config_path: Path) -> Any:
+    """Take the one-instance lock and open (migrate) the database, waiting while it cannot be written.
+
+    A second tracker on the same database is refused at once; a database that is full, read-only
+    or not answering yet is tried again (every few seconds, then every minute) until it works.
+    """
+    import time
+
+    from tracker.errors import StorageError
+    from tracker.instance import acquire
+
+    url = config.effective_database_url(base=config_path.resolve().parent)
+    wait = 2.0
+    while True:
+        try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            lock = acquire(url)
+            try:
+                _engine(config, config_path)  # migrate before the dashboard opens the database
+            except BaseException:
+                lock.release()
+                raise
+            return lock
+        except (StorageError, OSError) as exc:
+            log.error("%s; trying again in %d s (Ctrl+C stops)", exc, int(wait))
+            time.sleep(wait)
+            wait = min(wait * 2, 60.0)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if not config.sources:
         raise ConfigError(f"{args.config}: no sources to check (add [[sources]])")
-    _engine(config, args.config)  # migrate before the dashboard opens the database
-    dash = None if args.no_dashboard else _start_dashboard(config, args.config, args.host, args.port)
-    try:
-        log.info("tracking %d sources; Ctrl+C stops", len([s for s in config.sources if s.enabled]))
-        asyncio.run(_serve(config, args.config, on_summary=_log_summary))
-    finally:
-        if dash is not None:
-            dash.terminate()
-            dash.wait(10)
+    _require_secrets(config, args.config)
+    with _open_for_run(config, args.config):
+        dash = None if args.no_dashboard else _start_dashboard(config, args.config, args.host, args.port)
+        try:
+            log.info("tracking %d sources; Ctrl+C stops", len([s for s in config.sources if s.enabled]))
+            asyncio.run(_serve(config, args.config, on_summary=_log_summary))
+        finally:
+            if dash is not None:
+                dash.terminate()
+                dash.wait(10)
     return 0
 
 
@@ -276,18 +333,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for step in store.steps:
         log.info("  step %d at +%gs: %s", step.index, step.offset, step.description)
     log.info("demo config written to %s", config_path)
-    _engine(config, config_path)
-    dash = None if args.no_dashboard else _start_dashboard(config, config_path, args.host, args.port)
-    # The timeline starts with the tracker, not before the dashboard was up: the first check sees
-    # the baseline however long the dashboard took to start, and the markdown comes after it.
-    clock.restart()
-    store.launch = launch()
     try:
-        asyncio.run(_serve(config, config_path, on_summary=_log_summary))
+        with _open_for_run(config, config_path):
+            dash = None if args.no_dashboard else _start_dashboard(config, config_path, args.host, args.port)
+            # The timeline starts with the tracker, not before the dashboard was up: the first check
+            # sees the baseline however long the dashboard took to start, and the markdown after it.
+            clock.restart()
+            store.launch = launch()
+            try:
+                asyncio.run(_serve(config, config_path, on_summary=_log_summary))
+            finally:
+                if dash is not None:
+                    dash.terminate()
+                    dash.wait(10)
     finally:
-        if dash is not None:
-            dash.terminate()
-            dash.wait(10)
         store.stop()
     return 0
 
@@ -305,6 +364,35 @@ def _selectors(args: argparse.Namespace) -> Selectors | None:
     return Selectors(**values)
 
 
+def _body_cap(config_path: Path) -> int:
+    """max_body_bytes from the config when there is one (a page the tracker would refuse is refused)."""
+    from tracker.config import Defaults
+
+    if not config_path.exists():
+        return Defaults().max_body_bytes
+    return load_config(config_path).defaults.max_body_bytes
+
+
+def _read_capped(args: argparse.Namespace) -> tuple[bytes, str]:
+    """The page to read, refused when it is larger than the checks would read."""
+    cap = _body_cap(args.config)
+    if args.file in (None, "-"):
+        body, name = sys.stdin.buffer.read(cap + 1), "<stdin>"
+    else:
+        path = Path(args.file)
+        try:
+            with path.open("rb") as fh:
+                body = fh.read(cap + 1)
+        except OSError as exc:
+            raise TrackerError(f"{path}: cannot read: {exc.strerror}") from None
+        name = str(path)
+    if len(body) > cap:
+        raise TrackerError(
+            f"{name}: larger than max_body_bytes ({cap:,} bytes): a check would refuse it as too_large"
+        )
+    return body, name
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     from tracker.extract import extract_body
     from tracker.sizes import SYSTEMS, system_named
@@ -312,17 +400,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     system = system_named(args.size_system) if args.size_system else None
     if args.size_system and system is None:
         raise ConfigError(f"--size-system {args.size_system!r}: use one of {', '.join(SYSTEMS)} (jp = cm)")
-
-    if args.file in (None, "-"):
-        body = sys.stdin.buffer.read()
-        name = "<stdin>"
-    else:
-        path = Path(args.file)
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            raise TrackerError(f"{path}: cannot read: {exc.strerror}") from None
-        name = str(path)
+    body, name = _read_capped(args)
     if not body.strip():
         raise TrackerError(f"{name}: empty input")
     content_type = "application/json" if name.endswith((".json", ".js")) else None
@@ -484,6 +562,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if args.alerts_command == "deliver":
+        _require_secrets(config, args.config)
         return _deliver(config, args.config, args)
     if args.alerts_command == "test":
         if not config.alerts.channels:
@@ -516,7 +595,7 @@ def cmd_calendar(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     # The feed follows config.toml even when no tracker is running: sync its release dates first.
-    engine = _build_pipeline(config, args.config, None).engine
+    engine = _build_pipeline(config, args.config, None, None).engine
     if args.ics == "-":
         sys.stdout.buffer.write(build_ics(engine, config))
         return 0
@@ -636,6 +715,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from db.engine import is_storage_error, storage_reason
+
+        if not is_storage_error(exc):
+            raise
+        # The database failed after it was opened (full, read-only, gone): one line, not a traceback.
+        print(f"error: storage error: {redact(storage_reason(exc))}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

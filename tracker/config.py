@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -15,10 +16,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -37,6 +40,9 @@ DEFAULT_USER_AGENT = (
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MAX_DURATION = 366 * 86400.0
+# No shoe costs this much in any currency (the extractor's bound too, see tracker.extract.prices).
+MAX_MONEY = Decimal("100000000")
 STYLE_CODE_RE = re.compile(r"^[A-Z0-9]{4,20}$")
 
 
@@ -53,9 +59,35 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     else:
         raise ValueError("expected a duration such as 15m, 1h or a number of seconds")
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15m, 1h, 1d)")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value!r} is longer than a year")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as config.toml writes it: 250ms, 30s, 15m, 1h, 2d."""
+    if seconds == 0:
+        return "0s"
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{int(seconds / size)}{unit}"
+    return f"{seconds:g}s" if seconds >= 1 else f"{seconds * 1000:g}ms"
+
+
+def _within(low: float, high: float) -> AfterValidator:
+    def check(seconds: float) -> float:
+        if not low <= seconds <= high:
+            raise ValueError(
+                f"{format_duration(seconds)} is out of range: use {format_duration(low)}"
+                f" to {format_duration(high)}"
+            )
+        return seconds
+
+    return AfterValidator(check)
 
 
 def zone_named(name: str | None) -> ZoneInfo | None:
@@ -78,6 +110,8 @@ def parse_money(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not an amount") from exc
     if not amount.is_finite() or amount <= 0:
         raise ValueError(f"{value!r} is not a positive amount")
+    if amount >= MAX_MONEY:
+        raise ValueError(f"{value!r} is not a plausible price (at most {MAX_MONEY - 1:,})")
     return amount
 
 
@@ -102,6 +136,12 @@ def _size_system(value: Any) -> str:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 SizeSystem = Annotated[str, BeforeValidator(_size_system)]
+# Durations with the bounds each key states (README): a typo such as 1e300 or 0 fails at load.
+Interval = Annotated[Duration, _within(1.0, 30 * 86400.0)]
+Jitter = Annotated[Duration, _within(0.0, 86400.0)]
+Timeout = Annotated[Duration, _within(0.1, 600.0)]
+HostDelay = Annotated[Duration, _within(0.0, 3600.0)]
+LongWait = Annotated[Duration, _within(0.0, 30 * 86400.0)]
 Money = Annotated[Decimal, BeforeValidator(parse_money)]
 Prices = Annotated[dict[str, Decimal], BeforeValidator(_prices)]
 
@@ -123,23 +163,19 @@ class _Strict(BaseModel):
 class Defaults(_Strict):
     """Schedule and politeness every source inherits."""
 
-    interval: Duration = 1800.0
-    jitter: Duration = 60.0
-    timeout: Duration = 20.0
-    retries: int = Field(default=2, ge=0, le=10)
-    max_body_bytes: int = Field(default=8_000_000, ge=10_000)
-    per_host_concurrency: int = Field(default=2, ge=1, le=64)
-    per_host_delay: Duration = 1.0
+    interval: Interval = 1800.0
+    jitter: Jitter = 60.0
+    timeout: Timeout = 20.0
+    retries: int = Field(default=2, ge=0, le=10, strict=True)
+    max_body_bytes: int = Field(default=8_000_000, ge=10_000, le=200_000_000, strict=True)
+    per_host_concurrency: int = Field(default=2, ge=1, le=64, strict=True)
+    per_host_delay: HostDelay = 1.0
     user_agent: str = DEFAULT_USER_AGENT
-    respect_robots: bool = True
-    broken_after: int = Field(default=5, ge=1)
-
-    @field_validator("interval")
-    @classmethod
-    def _interval_floor(cls, v: float) -> float:
-        if v < 1:
-            raise ValueError("interval must be at least 1 second")
-        return v
+    respect_robots: StrictBool = True
+    broken_after: int = Field(default=5, ge=1, le=1000, strict=True)
+    # Reading a page: how long it may take, and how many are read at once (in worker processes).
+    extract_timeout: Timeout = 10.0
+    extract_workers: int = Field(default=2, ge=1, le=16, strict=True)
 
 
 class Selectors(_Strict):
@@ -168,19 +204,20 @@ class Source(_Strict):
     kind: SourceKind
     url: HttpUrl | None = None
     urls: list[HttpUrl] = Field(default_factory=list)
-    enabled: bool = True
-    interval: Duration | None = None
-    jitter: Duration | None = None
-    timeout: Duration | None = None
+    enabled: StrictBool = True
+    interval: Interval | None = None
+    jitter: Jitter | None = None
+    timeout: Timeout | None = None
+    extract_timeout: Timeout | None = None
     currency: str | None = None
     query: str = "2002R"
     collection: str | None = None
-    max_pages: int = Field(default=20, ge=1, le=200)
-    respect_robots: bool | None = None
+    max_pages: int = Field(default=20, ge=1, le=200, strict=True)
+    respect_robots: StrictBool | None = None
     proxy: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    per_host_concurrency: int | None = Field(default=None, ge=1, le=64)
-    per_host_delay: Duration | None = None
+    per_host_concurrency: int | None = Field(default=None, ge=1, le=64, strict=True)
+    per_host_delay: HostDelay | None = None
     selectors: Selectors | None = None
     # The system the shop's bare size numbers are in, and its own size chart when it has one.
     size_system: SizeSystem | None = None
@@ -200,7 +237,7 @@ class Source(_Strict):
         return Chart.from_columns(self.size_chart) if self.size_chart else None
     # Fetch through headless Chromium (pages whose price or sizes only appear after their JavaScript
     # runs), and optionally wait for this CSS selector before reading.
-    render: bool = False
+    render: StrictBool = False
     wait_for: str | None = None
 
     @field_validator("render")
@@ -240,8 +277,6 @@ class Source(_Strict):
     def _has_url(self) -> Source:
         if not self.url and not self.urls:
             raise ValueError("a source needs url (or urls for several product pages)")
-        if self.interval is not None and self.interval < 1:
-            raise ValueError("interval must be at least 1 second")
         return self
 
     def all_urls(self) -> list[str]:
@@ -294,11 +329,11 @@ class Render(_Strict):
     """Headless Chromium for sources with render = true: one browser shared by all of them."""
 
     browser: str = "/usr/bin/chromium"
-    max_open_pages: int = Field(default=2, ge=1, le=16)
-    recycle_after: int = Field(default=100, ge=1)
-    memory_cap_mb: int = Field(default=1024, ge=128)
-    timeout: Duration = 30.0
-    idle_close: Duration = 60.0
+    max_open_pages: int = Field(default=2, ge=1, le=16, strict=True)
+    recycle_after: int = Field(default=100, ge=1, le=100_000, strict=True)
+    memory_cap_mb: int = Field(default=1024, ge=128, le=65_536, strict=True)
+    timeout: Timeout = 30.0
+    idle_close: LongWait = 60.0
 
 
 class Colorway(_Strict):
@@ -312,7 +347,7 @@ class Colorway(_Strict):
     release_date: date | None = None
     release_at: Annotated[ReleaseTime, BeforeValidator(_release_time)] | None = None
     region: str = GLOBAL_REGION
-    watched: bool = False
+    watched: StrictBool = False
     sizes: list[str] = Field(default_factory=list)
     target_price: Prices = Field(default_factory=dict)
     image: HttpUrl | None = None
@@ -361,7 +396,9 @@ class Channel(_Strict):
 
     name: str = Field(min_length=1)
     url: str = Field(min_length=3)
-    enabled: bool = True
+    enabled: StrictBool = True
+    # How long a send may take before it counts as failed (and is retried with the same key).
+    timeout: Timeout = 20.0
 
 
 AlertKind = Literal[
@@ -387,12 +424,12 @@ class Rule(_Strict):
     on: list[AlertKind] = Field(min_length=1)
     channels: list[str] = Field(default_factory=list)
     colorways: list[str] = Field(default_factory=list)
-    only_my_sizes: bool = False
+    only_my_sizes: StrictBool = False
     min_drop_percent: Decimal | None = Field(default=None, gt=0, le=100)
     min_drop_amount: Decimal | None = Field(default=None, gt=0)
     # Only when the price is at or below the lowest buyable price of the colorway (same currency,
     # any shop) over the last N days: Keepa's "lowest price in N days".
-    lowest_in_days: int | None = Field(default=None, ge=1, le=3650)
+    lowest_in_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
 
     @field_validator("colorways", mode="before")
     @classmethod
@@ -409,7 +446,7 @@ class WeeklyDigest(_Strict):
     """One summary a week per channel, at a day and hour in the config's timezone."""
 
     day: str = "monday"
-    hour: int = Field(default=9, ge=0, le=23)
+    hour: int = Field(default=9, ge=0, le=23, strict=True)
     # Channel names; empty: every enabled channel.
     channels: list[str] = Field(default_factory=list)
 
@@ -434,15 +471,15 @@ class Alerts(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     quiet_hours: QuietHours | None = None
     # A stock flip-flop within this window sends at most one alert (see tracker.notify.plan).
-    debounce: Duration = 600.0
-    max_attempts: int = Field(default=8, ge=1)
+    debounce: Annotated[Duration, _within(0.0, 7 * 86400.0)] = 600.0
+    max_attempts: int = Field(default=8, ge=1, le=100, strict=True)
     # First retry after retry_base, doubling up to retry_max.
-    retry_base: Duration = 30.0
-    retry_max: Duration = 3600.0
+    retry_base: Annotated[Duration, _within(1.0, 86400.0)] = 30.0
+    retry_max: Annotated[Duration, _within(1.0, 7 * 86400.0)] = 3600.0
     # A delivery claimed longer ago than this by a sender that died is sent again.
-    claim_lease: Duration = 120.0
+    claim_lease: Annotated[Duration, _within(1.0, 86400.0)] = 120.0
     # More new listings than this from one source in one check become one summary per channel.
-    flood_cap: int = Field(default=5, ge=1)
+    flood_cap: int = Field(default=5, ge=1, le=1000, strict=True)
     weekly_digest: WeeklyDigest | None = None
 
     @model_validator(mode="after")
@@ -457,16 +494,19 @@ class Alerts(_Strict):
 
 class Dashboard(_Strict):
     host: str = "127.0.0.1"
-    port: int = Field(default=8501, ge=1, le=65535)
+    port: int = Field(default=8501, ge=1, le=65535, strict=True)
     password_env: str = "TRACKER_DASHBOARD_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+    # Wrong passwords in a row from one address before it is locked out, and for how long.
+    lockout_after: int = Field(default=10, ge=4, le=1000, strict=True)
+    lockout: Annotated[Duration, _within(60.0, 86400.0)] = 900.0
 
 
 class Drops(_Strict):
     """Faster polling around an announced release."""
 
-    before: Duration = 3600.0
-    after: Duration = 7200.0
-    interval: Duration = 60.0
+    before: LongWait = 3600.0
+    after: LongWait = 7200.0
+    interval: Annotated[Duration, _within(1.0, 86400.0)] = 60.0
 
 
 class Config(_Strict):
@@ -517,16 +557,36 @@ class Config(_Strict):
             if source.name in names:
                 raise _KeyedError(f"sources[{i}].name", f"duplicate source name {source.name!r}")
             names[source.name] = i
+        self._rules_name_what_exists()
+        return self
+
+    def _rules_name_what_exists(self) -> None:
         channels = {c.name for c in self.alerts.channels}
+        codes = {c.style_code for c in self.colorways} | {
+            alias.strip().upper() for c in self.colorways for alias in c.aliases
+        }
         for i, rule in enumerate(self.alerts.rules):
             for name in rule.channels:
                 if name not in channels:
-                    raise _KeyedError(f"alerts.rules[{i}].channels", f"no channel named {name!r}")
+                    known = ", ".join(sorted(channels)) or "none configured"
+                    raise _KeyedError(f"alerts.rules[{i}].channels", f"no channel named {name!r} ({known})")
+            for code in rule.colorways:
+                if code not in codes:
+                    raise _KeyedError(
+                        f"alerts.rules[{i}].colorways", f"no colorway with style code {code} in [[colorways]]"
+                    )
         digest = self.alerts.weekly_digest
         for name in digest.channels if digest is not None else []:
             if name not in channels:
                 raise _KeyedError("alerts.weekly_digest.channels", f"no channel named {name!r}")
-        return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        problem = database_url_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
     @field_validator("locale")
     @classmethod
@@ -545,6 +605,10 @@ class Config(_Strict):
     def effective_database_url(self, base: Path | None = None) -> str:
         """DATABASE_URL from the environment wins; a relative SQLite path is under base."""
         url = os.environ.get("DATABASE_URL") or self.database_url
+        if os.environ.get("DATABASE_URL"):
+            problem = database_url_problem(url)
+            if problem is not None:
+                raise ConfigError(f"DATABASE_URL (environment): {problem}")
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and base is not None:
             path = url[len(prefix) :]
@@ -557,6 +621,45 @@ class Config(_Strict):
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)
+
+
+_DRIVERS = {"sqlite": "sqlite:///data/tracker.db", "postgresql": "postgresql+psycopg://user@host/tracker"}
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why url is not a database the tracker can use (the URL shown without its password), or None."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return "not a database URL (use e.g. sqlite:///data/tracker.db or postgresql+psycopg://...)"
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in _DRIVERS:
+        return f"{shown}: only SQLite and PostgreSQL are supported (e.g. {_DRIVERS['sqlite']})"
+    try:
+        dialect = parsed.get_dialect()
+        dialect.import_dbapi()
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        example = _DRIVERS[parsed.get_backend_name()]
+        driver = parsed.get_driver_name()
+        return f"{shown}: the driver {driver!r} is not available ({exc}); use e.g. {example}"
+    return None
+
+
+def missing_secrets(config: Config) -> list[str]:
+    """One line per enabled channel whose ${VARIABLE} is not set in the environment, naming both."""
+    problems: list[str] = []
+    for i, channel in enumerate(config.alerts.channels):
+        if not channel.enabled:
+            continue
+        unset = [name for name in _ENV_RE.findall(channel.url) if name not in os.environ]
+        if unset:
+            names = ", ".join(dict.fromkeys(unset))
+            where = f"alerts.channels[{i}].url (channel {channel.name!r})"
+            problems.append(f"{where}: environment variable {names} is not set")
+    return problems
 
 
 class _KeyedError(ValueError):
@@ -596,6 +699,10 @@ def format_validation_error(exc: ValidationError, source: str = "config.toml") -
             msg = "required key is missing"
         elif err["type"] == "literal_error":
             msg = f"{err.get('input')!r} is not one of: " + msg.removeprefix("Input should be ")
+        elif err["type"] in ("bool_type", "int_type"):
+            value = err.get("input")
+            msg = f"{value!r} is not " + ("true or false" if err["type"] == "bool_type" else "a whole number")
+            msg += " (write it without quotes)" if isinstance(value, str) else ""
         problems.append(f"{key}: {msg}" if key else msg)
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return f"{source}: " + "; ".join(problems) + more

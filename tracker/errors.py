@@ -22,3 +22,7 @@ class FetchError(TrackerError):
 
 class ExtractError(TrackerError):
     """A body could not be read as a product or a catalogue."""
+
+
+class StorageError(TrackerError):
+    """The database cannot be opened or written (full, read-only, unreachable); one line says why."""

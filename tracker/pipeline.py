@@ -4,24 +4,32 @@ Collect fetches and reads (writing nothing); triage decides whether anything was
 writes listings and observations (or releases) and detects their events; the release hook turns
 products' launch dates into releases; the planner adds alert deliveries; finish completes the
 run. Everything after collect happens in one transaction, so a crash never leaves half a check.
+
+A database that cannot be written (full, read-only, unreachable) ends the check as storage_error:
+one line, the run marked where that still works, and the shop not asked when the run cannot even
+be started; the next check opens fresh connections, so the tracker recovers once it can write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from db import store
+from db.engine import is_storage_error, storage_reason
 from db.models import Event
 from db.models import Source as SourceRow
 from tracker.check import finish
-from tracker.check.collect import Prior, collector_for
+from tracker.check.collect import Prior, Reader, collector_for
+from tracker.check.pool import PagePool, shared_pool
 from tracker.check.record import ProductRecorder, Recorded, load_catalogue, record_releases
 from tracker.check.summary import RUN_STATUSES, Collected, Failure, RunSummary
 from tracker.check.triage import failure_from, failure_of
@@ -33,6 +41,8 @@ from tracker.releases.configured import sync_config_releases
 from tracker.releases.records import after_products
 
 __all__ = ["RUN_STATUSES", "Pipeline", "Planner", "RunSummary"]
+
+T = TypeVar("T")
 
 
 class Planner(Protocol):
@@ -48,7 +58,10 @@ def utcnow() -> datetime:
 
 
 class Pipeline:
-    """Runs checks: the stages in order, with the engine, fetcher, clock and planner passed in."""
+    """Runs checks: the stages in order, with the engine, fetcher, clock, planner and page pool passed in.
+
+    Without a pool, pages are read in the process's shared one (tracker.check.pool.shared_pool).
+    """
 
     def __init__(
         self,
@@ -58,13 +71,33 @@ class Pipeline:
         *,
         clock: Callable[[], datetime] = utcnow,
         planner: Planner | None = None,
+        pool: PagePool | None = None,
     ) -> None:
         self.config = config
         self.engine = engine
         self.fetcher = fetcher
         self.clock = clock
         self.planner = planner
-        self.sync()
+        self.pool = pool if pool is not None else shared_pool(config.defaults.extract_workers)
+        # Set while the catalogue could not be written (at start or on a config reload): the next
+        # check writes it first.
+        self.needs_sync = False
+        try:
+            self.sync()
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            self.needs_sync = True
+
+    def reader(self, src: SourceConfig) -> Reader:
+        """Reads the source's bodies in the page pool, each with the source's time limit."""
+        limit = self.config.defaults.extract_timeout if src.extract_timeout is None else src.extract_timeout
+        pool = self.pool
+
+        async def read(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+            return await pool.run(fn, *args, time_limit=limit, **kwargs)
+
+        return read
 
     def sync(self) -> None:
         """Bring colorway, source and config-dated release rows in line with the config, and plan
@@ -82,19 +115,47 @@ class Pipeline:
         if src is None:
             raise LookupError(f"no source named {name!r} in the config")
         started = time.perf_counter()
-        source_id, prior = self._prior(src)
-        run_id = store.start_run(self.engine, source_id, self.clock())
+        run_id: int | None = None
         try:
-            got = await collector_for(src.kind)(src, self.fetcher, prior)
+            if self.needs_sync:
+                self.sync()
+                self.needs_sync = False
+            source_id, prior = self._prior(src)
+            run_id = store.start_run(self.engine, source_id, self.clock())
+            return await self._check(src, run_id, prior, started)
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            return self._unwritten(src, run_id, exc, started)
+
+    async def _check(self, src: SourceConfig, run_id: int, prior: Prior, started: float) -> RunSummary:
+        try:
+            got = await collector_for(src.kind)(src, self.fetcher, prior, self.reader(src))
         except (FetchError, ExtractError) as exc:
             return self._fail(src, run_id, failure_from(exc), started)
         except asyncio.CancelledError:
-            finish.cancel(self.engine, run_id, now=self.clock(), started=started)
+            # When the database is down too, the run stays 'running' and is shown as cut off.
+            with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+                finish.cancel(self.engine, run_id, now=self.clock(), started=started)
             raise
         failure = failure_of(got)
         if failure is not None:
             return self._fail(src, run_id, failure, started, got)
         return self._write(src, run_id, got, started)
+
+    def _unwritten(
+        self, src: SourceConfig, run_id: int | None, exc: BaseException, started: float
+    ) -> RunSummary:
+        """A check the database could not take: said in one line, the run marked if it can be."""
+        error = f"storage error: {storage_reason(exc)}"
+        # Connections opened while it failed (SQLite falls back to read-only ones) are not reused.
+        self.engine.dispose()
+        # Still unwritable: the run stays 'running', and the health page shows it cut off.
+        with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+            if run_id is not None:
+                now, duration = self.clock(), finish.ms_since(started)
+                store.end_run_unwritten(self.engine, run_id, error=error, now=now, duration_ms=duration)
+        return RunSummary(src.name, "storage_error", finish.ms_since(started), error=error)
 
     def _prior(self, src: SourceConfig) -> tuple[int, Prior]:
         """The source's id and the validators earlier checks left for conditional requests."""

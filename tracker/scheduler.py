@@ -13,7 +13,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
-from tracker.config import Config, load_config
+from db.engine import is_storage_error, storage_reason
+from tracker.config import Config, load_config, missing_secrets
 from tracker.config import Source as SourceConfig
 from tracker.errors import ConfigError
 from tracker.notify.digest import plan_weekly_digest
@@ -24,17 +25,23 @@ log = logging.getLogger("tracker")
 
 Deliver = Callable[[], Awaitable[object]]
 
-# Statuses that say the shop is down or does not want us now: wait longer before asking again.
-BACKOFF_STATUSES = frozenset({"rate_limited", "server_error", "blocked", "timeout", "connection"})
+# Statuses that say the shop is down or does not want us now (or our database cannot take what it
+# says): wait longer before asking again.
+BACKOFF_STATUSES = frozenset(
+    {"rate_limited", "server_error", "blocked", "timeout", "connection", "storage_error"}
+)
 MAX_BACKOFF = 6 * 3600.0
 # How often the weekly digest's hour is looked for: a digest goes out within a minute of it.
 DIGEST_EVERY = 60.0
+# A database that cannot be written is tried again sooner: checking it costs the shops nothing, and
+# the tracker should record again soon after space or permissions come back.
+MAX_STORAGE_BACKOFF = 600.0
 
 
-def backoff_delay(interval: float, failures: int) -> float:
+def backoff_delay(interval: float, failures: int, *, longest: float = MAX_BACKOFF) -> float:
     """Seconds until the next check after `failures` such failures in a row: the interval doubled
     per failure (2x, 4x, 8x...), at most six hours (or the interval, when that is longer)."""
-    return min(interval * 2.0**failures, max(interval, MAX_BACKOFF))
+    return min(interval * 2.0**failures, max(interval, longest))
 
 
 def source_interval(config: Config, src: SourceConfig) -> tuple[float, float]:
@@ -42,6 +49,19 @@ def source_interval(config: Config, src: SourceConfig) -> tuple[float, float]:
     interval = src.interval if src.interval is not None else config.defaults.interval
     jitter = src.jitter if src.jitter is not None else config.defaults.jitter
     return interval, min(jitter, interval / 2)
+
+
+def restart_keys(old: Config, new: Config) -> list[str]:
+    """The changed keys a running tracker cannot apply: the database, the dashboard's address, workers."""
+    keys = []
+    if new.database_url != old.database_url:
+        keys.append("database_url")
+    for key in ("host", "port"):
+        if getattr(new.dashboard, key) != getattr(old.dashboard, key):
+            keys.append(f"dashboard.{key}")
+    if new.defaults.extract_workers != old.defaults.extract_workers:
+        keys.append("defaults.extract_workers")
+    return keys
 
 
 class Service:
@@ -74,19 +94,25 @@ class Service:
         self.failures: dict[str, int] = {}
         # Sources in drop mode now, with their fast interval (see apply_drop_mode).
         self.drop_intervals: dict[str, float] = {}
+        # Why the database cannot be written, while it cannot (logged once when it starts and ends).
+        self.storage_down: str | None = None
 
-    async def run_source(self, name: str) -> None:
-        """Job body: one check; anything unexpected is logged with the source, not raised."""
+    def _track(self) -> asyncio.Task[object] | None:
+        """Remember the running task, so that a shutdown can cancel it."""
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
+        return task
+
+    async def run_source(self, name: str) -> None:
+        """Job body: one check; anything unexpected is logged with the source, not raised."""
+        task = self._track()
         try:
             summary = await self.pipeline.check(name)
         except asyncio.CancelledError:
-            # Shutdown: the check recorded itself as cancelled before writing anything; the job
-            # ends quietly instead of a traceback in the log.
-            log.info("check of %s stopped by shutdown", name)
-            return
+            if self._stop.is_set():
+                return  # stopped by shutdown: the run says "cancelled"; nothing to report
+            raise
         except Exception:  # one broken source must never stop the scheduler
             log.exception("check of %s failed unexpectedly", name)
             return
@@ -95,11 +121,22 @@ class Service:
                 self._running.discard(task)
         self.summaries.append(summary)
         del self.summaries[:-1000]
+        self._note_storage(summary)
         self._back_off(name, summary.status)
         if self.on_summary:
             self.on_summary(summary)
         if summary.events and self.deliver is not None:
             await self.run_delivery()
+
+    def _note_storage(self, summary: RunSummary) -> None:
+        """Say once that the database cannot be written, and once that it can again."""
+        if summary.status == "storage_error":
+            if self.storage_down is None:
+                self.storage_down = summary.error or "storage error"
+                log.error("%s: checks wait and try again (nothing is recorded meanwhile)", self.storage_down)
+        elif self.storage_down is not None and summary.status != "cancelled":
+            log.info("the database can be written again: checks are recorded as before")
+            self.storage_down = None
 
     def _back_off(self, name: str, status: str) -> None:
         if status not in BACKOFF_STATUSES:
@@ -111,22 +148,35 @@ class Service:
         if job is None or src is None:
             return
         interval = self.drop_intervals.get(name) or source_interval(self.config, src)[0]
-        delay = backoff_delay(interval, failures)
+        longest = MAX_STORAGE_BACKOFF if status == "storage_error" else MAX_BACKOFF
+        delay = backoff_delay(interval, failures, longest=longest)
         job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
-        log.warning("%s: %s %d time(s) in a row, next check in %d s", name, status, failures, int(delay))
+        level = logging.DEBUG if status == "storage_error" else logging.WARNING
+        log.log(level, "%s: %s %d time(s) in a row, next check in %d s", name, status, failures, int(delay))
 
     async def run_delivery(self) -> None:
         """Deliver due alerts; one delivery pass at a time."""
         if self.deliver is None:
             return
-        async with self._delivering:
-            try:
+        task = self._track()
+        try:
+            async with self._delivering:
                 await self.deliver()
-            except asyncio.CancelledError:
-                log.info("alert delivery stopped by shutdown; unsent alerts go out on the next start")
+        except asyncio.CancelledError:
+            if self._stop.is_set():
+                # A message being sent finishes and is recorded (its thread is waited for); the
+                # rest stay in the outbox for the next start.
+                log.info("alert delivery stopped by shutdown; unsent alerts wait in the outbox")
                 return
-            except Exception:
+            raise
+        except Exception as exc:
+            if not is_storage_error(exc):
                 log.exception("alert delivery failed")
+            elif self.storage_down is None:
+                log.error("alert delivery waits: storage error: %s", storage_reason(exc))
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
     def _add_source_job(self, src: SourceConfig, first_run: datetime) -> None:
         interval, jitter = source_interval(self.config, src)
@@ -199,8 +249,11 @@ class Service:
     def _drop_mode_job(self) -> None:
         try:
             self.apply_drop_mode()
-        except Exception:  # a failed decision keeps the current schedule; checks go on
-            log.exception("drop mode decision failed")
+        except Exception as exc:  # a failed decision keeps the current schedule; checks go on
+            if not is_storage_error(exc):
+                log.exception("drop mode decision failed")
+            elif self.storage_down is None:
+                log.warning("drop mode decision waits: storage error: %s", storage_reason(exc))
 
     def apply_drop_mode(self) -> dict[str, float]:
         """Check the sources carrying a colorway faster around its release, then go back to normal.
@@ -243,9 +296,10 @@ class Service:
     def reload_if_changed(self) -> bool:
         """Apply an edited config.toml (e.g. from the dashboard's watchlist) without a restart.
 
-        Colorways, sources, schedules and alert rules take effect at once; an invalid file is
-        logged and the running config kept. The database URL and the fetcher's politeness
-        defaults need a restart.
+        Every key applies at once (colorways, sources, schedules, [defaults] politeness and time
+        limits, alert rules and channels, drops), except the ones restart_keys names, which the log
+        says need a restart. An invalid file, or a channel whose ${VARIABLE} is not set, is logged
+        and the running config kept.
         """
         stamp = self._stamp()
         if stamp is None or stamp == self._config_stamp or self.config_path is None:
@@ -256,33 +310,56 @@ class Service:
         except ConfigError as exc:
             log.error("config not reloaded, the running one is kept: %s", exc)
             return False
-        if new.database_url != self.config.database_url:
-            log.warning("database_url changed in %s: restart the tracker to use it", self.config_path)
-        old_names = {s.name: s for s in self.config.sources if s.enabled}
+        unset = missing_secrets(new)
+        if unset:
+            log.error("config not reloaded, the running one is kept: %s", unset[0])
+            return False
+        old = self.config
+        for key in restart_keys(old, new):
+            log.warning("%s changed in %s: restart the tracker to apply it", key, self.config_path)
         self.config = new
         self.pipeline.config = new
+        fetcher = getattr(self.pipeline, "fetcher", None)
+        if fetcher is not None and new.defaults != old.defaults:
+            fetcher.reconfigure(new.defaults)
+        self._sync_catalogue()
+        self._reschedule(old, new)
+        log.info("config reloaded from %s", self.config_path)
+        self._drop_mode_job()
+        return True
+
+    def _sync_catalogue(self) -> None:
         sync = getattr(self.pipeline, "sync", None)
-        if sync is not None:
+        if sync is None:
+            return
+        try:
             sync()
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            # The next check writes the catalogue first, once the database takes writes again.
+            self.pipeline.needs_sync = True
+            log.warning("catalogue not written yet: storage error: %s", storage_reason(exc))
+
+    def _reschedule(self, old: Config, new: Config) -> None:
+        """Jobs for added, removed and changed sources; a [defaults] change reschedules those using it."""
         now = datetime.now(UTC)
-        wanted = {s.name: s for s in new.sources if s.enabled}
-        for name in old_names.keys() - wanted.keys():
+        before = {s.name: (s, source_interval(old, s)) for s in old.sources if s.enabled}
+        wanted = {s.name: (s, source_interval(new, s)) for s in new.sources if s.enabled}
+        for name in before.keys() - wanted.keys():
             self.scheduler.remove_job(f"source:{name}")
             log.info("source %s removed from the schedule", name)
-        for name, src in wanted.items():
-            if old_names.get(name) != src:
+        for name, (src, timing) in wanted.items():
+            if before.get(name) != (src, timing):
                 self._add_source_job(src, now)
-                log.info("source %s %s", name, "rescheduled" if name in old_names else "added")
+                log.info("source %s %s", name, "rescheduled" if name in before else "added")
         # A re-added job is back at its normal interval; the others keep what drop mode set, so
         # that a release moved out of its window (say, by a watchlist edit) slows them down again.
         self.drop_intervals = {
             name: fast
             for name, fast in self.drop_intervals.items()
-            if name in wanted and old_names.get(name) == wanted[name]
+            if name in wanted and before.get(name) == wanted[name]
         }
-        log.info("config reloaded from %s", self.config_path)
-        self._drop_mode_job()
-        return True
 
     def stop(self) -> None:
         self._stop.set()

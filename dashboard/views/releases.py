@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, time
 
 import pandas as pd
@@ -32,14 +33,18 @@ def _moment(row: ReleaseRow) -> datetime | None:
     return None if row.release_date is None else datetime.combine(row.release_date, time(0), tz)
 
 
-st.download_button(
-    "Download the calendar (.ics)",
-    data=build_ics(data.engine(ctx.url), ctx.config),
-    file_name="2002r-releases.ics",
-    mime="text/calendar",
-    help="One event per release, with the list price and the shops that list it. "
-    "Import it into Google, Apple or Outlook calendars, or serve the file that "
-    "`tracker calendar --ics FILE` writes and subscribe to it.",
+# The file travels inside the page (a data: link), never as a /media/... URL: Streamlit serves
+# those to anyone who has the address, password or not, and keeps them after the browser closes.
+ics = base64.b64encode(build_ics(data.engine(ctx.url), ctx.config)).decode("ascii")
+st.markdown(
+    f'<a download="2002r-releases.ics" href="data:text/calendar;base64,{ics}">'
+    "Download the calendar (.ics)</a>",
+    unsafe_allow_html=True,
+)
+st.caption(
+    "One event per release, with the list price and the shops that list it. Import it into Google, "
+    "Apple or Outlook calendars, or serve the file that `tracker calendar --ics FILE` writes and "
+    "subscribe to it."
 )
 
 upcoming = [r for r in rows if r.release_date is not None and r.release_date >= today]

@@ -1,15 +1,16 @@
 """Collect: fetch a source's URLs and read each body into products or releases, writing nothing.
 
-One collector per source kind, in COLLECTORS; each takes the source, the fetcher and what earlier
-checks left (validators for conditional requests) and returns a Collected.
+One collector per source kind, in COLLECTORS; each takes the source, the fetcher, what earlier
+checks left (validators for conditional requests) and the reader that parses bodies off the event
+loop with a time limit (tracker.check.pool), and returns a Collected.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from tracker.check.summary import Collected, Fetched
@@ -17,11 +18,13 @@ from tracker.config import Source as SourceConfig
 from tracker.errors import ExtractError, FetchError
 from tracker.extract import extract_page, extract_shopify_catalogue, extract_shopify_product_js
 from tracker.extract.calendar import ReleaseInfo, extract_releases
+from tracker.extract.limits import parse_json
 from tracker.extract.model import Availability, Product
 from tracker.fetch import Fetcher, FetchResult
 from tracker.fetch.render import render
 
 SHOPIFY_PAGE_SIZE = 250
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,18 @@ class Prior:
     timezone: str = "UTC"
 
 
-Collector = Callable[[SourceConfig, Fetcher, Prior], Awaitable[Collected]]
+class Reader(Protocol):
+    """Runs a reader function (a module-level one: it may run in another process) on a body."""
+
+    async def __call__(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T: ...
+
+
+async def read_here(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """A Reader that reads in this process, on the event loop (for tools and tests without a pool)."""
+    return fn(*args, **kwargs)
+
+
+Collector = Callable[[SourceConfig, Fetcher, Prior, Reader], Awaitable[Collected]]
 
 
 def has_information(product: Product) -> bool:
@@ -63,7 +77,7 @@ def _unreadable(url: str, exc: BaseException) -> FetchError:
 def _catalogue_page(src: SourceConfig, url: str, base: str, body: bytes) -> tuple[list[Product], int]:
     """The tracked products of one products.json page, and how many products the page held."""
     try:
-        payload = json.loads(body)
+        payload = parse_json(body, what=f"{url}: the catalogue")
         raw = payload["products"]
         if not isinstance(raw, list):
             raise TypeError("products is not a list")
@@ -79,7 +93,7 @@ def _catalogue_page(src: SourceConfig, url: str, base: str, body: bytes) -> tupl
     return products, len(raw)
 
 
-async def collect_shopify(src: SourceConfig, fetcher: Fetcher, prior: Prior) -> Collected:
+async def collect_shopify(src: SourceConfig, fetcher: Fetcher, prior: Prior, read: Reader) -> Collected:
     """Page through a Shopify catalogue's products.json (conditional requests per page)."""
     out = Collected(http_cache=dict(prior.http_cache))
     base = (src.url or src.all_urls()[0]).rstrip("/")
@@ -100,7 +114,7 @@ async def collect_shopify(src: SourceConfig, fetcher: Fetcher, prior: Prior) -> 
             out.not_modified.append(url)
             count = int(cached.get("count", str(SHOPIFY_PAGE_SIZE)))
         else:
-            products, count = _catalogue_page(src, url, base, res.body)
+            products, count = await read(_catalogue_page, src, url, base, res.body)
             out.answered += 1
             out.items.extend(Fetched(p, p.external_id or p.url or "") for p in products)
             out.http_cache[url] = _validators(res, count)
@@ -153,12 +167,18 @@ def _sort_product(src: SourceConfig, url: str, res: FetchResult, product: Produc
     elif product.extra.get("zero_price"):
         # A price of 0 is a placeholder: recording the page would replace the real price with none.
         out.errors.append((url, FetchError(f"{url}: the page gives a price of 0", kind="extract_error")))
+    elif product.extra.get("unusable_price"):
+        # "-150.00" or "1e308" is no price; recording the page would replace the real one with none.
+        why = f"{url}: the page gives a price that is no price ({product.extra['unusable_price']!r})"
+        out.errors.append((url, FetchError(why, kind="extract_error")))
     else:
         out.answered += 1
         out.items.append(Fetched(product.with_(external_id=url), url, res.etag, res.last_modified))
 
 
-async def _collect_one(src: SourceConfig, fetcher: Fetcher, url: str, prior: Prior, out: Collected) -> None:
+async def _collect_one(
+    src: SourceConfig, fetcher: Fetcher, url: str, prior: Prior, *, read: Reader, out: Collected
+) -> None:
     as_js = src.kind == "shopify_product"
     etag, last_modified = prior.validators.get(url, (None, None))
     try:
@@ -180,22 +200,23 @@ async def _collect_one(src: SourceConfig, fetcher: Fetcher, url: str, prior: Pri
         out.not_modified.append(url)
         return
     try:
-        product = read_product(src, url, res)
+        product = await read(read_product, src, url, res)
     except Exception as exc:  # whatever a shop sends must end in a recorded failure, not a crash
         out.errors.append((url, _unreadable(url, exc)))
         return
     _sort_product(src, url, res, product, out)
 
 
-async def collect_pages(src: SourceConfig, fetcher: Fetcher, prior: Prior) -> Collected:
+async def collect_pages(src: SourceConfig, fetcher: Fetcher, prior: Prior, read: Reader) -> Collected:
     """Fetch every product URL of a source concurrently (the fetcher enforces per-host limits)."""
     out = Collected()
-    await asyncio.gather(*(_collect_one(src, fetcher, url, prior, out) for url in src.all_urls()))
+    urls = src.all_urls()
+    await asyncio.gather(*(_collect_one(src, fetcher, url, prior, read=read, out=out) for url in urls))
     out.complete = True
     return out
 
 
-async def collect_calendar(src: SourceConfig, fetcher: Fetcher, prior: Prior) -> Collected:
+async def collect_calendar(src: SourceConfig, fetcher: Fetcher, prior: Prior, read: Reader) -> Collected:
     """Fetch a release calendar's pages and read every release they give."""
     out = Collected()
 
@@ -207,7 +228,8 @@ async def collect_calendar(src: SourceConfig, fetcher: Fetcher, prior: Prior) ->
             return []
         _account(out, res)
         try:
-            found = extract_releases(
+            found = await read(
+                extract_releases,
                 res.body,
                 res.final_url,
                 selectors=src.selectors,
@@ -231,7 +253,9 @@ async def collect_calendar(src: SourceConfig, fetcher: Fetcher, prior: Prior) ->
     return out
 
 
-async def collect_unsupported(src: SourceConfig, fetcher: Fetcher, prior: Prior) -> Collected:
+async def collect_unsupported(
+    src: SourceConfig, fetcher: Fetcher, prior: Prior, read: Reader
+) -> Collected:
     """A kind this version cannot check: recorded as such on the run."""
     raise FetchError(f"{src.name}: sources of kind {src.kind!r} are not checked yet", kind="unsupported")
 

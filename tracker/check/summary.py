@@ -31,6 +31,8 @@ RUN_STATUSES = frozenset(
         "extract_error",
         "unsupported",
         "cancelled",
+        # The database could not be written (full, read-only, unreachable): kept where it can be.
+        "storage_error",
     }
 )
 # Statuses of a check that read the shop; every other one is a failure.

@@ -4,7 +4,10 @@ Every fault has its own product URL, /p/<fault>/new-balance-2002r-m2002rdb. Whil
 healthy (the default) its URL serves an ordinary product page; once broken it serves the fault:
 rate limits, server errors, a connection reset, a body that stops early, a stall, a 20 MB body,
 a gzip bomb, redirect loops, a redirect to another host, bot challenges, a captcha served with
-200, a legacy charset, conflicting prices, a price of 0 or 100x the list price, a search page.
+200, a legacy charset, conflicting prices, a price of 0 or 100x the list price, a search page;
+and pages built to be slow or deep to read (150,000 nested elements, JSON-LD nested 100,000
+deep, a page past its time limit) or whose price text is no price ("1e308", "-150.00").
+/healthy/<slug> always serves the healthy page: a neighbour whose checks must stay on time.
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault("price_zero", "price of 0.00 in JSON-LD and on the page", "extract_error"),
     Fault("price_100x", "price 100x the list price", "ok", suspect=True),
     Fault("search_page", "product URL now serves search results", "not_product"),
+    Fault("nested_divs", "1.6 MB page: the product inside 150,000 nested <div>s", "ok", observes=True),
+    Fault("deep_jsonld", "a JSON-LD block nested 100,000 [ deep beside the real one", "ok", observes=True),
+    Fault("slow_page", "7.7 MB of nested <div>s, longer to read than its 1 s limit", "extract_error"),
+    Fault("price_exponent", 'JSON-LD price "1e308", no price shown', "extract_error"),
+    Fault("price_negative", 'JSON-LD price "-150.00", no price shown', "extract_error"),
 )
 BY_NAME = {f.name: f for f in FAULTS}
 
@@ -85,6 +93,26 @@ def product_page(
 <body><main class="product"><h1>New Balance 2002R Protection Pack Phantom</h1>
 <div class="product-price"><span class="price">${price}</span></div>
 <button class="add-to-cart" type="button">Add to Cart</button></main></body></html>"""
+
+
+@functools.cache
+def nested_page(levels: int) -> bytes:
+    """The healthy product page with its product block inside `levels` nested <div>s."""
+    page = product_page().replace('<main class="product">', '<main class="product">' + "<div>" * levels)
+    return page.replace("</main>", "</div>" * levels + "</main>").encode()
+
+
+@functools.cache
+def _deep_jsonld_page() -> bytes:
+    tag = '<script type="application/ld+json">'
+    deep = "[" * 100_000 + "]" * 100_000
+    return product_page().replace(tag, f"{tag}{deep}</script>{tag}", 1).encode()
+
+
+def _unusable_price_page(price: str) -> bytes:
+    # The JSON-LD offers carry the text; the visible page shows no amount.
+    page = product_page().replace('"price": "150.00"', f'"price": "{price}"')
+    return page.replace('<span class="price">$150.00</span>', "").encode()
 
 
 def _legacy_page() -> bytes:
@@ -290,6 +318,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _REGION_PICKER.encode())
             return
         parts = path.strip("/").split("/")
+        if parts == ["healthy", SLUG]:
+            self._send(200, product_page().encode())
+            return
         if len(parts) != 3 or parts[0] != "p" or parts[1] not in BY_NAME or parts[2] != SLUG:
             self._send(404, b"not found", "text/plain")
             return
@@ -360,6 +391,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, product_page("15000.00").encode())
         elif fault == "search_page":
             self._send(200, _search_page().encode())
+        elif fault == "nested_divs":
+            self._send(200, nested_page(150_000))
+        elif fault == "deep_jsonld":
+            self._send(200, _deep_jsonld_page())
+        elif fault == "slow_page":
+            self._send(200, nested_page(700_000))
+        elif fault == "price_exponent":
+            self._send(200, _unusable_price_page("1e308"))
+        elif fault == "price_negative":
+            self._send(200, _unusable_price_page("-150.00"))
 
 
 # -- running every fault through the real pipeline --------------------------------------------------
@@ -377,14 +418,28 @@ ALERT_KINDS = (
 )
 
 
-def fault_config_text(store: FaultStore, db_url: str, faults: tuple[Fault, ...] = FAULTS) -> str:
-    """A config.toml with one page source per fault and an alert rule matching every event kind."""
+# Per-source settings some faults need: a short timeout to give up a stall, a short time limit.
+_SOURCE_EXTRA = {"stall": 'timeout = "0.5s"\n', "slow_page": 'extract_timeout = "1s"\n'}
+HEARTBEAT = "heartbeat"
+
+
+def fault_config_text(
+    store: FaultStore, db_url: str, faults: tuple[Fault, ...] = FAULTS, *, heartbeat: bool = False
+) -> str:
+    """A config.toml with one page source per fault and an alert rule matching every event kind.
+
+    heartbeat adds a source on the always-healthy page, to measure how late other checks get.
+    """
     kinds = ", ".join(f'"{k}"' for k in ALERT_KINDS)
     sources = "".join(
         f'\n[[sources]]\nname = "{f.name}"\nkind = "page"\nurl = "{store.url(f.name)}"\n'
-        + ('timeout = "0.5s"\n' if f.name == "stall" else "")
+        + _SOURCE_EXTRA.get(f.name, "")
         for f in faults
     )
+    if heartbeat:
+        url = f"{store.base_url}/healthy/{SLUG}"
+        sources += f'\n[[sources]]\nname = "{HEARTBEAT}"\nkind = "page"\nurl = "{url}"\n'
+
     return f"""database_url = "{db_url}"
 
 [defaults]
@@ -425,6 +480,26 @@ class Outcome:
     events: list[str]
     deliveries: int
     availability: list[str]
+    lag: float = 0.0  # how late, at most, a healthy neighbour's checks started meanwhile (seconds)
+
+
+async def _with_heartbeat(pipeline: Any, check: Any, every: float = 0.25) -> float:
+    """Run check while a healthy neighbour is checked every `every` s; how late it started, at most."""
+    import asyncio
+    import time
+
+    task = asyncio.ensure_future(check)
+    late = 0.0
+    while not task.done():
+        planned = time.monotonic() + every
+        await asyncio.wait({task}, timeout=every)
+        if task.done():
+            break
+        # Woken late means the event loop was busy: the neighbour's check would have waited too.
+        late = max(late, time.monotonic() - planned)
+        await pipeline.check(HEARTBEAT)
+    await task
+    return late
 
 
 def measure(db_url: str, faults: tuple[Fault, ...] = FAULTS) -> list[Outcome]:
@@ -451,7 +526,7 @@ def measure(db_url: str, faults: tuple[Fault, ...] = FAULTS) -> list[Outcome]:
 
     outcomes: list[Outcome] = []
     with FaultStore(stall_seconds=5.0) as store:
-        config = parse_text(fault_config_text(store, db_url, faults))
+        config = parse_text(fault_config_text(store, db_url, faults, heartbeat=True))
         engine = make_engine(db_url)
         try:
 
@@ -478,7 +553,8 @@ def measure(db_url: str, faults: tuple[Fault, ...] = FAULTS) -> list[Outcome]:
                         # Each fault is its own shop: a fresh fetcher, so a pause one of them asked
                         # for (they all share the fault store's host) does not spill onto the next.
                         async with Fetcher(config.defaults, sleep=no_wait) as own:
-                            await Pipeline(config, engine, own, planner=plan_deliveries).check(fault.name)
+                            faulty = Pipeline(config, engine, own, planner=plan_deliveries)
+                            lag = await _with_heartbeat(pipeline, faulty.check(fault.name))
                         waits = [round(w, 2) for w in own.waits]
                         with Session(engine) as session:
                             run_row = session.exec(
@@ -510,6 +586,7 @@ def measure(db_url: str, faults: tuple[Fault, ...] = FAULTS) -> list[Outcome]:
                                 events=new_events,
                                 deliveries=deliveries,
                                 availability=[o.availability for o in new_obs],
+                                lag=lag,
                             )
                         )
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tracker.blocks import detect_block
 from tracker.config import Selectors
 from tracker.errors import ExtractError
 from tracker.extract.jsonpath import extract_json
+from tracker.extract.limits import parse_json
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.page import decode, extract_page
 from tracker.extract.prices import parse_price
@@ -57,7 +57,7 @@ def extract_body(
     text = decode(body, content_type)
     if _looks_json(text, content_type):
         try:
-            data: Any = json.loads(text)
+            data: Any = parse_json(text)
         except ValueError:
             data = None
         if isinstance(data, dict):

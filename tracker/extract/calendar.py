@@ -16,6 +16,7 @@ from tracker.config import Selectors
 from tracker.errors import ExtractError
 from tracker.extract.dates import When, parse_when
 from tracker.extract.jsonld import iter_nodes, loads_lenient, type_names
+from tracker.extract.limits import bound_depth
 from tracker.extract.page import decode
 from tracker.extract.prices import parse_price
 from tracker.stylecode import find_style_code
@@ -263,7 +264,7 @@ def extract_releases(
     content_type: str | None = None,
 ) -> list[ReleaseInfo]:
     """Every release a calendar page gives: JSON-LD first, then the release-box layout, then text."""
-    html = decode(body, content_type)
+    html = bound_depth(decode(body, content_type))
     soup = BeautifulSoup(html, "lxml")
     blocks = _jsonld(soup)
     page_date = _page_date(soup, blocks)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from tracker.extract.limits import embedded_json_problem
 from tracker.extract.model import Availability
 from tracker.extract.prices import parse_amount, parse_price
 from tracker.sizes import is_size_name, strip_size_words, system_in_name
@@ -46,6 +47,8 @@ _OUT_OF_STOCK = (
 def loads_lenient(text: str) -> Any:
     """JSON as shops write it: trailing commas, comments, raw newlines and CDATA tolerated."""
     text = text.strip()
+    if embedded_json_problem(text) is not None:
+        return None  # read as no structured data; the rest of the page still counts
     if text.startswith("<!--"):
         text = text[4:]
     if text.endswith("-->"):

@@ -48,6 +48,7 @@ from tracker.extract.jsonld import (
     loads_lenient,
     products_from,
 )
+from tracker.extract.limits import bound_depth
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.pickers import size_picker
 from tracker.extract.prices import currency_from_lang, currency_from_url, parse_amount, parse_price
@@ -382,6 +383,19 @@ def _meta_prices(
     return out
 
 
+# A price the structured data states as text: "1e308", "-150.00", "NaN" are read as no price at all.
+_PRICE_TEXT = re.compile(r"\"price\"\s*:\s*\"([^\"]{1,40})\"", re.I)
+
+
+def _unusable_price(text: str) -> str | None:
+    """The first structured price the page states that is no price ("-150.00", "1e308"), if any."""
+    for found in _PRICE_TEXT.finditer(text):
+        value = found.group(1).strip()
+        if any(ch.isdigit() for ch in value) and parse_amount(value) is None:
+            return value
+    return None
+
+
 def _results_page(tree: Any) -> bool:
     """True when the page's title or main heading says it lists search results, not one product."""
     parts = [
@@ -399,7 +413,7 @@ def extract_page(
     content_type: str | None = None,
 ) -> Product:
     """Read a product page (HTML) into a Product; blocked pages say so and carry no price."""
-    text = decode(body, content_type)
+    text = bound_depth(decode(body, content_type))
     blocked = detect_block(text)
     if blocked:
         availability, rule = decide(Evidence(blocked=True))
@@ -583,6 +597,8 @@ def extract_page(
         product = product.with_(price=None, currency=None, compare_at=None, method="not_product")
     if product.price is None and _ZERO_PRICE.search(text):
         product.extra["zero_price"] = True
+    elif product.price is None and (unusable := _unusable_price(text)) is not None:
+        product.extra["unusable_price"] = unusable
     if product.method is None:
         product = product.with_(method="none")
     return product

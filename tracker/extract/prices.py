@@ -241,6 +241,34 @@ def currency_from_lang(lang: str | None) -> str | None:
     return _territory_currency(region)
 
 
+_NUMBER_TOKEN = re.compile(r"\d(?:[\d.,\u00a0\u202f\u2009 ]*\d)?")
+_ANY_CURRENCY = re.compile(_SYMBOL_ANY.pattern + r"|\$|(?<![A-Za-z])(?:[A-Z]{3}|kr|Kr)(?![A-Za-z])")
+# A currency written right before a number: "$" in "-$150", "USD" in "USD-150".
+_ANY_CURRENCY_TAIL = re.compile(r"(?:" + _ANY_CURRENCY.pattern + r")\s?$")
+_SPLIT_CENTS = re.compile(r"(?<![\d\s])(\d+)\s(\d{2})(?![\d])")
+_MAX_GAP = 2  # spaces allowed between a number and its currency ("99 €", "CHF  149")
+# Written amounts no shop means as a price: an exponent ("1e308" is not 1) or a sign ("-150.00"
+# is not 150). JSON numbers are read as numbers; these rules are for text.
+_EXPONENT = re.compile(r"\d[eE][+-]?\d")
+_SIGNS = ("-", "+", "\u2212")
+
+
+def _signed_or_exponent(text: str, *, signs: bool = True) -> bool:
+    """Whether the first number in text carries a sign or an exponent ("-$150", "USD -150", "1e3")."""
+    number = _NUMBER_TOKEN.search(text)
+    if number is None:
+        return False
+    if _EXPONENT.match(text, number.end() - 1):
+        return True
+    if not signs:
+        return False
+    before = text[: number.start()]
+    if before.endswith(_SIGNS):
+        return True
+    symbol = _ANY_CURRENCY_TAIL.search(before)
+    return symbol is not None and before[: symbol.start()].endswith(_SIGNS)
+
+
 def parse_amount(value: object) -> Decimal | None:
     """A machine-written amount (JSON number or "129.99" in a content attribute) as Decimal."""
     if value is None or isinstance(value, bool):
@@ -254,7 +282,7 @@ def parse_amount(value: object) -> Decimal | None:
             return None
     elif isinstance(value, str):
         text = value.strip().replace("\u00a0", "").replace(" ", "")
-        if not text:
+        if not text or _signed_or_exponent(text):
             return None
         try:
             amount = Decimal(text)
@@ -266,14 +294,6 @@ def parse_amount(value: object) -> Decimal | None:
     if not amount.is_finite() or amount <= 0 or amount >= MAX_AMOUNT:
         return None
     return amount
-
-
-_NUMBER_TOKEN = re.compile(r"\d(?:[\d.,\u00a0\u202f\u2009 ]*\d)?")
-_ANY_CURRENCY = re.compile(_SYMBOL_ANY.pattern + r"|\$|(?<![A-Za-z])(?:[A-Z]{3}|kr|Kr)(?![A-Za-z])")
-
-
-_MAX_GAP = 2  # spaces allowed between a number and its currency ("99 €", "CHF  149")
-_SPLIT_CENTS = re.compile(r"(?<![\d\s])(\d+)\s(\d{2})(?![\d])")
 
 
 def _near_symbol(text: str) -> str:
@@ -315,9 +335,13 @@ def parse_price(
         return None, currency
     # "CHF 1'049,95": price-parser does not know the Swiss apostrophe.
     cleaned = re.sub(r"(?<=\d)['’](?=\d{3})", "", text)
+    if _signed_or_exponent(cleaned, signs=False):
+        return None, currency  # "1.5E2 EUR": the symbol is next to the exponent, not a price
     cleaned = _near_symbol(cleaned)
     # "$229 99": cents set apart (a <sup>) read as a space; thousands groups have three digits.
     cleaned = _SPLIT_CENTS.sub(r"\1.\2", cleaned) if not re.search(r"\d[.,]\d", cleaned) else cleaned
+    if _signed_or_exponent(cleaned):
+        return None, currency
     sep = _decimal_separator(cleaned, currency)
     parsed = Price.fromstring(cleaned, decimal_separator=sep)
     amount = parsed.amount

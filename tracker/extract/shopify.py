@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from decimal import Decimal
 from typing import Any
 
 from tracker.errors import ExtractError
+from tracker.extract.limits import parse_json
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.prices import parse_amount
 from tracker.sizes import is_size_name, is_width_name, looks_like_size, looks_like_width, system_in_name
@@ -20,7 +20,7 @@ def load_json(payload: bytes | str | dict[str, Any]) -> Any:
     if isinstance(payload, dict):
         return payload
     try:
-        return json.loads(payload)
+        return parse_json(payload, what="the product JSON")
     except ValueError as exc:
         raise ExtractError(f"not JSON: {exc}") from exc
 

@@ -133,6 +133,14 @@ class Fetcher:
         # host -> clock time before which it asked not to be asked again (a long Retry-After).
         self.not_before: dict[str, float] = {}
 
+    def reconfigure(self, defaults: Defaults) -> None:
+        """Apply edited [defaults]: timeouts, retries, caps, robots and user agent at once; per-host
+        concurrency and delay from each host's next request (when it last started is kept)."""
+        self.defaults = defaults
+        limit, delay = defaults.per_host_concurrency, defaults.per_host_delay
+        for key, host in self._hosts.items():
+            self._hosts[key] = _Host(asyncio.Semaphore(limit), delay, limit, last_start=host.last_start)
+
     async def __aenter__(self) -> Fetcher:
         return self
 

@@ -88,6 +88,7 @@ class _Job:
     restore: str
     kind: str
     link: str | None
+    timeout: float
 
 
 def _recover_stale(engine: sa.Engine, config: Config, now: datetime) -> int:
@@ -218,6 +219,7 @@ def _jobs(
                     restore="held" if token.startswith(_DIGEST) else "pending",
                     kind=kind,
                     link=str(link) if link else None,
+                    timeout=channels[name].timeout,
                 )
             )
     return jobs
@@ -261,7 +263,9 @@ def _send_and_record(
         image=job.image_url,
     )
     error = send_via_apprise(
-        job.url, job.title, job.body, image=image, idempotency_key=job.key, inbox=delivery if inbox else None
+        job.url, job.title, job.body, image=image, idempotency_key=job.key,
+        inbox=delivery if inbox else None,
+        timeout=job.timeout,
     )
     if error is None:
         done = _finish(engine, job.rows, job.token, status="sent", sent_at=_utcnow(), last_error=None)
@@ -348,7 +352,7 @@ def send_test(
         inbox = None
         if engine is not None and is_inbox_url(ch.url):
             inbox = InboxDelivery(engine=engine, key=key, channel=ch.name, kind="test")
-        error = send_via_apprise(ch.url, title, body, idempotency_key=key, inbox=inbox)
+        error = send_via_apprise(ch.url, title, body, idempotency_key=key, inbox=inbox, timeout=ch.timeout)
         results.append((ch.name, error is None, error))
     return results
 

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -130,10 +131,13 @@ def send_via_apprise(
     image: Image | None = None,
     idempotency_key: str | None = None,
     inbox: InboxDelivery | None = None,
+    timeout: float | None = None,
 ) -> str | None:
     """Send one message; None when the channel accepted it, else the error without secrets.
 
-    inbox says where and under which key an inbox:// channel stores the message.
+    inbox says where and under which key an inbox:// channel stores the message. timeout bounds
+    connecting and waiting for the answer (the channel's ``timeout``); a receiver slower than that
+    counts as failed, and the outbox sends again later with the same key.
     """
     secrets = secrets_of(url_template)
     try:
@@ -144,6 +148,10 @@ def send_via_apprise(
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
         return f"not a usable Apprise URL (scheme {scheme}://)"
+    if timeout is not None:
+        # Apprise's own defaults (4 s) are too short for some webhooks: the channel's setting wins.
+        plugin.socket_connect_timeout = timeout
+        plugin.socket_read_timeout = timeout
     headers = getattr(plugin, "headers", None)
     if idempotency_key and isinstance(headers, dict):
         # Receivers that see the same key twice can drop the copy (see tracker.notify.outbox).
@@ -154,6 +162,7 @@ def send_via_apprise(
         memory = AttachMemory(content=image.content, name=image.name, mimetype=image.mimetype)  # type: ignore[no-untyped-call]
         attach = [memory]
     _LOG.start()
+    started = time.monotonic()
     try:
         with delivering(inbox):
             ok = bool(plugin.notify(body=body, title=title, attach=attach))
@@ -164,5 +173,8 @@ def send_via_apprise(
         lines = _LOG.stop()
     if ok:
         return None
+    if timeout is not None and time.monotonic() - started >= timeout * 0.9:
+        # Apprise says "connection error"; what happened is that the receiver took too long.
+        lines.append(f"no answer within {timeout:g} s (the channel's timeout); sent again later")
     detail = "; ".join(dict.fromkeys(lines)) or "the channel did not accept the message"
     return _clean(detail, secrets)

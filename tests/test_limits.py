@@ -1,0 +1,154 @@
+"""Limits before parsing: nesting bounded the way browsers bound it, JSON nesting and size refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from tests.servers import product_page
+from tracker.errors import ExtractError
+from tracker.extract import extract_body, extract_page
+from tracker.extract.calendar import extract_releases
+from tracker.extract.limits import MAX_HTML_DEPTH, bound_depth, html_depth, json_depth, parse_json
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).parent / "data"
+URL = "https://shop.example/products/m2002rdb"
+
+
+def nested(page: str, levels: int, tag: str = "div") -> str:
+    return page.replace("<main>", "<main>" + f"<{tag}>" * levels).replace(
+        "</main>", f"</{tag}>" * levels + "</main>"
+    )
+
+
+@pytest.mark.parametrize(
+    "path", sorted((DATA / "extract").glob("*.htm*")) + sorted((DATA / "releases").glob("*.htm*"))
+)
+def test_real_shaped_pages_are_left_as_they_are(path: Path) -> None:
+    text = path.read_bytes().decode("utf-8", "replace")
+    assert bound_depth(text) is text
+    assert html_depth(text) < MAX_HTML_DEPTH
+
+
+@pytest.mark.parametrize("tag", ["div", "span", "b", "a", "table"])
+def test_150000_nested_elements_are_cut_to_the_bound_and_the_product_still_read(tag: str) -> None:
+    page = nested(product_page("150.00"), 150_000, tag)
+    bounded = bound_depth(page)
+    assert html_depth(bounded) <= MAX_HTML_DEPTH
+    # What a parser then builds is no deeper either.
+    node = LexborHTMLParser(bounded).css_first("main")
+    depth = 0
+    while node is not None and node.child is not None:
+        node = node.child
+        depth += 1
+    assert depth <= MAX_HTML_DEPTH + 2
+    product = extract_page(page, URL)
+    assert (product.price, product.currency) == (Decimal("150.00"), "USD")
+
+
+def test_text_inside_dropped_elements_is_kept() -> None:
+    page = "<html><body>" + "<div>x" * 1000 + "</div>" * 1000 + "<p id=tail>tail</p></body></html>"
+    bounded = bound_depth(page)
+    tree = LexborHTMLParser(bounded)
+    assert (tree.body.text() if tree.body else "").count("x") == 1000
+    assert tree.css_first("#tail").text() == "tail"
+
+
+def test_markup_inside_scripts_svg_and_comments_is_not_counted_or_cut() -> None:
+    description = "<div>" * 400  # HTML in a JSON-LD string is text, not elements
+    ld = json.dumps(
+        {
+            "@type": "Product",
+            "name": "2002R M2002RDB",
+            "description": description,
+            "offers": {"@type": "Offer", "price": "150.00", "priceCurrency": "USD"},
+        }
+    )
+    svg = "<svg>" + "<path d='M0 0'/>" * 400 + "</svg>"
+    comment = "<!--" + "<div>" * 400 + "-->"
+    head = f'<head><script type="application/ld+json">{ld}</script></head>'
+    page = f"<html>{head}<body>{svg}{comment}</body></html>"
+    assert bound_depth(page) is page
+    assert extract_page(page, URL).price == Decimal("150.00")
+
+
+def test_unclosed_list_items_and_paragraphs_do_not_add_up_to_depth() -> None:
+    items = "<ul>" + "<li>size" * 2000 + "</ul>" + "<p>text" * 2000
+    page = f"<html><body>{items}<h1>2002R</h1></body></html>"
+    assert html_depth(page) < 10
+    assert bound_depth(page) is page
+
+
+def test_jsonld_nested_100000_deep_is_skipped_without_a_recursion_error() -> None:
+    page = product_page("150.00").replace(
+        '<script type="application/ld+json">',
+        '<script type="application/ld+json">'
+        + "[" * 100_000
+        + "]" * 100_000
+        + '</script><script type="application/ld+json">',
+    )
+    product = extract_page(page, URL)
+    assert product.price == Decimal("150.00")
+
+
+def test_a_json_body_nested_too_deeply_is_one_extract_error() -> None:
+    with pytest.raises(ExtractError, match="nested too deeply"):
+        extract_body(b"[" * 100_000 + b"]" * 100_000, content_type="application/json")
+    with pytest.raises(ExtractError, match="nested too deeply"):
+        parse_json('{"products": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def test_json_depth_ignores_brackets_in_strings() -> None:
+    assert json_depth('{"a": "[[[[{{{{", "b": [1, [2]]}') == 3
+    assert json_depth("[" * 500 + "]" * 500) == 500
+
+
+def test_a_calendar_page_with_150000_nested_elements_beside_its_releases_is_read() -> None:
+    page = (DATA / "releases" / "release_boxes.html").read_text(encoding="utf-8")
+    deep = page.replace("<body>", "<body><aside>" + "<div>" * 150_000 + "</div>" * 150_000 + "</aside>", 1)
+    assert html_depth(deep) > 150_000
+    assert (
+        len(extract_releases(deep, "https://cal.example/"))
+        == len(extract_releases(page, "https://cal.example/"))
+        > 0
+    )
+
+
+def _peak_kb(argv: list[str], stdin: Path) -> tuple[int, str]:
+    """Peak memory of one command (its own, measured by a small wrapper process) and its stderr."""
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        "p = subprocess.run(sys.argv[2:], stdin=open(sys.argv[1], 'rb'), capture_output=True)\n"
+        "sys.stdout.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + '\\n')\n"
+        "sys.stdout.write(p.stderr.decode())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, str(stdin), *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    peak, _, err = out.partition("\n")
+    return int(peak), err
+
+
+def test_tracker_extract_refuses_a_page_over_the_body_cap_with_bounded_memory(tmp_path: Path) -> None:
+    big = tmp_path / "big.html"
+    with big.open("wb") as fh:
+        for _ in range(52):
+            fh.write(b"<p>2002R</p>" * 83_334)  # 52 MB in all
+    peak, err = _peak_kb(
+        [sys.executable, "-m", "tracker.cli", "--config", str(tmp_path / "none.toml"), "extract", "-"], big
+    )
+    assert "larger than max_body_bytes (8,000,000 bytes)" in err
+    assert "Traceback" not in err
+    # Reading stops at the cap: far below the 52 MB page, let alone the 774 MB it used to take.
+    assert peak < 200_000, peak

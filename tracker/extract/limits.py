@@ -1,0 +1,167 @@
+"""Limits applied to a body before it is parsed, so no page can make reading it slow or deep.
+
+HTML parsers spend time proportional to the depth of the open elements on every start tag, so a
+page of 150,000 nested <div>s costs a minute. Browsers cap the depth (Chromium at 512); so does
+bound_depth here: tags past MAX_HTML_DEPTH are dropped (their text stays, one level up), which
+makes reading linear in the page's size. What a page puts deeper than that keeps its text but not
+its elements, as in a browser; real pages stay far below (30 levels is deep). A JSON-LD block too
+large or nested too deeply is not read (the rest of the page is); a JSON body nested deeper than
+the interpreter follows is an ExtractError, never a RecursionError (its size is capped before, by
+max_body_bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import accumulate
+from typing import Any
+
+from tracker.errors import ExtractError
+
+MAX_HTML_DEPTH = 256
+MAX_JSON_DEPTH = 64
+# An embedded JSON-LD block larger than this is no product's data (real ones are a few kB).
+MAX_JSONLD_BYTES = 2_000_000
+
+# Tags, and where a comment or an element whose content is text (a script's "<div>" strings are
+# no elements) starts; svg and math are skipped too, their self-closing tags would count as open.
+_TAG = re.compile(r"<(/?[a-z][\w:-]*)", re.I)
+_WHOLE_TAG = re.compile(r"<(/?[a-z][\w:-]*)[^<>]*>?", re.I)
+_SKIPPED = re.compile(
+    r"<(script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext|svg|math)\b|<!--", re.I
+)
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source"}
+    | {"track", "wbr", "keygen", "frame", "basefont", "bgsound", "image"}
+)
+# Elements a parser closes when a sibling of the same kind opens ("<li>a<li>b").
+_SELF_SIBLING = frozenset({"p", "li", "dt", "dd", "option", "tr", "td", "th", "rt", "rp"})
+
+
+def _segments(text: str) -> list[tuple[int, int]]:
+    """The parts of text outside comments, scripts, styles, svg and other text-only elements."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    while pos < len(text):
+        found = _SKIPPED.search(text, pos)
+        if found is None:
+            out.append((pos, len(text)))
+            break
+        out.append((pos, found.start()))
+        closer = "-->" if found.group(1) is None else "</" + found.group(1)
+        end = re.compile(re.escape(closer), re.I).search(text, found.end())
+        pos = len(text) if end is None else end.end()
+    return out
+
+
+class _Stack:
+    """The open elements as a parser keeps them, approximately: enough to know the depth."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.count: dict[str, int] = {}
+        self.deepest = 0
+
+    def close(self, name: str) -> bool:
+        """Close the nearest open element of that name (and those inside it); False when none is."""
+        if not self.count.get(name):
+            return False
+        while True:
+            top = self.names.pop()
+            self.count[top] -= 1
+            if top == name:
+                return True
+
+    def open(self, name: str) -> None:
+        if name in _SELF_SIBLING and self.names and self.names[-1] == name:
+            self.names.pop()
+            self.count[name] -= 1
+        self.names.append(name)
+        self.count[name] = self.count.get(name, 0) + 1
+        self.deepest = max(self.deepest, len(self.names))
+
+
+def html_depth(text: str) -> int:
+    """How deeply a page nests its elements, as a parser would see it (approximately)."""
+    # _Stack's rules, inlined: this runs on every page, and most pages are 10,000 tags.
+    names: list[str] = []
+    count: dict[str, int] = {}
+    deepest = 0
+    for start, end in _segments(text):
+        for found in _TAG.findall(text, start, end):
+            tag = found.lower()
+            if tag[0] == "/":
+                name = tag[1:]
+                if count.get(name):
+                    while True:
+                        top = names.pop()
+                        count[top] -= 1
+                        if top == name:
+                            break
+            elif tag not in _VOID:
+                if names and names[-1] == tag and tag in _SELF_SIBLING:
+                    continue
+                names.append(tag)
+                count[tag] = count.get(tag, 0) + 1
+                deepest = max(deepest, len(names))
+    return deepest
+
+
+def bound_depth(text: str, limit: int = MAX_HTML_DEPTH) -> str:
+    """The page with every tag nested deeper than limit removed (the page itself when none is)."""
+    if text.count("<") <= limit or html_depth(text) <= limit:
+        return text
+    stack = _Stack()
+    dropped: dict[str, int] = {}
+    parts: list[str] = []
+    last = 0
+    for start, end in _segments(text):
+        for match in _WHOLE_TAG.finditer(text, start, end):
+            tag = match.group(1).lower()
+            if tag[0] == "/":
+                name = tag[1:]
+                if not dropped.get(name):
+                    stack.close(name)
+                    continue
+                # The end of an element dropped for its depth: the innermost ones end first.
+                dropped[name] -= 1
+            elif tag in _VOID:
+                continue
+            elif len(stack.names) < limit:
+                stack.open(tag)
+                continue
+            else:
+                dropped[tag] = dropped.get(tag, 0) + 1
+            parts.append(text[last : match.start()])
+            last = match.end()
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
+
+
+def json_depth(text: str) -> int:
+    """How deeply a JSON text nests its arrays and objects (brackets inside strings do not count)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_DEPTH_STEP, brackets)), default=0)
+
+
+def embedded_json_problem(text: str) -> str | None:
+    """Why a JSON block embedded in a page (JSON-LD) is not read: too large or too deep; else None."""
+    if len(text) > MAX_JSONLD_BYTES:
+        return f"a JSON block of {len(text):,} characters (more than {MAX_JSONLD_BYTES:,})"
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and json_depth(text) > MAX_JSON_DEPTH:
+        return f"a JSON block nested more than {MAX_JSON_DEPTH} levels deep"
+    return None
+
+
+def parse_json(text: str | bytes, *, what: str = "JSON", **options: Any) -> Any:
+    """json.loads, with nesting deeper than the interpreter follows as an ExtractError, not a crash."""
+    try:
+        return json.loads(text, **options)
+    except RecursionError:
+        raise ExtractError(f"{what} nested too deeply to read") from None
