@@ -181,6 +181,35 @@ MATRIX = [
         True,
     ),
     ({"on": ["sold_out", "restock"]}, ev("restock"), RAIN_CLOUD, True),
+    # Thresholds are news for drops and for what can be bought, not for other kinds under them.
+    ({"on": ["price_below_target"]}, ev("sold_out", price="100"), RAIN_CLOUD, False),
+    ({"on": ["price_below_target"]}, ev("price_rise", price="110", old_price="100"), RAIN_CLOUD, False),
+    # A drop with no earlier price says nothing about crossing.
+    ({"on": ["price_below_target"]}, ev("price_drop", price="110"), RAIN_CLOUD, False),
+    # Already at the target before the drop (no crossing flag stored): not crossed again.
+    ({"on": ["price_below_target"]}, ev("price_drop", price="110", old_price="120"), RAIN_CLOUD, False),
+    ({"on": ["price_below_target"]}, ev("price_drop", price="110", old_price="120.01"), RAIN_CLOUD, True),
+    ({"on": ["price_below_list"]}, ev("price_drop", price="140", old_price="150"), RAIN_CLOUD, True),
+    ({"on": ["price_below_list"]}, ev("price_drop", price="140", old_price="149.99"), RAIN_CLOUD, False),
+    # Percent drops at the boundary, and a tiny earlier price is still a price.
+    (
+        {"on": ["price_drop"], "min_drop_percent": 10},
+        ev("price_drop", price="900.5", old_price="1000"),
+        RAIN_CLOUD,
+        False,
+    ),
+    (
+        {"on": ["price_drop"], "min_drop_percent": 10},
+        ev("price_drop", price="900", old_price="1000"),
+        RAIN_CLOUD,
+        True,
+    ),
+    (
+        {"on": ["price_drop"], "min_drop_percent": 40},
+        ev("price_drop", price="0.5", old_price="1"),
+        RAIN_CLOUD,
+        True,
+    ),
 ]
 
 
