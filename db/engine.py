@@ -14,6 +14,9 @@ from sqlalchemy.pool import StaticPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
+# Several processes (workers, clocks, the dashboard) may start at once against one PostgreSQL:
+# one migrates while the others wait on this transaction-scoped advisory lock, then find head.
+MIGRATION_LOCK_KEY = 0x2002_0001
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -58,6 +61,8 @@ def alembic_config(engine: Engine | None = None) -> AlembicConfig:
 def upgrade(engine: Engine) -> None:
     """Apply every Alembic migration up to head."""
     with _migrate_lock, engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -35,6 +35,8 @@ _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 STYLE_CODE_RE = re.compile(r"^[A-Z0-9]{4,20}$")
+QUEUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DEFAULT_QUEUE = "default"
 
 
 def parse_duration(value: Any) -> float:
@@ -171,6 +173,8 @@ class Source(_Strict):
     per_host_concurrency: int | None = Field(default=None, ge=1, le=64)
     per_host_delay: Duration | None = None
     selectors: Selectors | None = None
+    # Workers on several machines: only workers started with `--queue NAME` check this source.
+    queue: str = DEFAULT_QUEUE
 
     @field_validator("currency")
     @classmethod
@@ -184,6 +188,13 @@ class Source(_Strict):
     def _proxy(cls, v: str | None) -> str | None:
         if v is not None and urlsplit(v).scheme not in ("http", "https", "socks5", "socks5h"):
             raise ValueError(f"{v!r} is not a proxy URL (http://, https:// or socks5://)")
+        return v
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, v: str) -> str:
+        if not QUEUE_RE.match(v):
+            raise ValueError(f"{v!r} is not a queue name (letters, digits, '_', '.', '-'; at most 64)")
         return v
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
+from tracker.cadence import BACKOFF_STATUSES, MAX_BACKOFF, backoff_delay, drop_jitter, source_interval
 from tracker.config import Config, load_config
 from tracker.config import Source as SourceConfig
 from tracker.errors import ConfigError
@@ -23,22 +24,7 @@ log = logging.getLogger("tracker")
 
 Deliver = Callable[[], Awaitable[object]]
 
-# Statuses that say the shop is down or does not want us now: wait longer before asking again.
-BACKOFF_STATUSES = frozenset({"rate_limited", "server_error", "blocked", "timeout", "connection"})
-MAX_BACKOFF = 6 * 3600.0
-
-
-def backoff_delay(interval: float, failures: int) -> float:
-    """Seconds until the next check after `failures` such failures in a row: the interval doubled
-    per failure (2x, 4x, 8x...), at most six hours (or the interval, when that is longer)."""
-    return min(interval * 2.0**failures, max(interval, MAX_BACKOFF))
-
-
-def source_interval(config: Config, src: SourceConfig) -> tuple[float, float]:
-    """(interval, jitter) in seconds for a source, falling back to the defaults."""
-    interval = src.interval if src.interval is not None else config.defaults.interval
-    jitter = src.jitter if src.jitter is not None else config.defaults.jitter
-    return interval, min(jitter, interval / 2)
+__all__ = ["BACKOFF_STATUSES", "MAX_BACKOFF", "Service", "backoff_delay", "source_interval"]
 
 
 class Service:
@@ -192,7 +178,7 @@ class Service:
             interval, jitter = source_interval(self.config, src)
             fast = plan.get(src.name)
             if fast is not None:
-                interval, jitter = fast, min(jitter, fast / 10)
+                interval, jitter = fast, drop_jitter(jitter, fast)
                 log.info("drop mode: %s checked every %ss", src.name, int(fast))
             else:
                 log.info("drop mode over: %s back to every %ss", src.name, int(interval))
