@@ -70,14 +70,20 @@ class Pipeline:
         with Session(self.engine) as session, session.begin():
             store.sync_catalogue(session, self.config.colorways, self.config.sources)
 
-    async def check(self, name: str) -> RunSummary:
-        """One check of one source; every failure is recorded on its run, never raised."""
+    async def check(self, name: str, *, on_start: Callable[[int], object] | None = None) -> RunSummary:
+        """One check of one source; every failure is recorded on its run, never raised.
+
+        on_start(run_id) is called once the run is recorded as started, before anything is fetched
+        (a worker ties its job to the run, so that a retried job knows whether the run finished).
+        """
         src = self.config.source(name)
         if src is None:
             raise LookupError(f"no source named {name!r} in the config")
         started = time.perf_counter()
         source_id, prior = self._prior(src)
         run_id = store.start_run(self.engine, source_id, self.clock())
+        if on_start is not None:
+            on_start(run_id)
         try:
             got = await collector_for(src.kind)(src, self.fetcher, prior)
         except (FetchError, ExtractError) as exc:

@@ -30,12 +30,18 @@ def run() -> None:
         engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
         with engine.begin() as conn:
             context.configure(
-                connection=conn, target_metadata=target_metadata, render_as_batch=True, include_name=include_name
+                connection=conn,
+                target_metadata=target_metadata,
+                render_as_batch=True,
+                include_name=include_name,
             )
             context.run_migrations()
         return
     context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=include_name
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=include_name,
     )
     context.run_migrations()
 

@@ -7,9 +7,11 @@ import random
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -79,6 +81,32 @@ class _Response:
     url: str
 
 
+class HostGate(Protocol):
+    """Per-host politeness kept outside this process, so that workers on several machines share it.
+
+    Hosts are keys such as ``shop.example`` or ``127.0.0.2:8080``; every wait is a duration
+    measured on the gate's own clock, so a machine whose clock is wrong still waits right.
+    """
+
+    async def enter(self, host: str, *, concurrency: int, delay: float, hold: float) -> tuple[object, float]:
+        """Take one of the host's `concurrency` slots (waiting for one to be free) and reserve the
+        next start at least `delay` after the previous one; (ticket, seconds to wait before sending).
+        A slot not given back is free again after `hold` seconds (its holder died)."""
+        ...
+
+    async def leave(self, host: str, ticket: object) -> None:
+        """Give the slot back."""
+        ...
+
+    async def paused_for(self, host: str) -> float:
+        """Seconds the host asked not to be asked again for (a long Retry-After), or 0."""
+        ...
+
+    async def pause(self, host: str, seconds: float) -> None:
+        """Nobody asks the host again for `seconds`."""
+        ...
+
+
 class _Retry(Exception):
     """An attempt failed in a way worth retrying (connection trouble, 429, 5xx)."""
 
@@ -99,8 +127,11 @@ class Fetcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_retry_after: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
+        gate: HostGate | None = None,
     ) -> None:
         self.defaults = defaults
+        # None: politeness is this process's memory (one process per database); a gate shares it.
+        self.gate = gate
         self.max_retry_after = max_retry_after
         self._transport = transport
         self._sleep = sleep
@@ -163,7 +194,7 @@ class Fetcher:
         seen = {url}
         attempts = 0
         for _hop in range(MAX_REDIRECTS + 1):
-            wait = self.not_before.get(_host_key(current), 0.0) - self._clock()
+            wait = await self._paused_for(_host_key(current))
             if wait > 0:
                 # The shop asked for a pause longer than we wait in a check: no request until then.
                 raise FetchError(
@@ -258,6 +289,32 @@ class Fetcher:
             self._hosts[key] = host
         return host
 
+    async def _paused_for(self, key: str) -> float:
+        if self.gate is not None:
+            return await self.gate.paused_for(key)
+        return self.not_before.get(key, 0.0) - self._clock()
+
+    @asynccontextmanager
+    async def _turn(self, url: str, settings: _Settings) -> AsyncIterator[None]:
+        """Hold one of the host's request slots, starting no sooner than its delay allows."""
+        if self.gate is None:
+            host = self._host(url, settings)
+            async with host.semaphore:
+                await self._keep_distance(host)
+                yield
+            return
+        key = _host_key(url)
+        ticket, wait = await self.gate.enter(
+            key, concurrency=settings.concurrency, delay=settings.delay, hold=settings.timeout * 2 + 30
+        )
+        try:
+            if wait > 0:
+                self.delays.append(wait)
+                await self._sleep(wait)
+            yield
+        finally:
+            await self.gate.leave(key, ticket)
+
     # -- one request, with retries ------------------------------------------------------------
 
     async def _with_retries(
@@ -283,9 +340,7 @@ class Fetcher:
     async def _attempt(
         self, url: str, client: httpx.AsyncClient, settings: _Settings, headers: dict[str, str]
     ) -> _Response:
-        host = self._host(url, settings)
-        async with host.semaphore:
-            await self._keep_distance(host)
+        async with self._turn(url, settings):
             try:
                 # A whole-request deadline, because httpx's timeout is per read and a shop that
                 # trickles one byte at a time would never trip it.
@@ -340,6 +395,8 @@ class Fetcher:
                 retry_after = _retry_after(resp_headers.get("retry-after"))
                 if retry_after is not None and retry_after > self.max_retry_after:
                     self.not_before[_host_key(url)] = self._clock() + retry_after
+                    if self.gate is not None:
+                        await self.gate.pause(_host_key(url), retry_after)
                     raise FetchError(
                         f"{url}: rate limited, the shop asks to wait {retry_after:.0f}s"
                         f" (more than {self.max_retry_after:.0f}s)",
@@ -413,9 +470,7 @@ class Fetcher:
         seen = {url}
         try:
             for _hop in range(MAX_REDIRECTS + 1):
-                host = self._host(url, settings)
-                async with host.semaphore:
-                    await self._keep_distance(host)
+                async with self._turn(url, settings):
                     async with asyncio.timeout(settings.timeout * 2):
                         self.requests += 1
                         request = client.build_request("GET", url, headers=headers, timeout=settings.timeout)

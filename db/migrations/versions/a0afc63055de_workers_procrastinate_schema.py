@@ -68,7 +68,8 @@ CREATE TABLE clock_leader (
     name text NOT NULL,
     since timestamptz NOT NULL,
     last_pass timestamptz NOT NULL,
-    deferred bigint NOT NULL DEFAULT 0
+    deferred bigint NOT NULL DEFAULT 0,
+    config_version bigint NOT NULL DEFAULT 0
 );
 
 CREATE TABLE config_versions (
