@@ -266,7 +266,7 @@ def abandon_run(conn: Connection, run_id: int) -> bool:
 def prune_tickets(conn: Connection, *, keep_hours: float = 24.0) -> int:
     """Forget tickets older than a day (the lag statistics read the last minutes)."""
     result = conn.execute(
-        sa.text("DELETE FROM check_jobs WHERE started_at < clock_timestamp() - make_interval(hours => :h)"),
+        sa.text("DELETE FROM check_jobs WHERE started_at < clock_timestamp() - make_interval(secs => :h * 3600)"),
         {"h": keep_hours},
     )
     return int(result.rowcount)
@@ -308,7 +308,7 @@ def forget_workers(conn: Connection, *, after_hours: float = 1.0) -> int:
     result = conn.execute(
         sa.text(
             "DELETE FROM workers WHERE COALESCE(stopped_at, last_seen)"
-            " < clock_timestamp() - make_interval(hours => :h)"
+            " < clock_timestamp() - make_interval(secs => :h * 3600)"
         ),
         {"h": after_hours},
     )

@@ -89,9 +89,10 @@ class HostGate(Protocol):
     """
 
     async def enter(self, host: str, *, concurrency: int, delay: float, hold: float) -> tuple[object, float]:
-        """Take one of the host's `concurrency` slots (waiting for one to be free) and reserve the
-        next start at least `delay` after the previous one; (ticket, seconds to wait before sending).
-        A slot not given back is free again after `hold` seconds (its holder died)."""
+        """Take one of the host's `concurrency` slots (waiting for one to be free), then wait until
+        `delay` has passed since the previous request start to the host, from any process; returns
+        (ticket, seconds waited for the delay) when the request may be sent. A slot not given back
+        is free again after `hold` seconds at most (its holder died)."""
         ...
 
     async def leave(self, host: str, ticket: object) -> None:
@@ -304,13 +305,12 @@ class Fetcher:
                 yield
             return
         key = _host_key(url)
-        ticket, wait = await self.gate.enter(
+        ticket, waited = await self.gate.enter(
             key, concurrency=settings.concurrency, delay=settings.delay, hold=settings.timeout * 2 + 30
         )
+        if waited > 0:
+            self.delays.append(waited)
         try:
-            if wait > 0:
-                self.delays.append(wait)
-                await self._sleep(wait)
             yield
         finally:
             await self.gate.leave(key, ticket)

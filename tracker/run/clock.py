@@ -103,6 +103,7 @@ class Clock:
         self.drops: dict[str, float] = {}
         self._applied_version = 0
         self._lock_conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        self._app_open = False
         self._timers = _Timers()
 
     # -- leadership -------------------------------------------------------------------------
@@ -130,14 +131,14 @@ class Clock:
             row = await cur.fetchone()
         return bool(row and row[0])
 
-    async def _step_down(self) -> None:
+    async def _step_down(self, *, quiet: bool = False) -> None:
         was, self.leading = self.leading, False
         conn, self._lock_conn = self._lock_conn, None
         if conn is not None:
             with contextlib.suppress(psycopg.Error, OSError):
                 await conn.close()
         if was:
-            log.warning("clock %s is no longer leading", self.name)
+            log.log(logging.INFO if quiet else logging.WARNING, "clock %s is no longer leading", self.name)
 
     # -- one pass ----------------------------------------------------------------------------
 
@@ -227,6 +228,9 @@ class Clock:
             self.shared.publish_if_edited()
             self.clock.measure(self.engine)
         leading = await self._hold_lead()
+        if leading and not self._app_open:
+            await self.app.open_async()  # its pool replaces connections a restarted database dropped
+            self._app_open = True
         if leading and not self.leading:
             self.leading = True
             self._applied_version = 0  # a new leader applies the config and schedule afresh
@@ -253,9 +257,14 @@ class Clock:
                         "clock: database unreachable (%s); retrying in %.0fs", _first_line(exc), pause
                     )
                     pause = min(max(pause * 2, 1.0), 10.0)
+                except Exception:  # a bug in one pass must not stop the schedule: log, try again
+                    log.exception("clock: the pass failed; trying again")
+                    pause = min(max(pause * 2, 1.0), 10.0)
                 await nap(stop, pause)
         finally:
-            await self._step_down()
+            await self._step_down(quiet=True)
+            if self._app_open:
+                await self.app.close_async()
 
 
 def _first_line(exc: BaseException) -> str:

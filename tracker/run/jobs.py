@@ -57,7 +57,7 @@ class RunsChecks(Protocol):
 def make_app(url: str, *, pool_size: int = 4) -> procrastinate.App:
     """A Procrastinate app on the database at url, with the check task registered."""
     connector = procrastinate.PsycopgConnector(
-        conninfo=conninfo(url), min_size=1, max_size=pool_size, kwargs={**KEEPALIVES, "autocommit": True}
+        conninfo=conninfo(url), min_size=1, max_size=pool_size, kwargs=dict(KEEPALIVES)
     )
     app = procrastinate.App(connector=connector)
     app.task(name=CHECK_TASK, pass_context=True, retry=CHECK_RETRY)(check_source)

@@ -16,6 +16,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+# httpcore imports anyio on the first request (~0.3 s): done at start, so that a worker's first
+# request to a shop is not sent late after its turn at the host came (see tracker/run/gate.py).
+import anyio._backends._asyncio  # noqa: F401
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import Engine
@@ -23,6 +26,7 @@ from sqlalchemy.engine import Engine
 from db import workers as wdb
 from tracker.cadence import BACKOFF_STATUSES, backoff_delay, source_interval
 from tracker.config import DEFAULT_QUEUE, Config
+from tracker.extract import extract_body
 from tracker.fetch import Fetcher
 from tracker.notify.outbox import deliver_due, warm_up_channels
 from tracker.notify.plan import plan_deliveries
@@ -37,6 +41,17 @@ log = logging.getLogger("tracker")
 HEARTBEAT_EVERY = 5.0  # seconds: the registry's last_seen, and Procrastinate's own heartbeat
 DELIVER_EVERY = 5.0  # seconds between two passes over the alert outbox
 GRACEFUL_STOP = 10.0  # seconds a stopping worker lets its checks finish before abandoning them
+_WARM_UP_PAGE = b"""<html><head><script type="application/ld+json">{"@type": "Product",
+"name": "New Balance 2002R", "sku": "M2002RDA", "offers": {"price": "150.00", "priceCurrency": "USD",
+"availability": "https://schema.org/InStock"}}</script></head><body><h1>2002R</h1>
+<span class="price">$150.00</span></body></html>"""
+
+
+def warm_up() -> None:
+    """Run the extractor once before taking jobs: first-use costs (parsers, locale data) would
+    otherwise block the worker's event loop during its first checks, just after their turn at a
+    host came (see tracker/run/gate.py)."""
+    extract_body(_WARM_UP_PAGE, url="https://warm.up/p", content_type="text/html")
 
 
 class WorkerPipeline(Pipeline):
@@ -76,6 +91,7 @@ class Worker:
         self.summaries: list[RunSummary] = []
         self.pipeline: WorkerPipeline | None = None
         self._pool: AsyncConnectionPool | None = None
+        self.gate: SharedHostGate | None = None
         self._kick = asyncio.Event()
 
     # -- the task ------------------------------------------------------------------------------
@@ -106,7 +122,9 @@ class Worker:
         try:
             summary = await pipeline.check(job.source, on_start=started)
         except Exception:
+            # Not the shop's doing (the database went away, a bug): the job is retried.
             self.failed += 1
+            log.exception("%s: the check stopped unexpectedly; its job will be retried", job.source)
             raise
         self._after(config, summary)
         return summary.status
@@ -158,7 +176,7 @@ class Worker:
             if not said:
                 log.info("waiting for a clock (`tracker scheduler` or `tracker run`) to publish the config")
                 said = True
-            await nap(stop, 2.0)
+            await nap(stop, 0.5)
         return False
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
@@ -173,6 +191,8 @@ class Worker:
                     offset = self.clock.measure(self.engine)
                     with self.engine.begin() as conn:
                         wdb.heartbeat(conn, self.name, done=self.done, failed=self.failed, offset_ms=offset)
+                    if self.gate is not None:
+                        await self.gate.renew()
                     if self.shared.follow():
                         self._apply_config()
                 if self.deliver and (self._kick.is_set() or now - last_deliver >= DELIVER_EVERY):
@@ -224,6 +244,7 @@ class Worker:
             return
         config = self.shared.config
         assert config is not None
+        warm_up()
         if self.deliver:
             await asyncio.to_thread(warm_up_channels, config)
         url = self.engine.url.render_as_string(hide_password=False)
@@ -236,7 +257,7 @@ class Worker:
             open=False,
         )
         await self._pool.open(wait=False)
-        gate = SharedHostGate(self._pool, self.name)
+        gate = self.gate = SharedHostGate(self._pool, self.name)
         self.clock.measure(self.engine)
         async with Fetcher(config.defaults, gate=gate) as fetcher:
             self.pipeline = WorkerPipeline(

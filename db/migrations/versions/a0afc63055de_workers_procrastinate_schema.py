@@ -82,14 +82,14 @@ CREATE TABLE config_versions (
 
 CREATE TABLE host_gates (
     host text PRIMARY KEY,
-    next_start timestamptz NOT NULL DEFAULT '-infinity',
-    paused_until timestamptz NOT NULL DEFAULT '-infinity'
+    next_start timestamptz NOT NULL DEFAULT 'epoch',
+    paused_until timestamptz NOT NULL DEFAULT 'epoch'
 );
 
 CREATE TABLE host_slots (
     host text NOT NULL REFERENCES host_gates (host) ON DELETE CASCADE,
     slot integer NOT NULL,
-    held_until timestamptz NOT NULL DEFAULT '-infinity',
+    held_until timestamptz NOT NULL DEFAULT 'epoch',
     holder text,
     PRIMARY KEY (host, slot)
 );

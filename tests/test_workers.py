@@ -1,0 +1,225 @@
+"""More than one machine: a clock and worker processes on one PostgreSQL, against real local shops.
+
+Every process here is a real `tracker` process; shops are real HTTP servers on 127.0.0.2-4 that
+record each request; assertions count requests at the shops and rows in the database.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from db.engine import make_engine
+from tests.cluster import Processes, Shop, config_text, rows, shop, wait_until
+
+pytestmark = pytest.mark.postgres
+
+INTERVAL = 6.0
+
+
+@pytest.fixture
+def procs(tmp_path: Path, pg_url: str) -> Iterator[Processes]:
+    make_engine(pg_url).dispose()  # migrated before the processes start and the test reads it
+    p = Processes(tmp_path / "config.toml", pg_url)
+    try:
+        yield p
+    finally:
+        p.stop_all()
+
+
+def _source(name: str, url: str, **extra: object) -> dict[str, object]:
+    return {"name": name, "kind": "page", "url": url, **extra}
+
+
+def _completed(url: str) -> dict[str, list[tuple[object, object, str]]]:
+    """Per source, its tickets (due time, worker, run status) in due order."""
+    out: dict[str, list[tuple[object, object, str]]] = defaultdict(list)
+    for r in rows(
+        url,
+        "SELECT t.source, t.due_at, t.worker, r.status FROM check_jobs t"
+        " LEFT JOIN check_runs r ON r.id = t.run_id ORDER BY t.source, t.due_at",
+    ):
+        out[str(r.source)].append((r.due_at, r.worker, str(r.status)))
+    return out
+
+
+def _drained(url: str) -> bool:
+    return not rows(url, "SELECT 1 FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")
+
+
+def _assert_slots_in_step(tickets: list[tuple[object, object, str]], interval: float, name: str) -> None:
+    """Due times go up by exactly one interval: no slot skipped, none taken twice.
+
+    The first slot is left out: a worker still importing its modules on a busy machine may take
+    longer than an interval over the first check, and a slot due while the previous check of the
+    source still runs is skipped by design (a slow source never piles up).
+    """
+    dues = [t[0] for t in tickets][1:]
+    steps = {b - a for a, b in zip(dues, dues[1:], strict=False)}  # type: ignore[operator]
+    assert steps == {timedelta(seconds=interval)}, f"{name}: slots {dues}"
+
+
+def test_one_clock_three_workers_check_each_due_slot_once_politely_on_their_queues(
+    procs: Processes, pg_url: str
+) -> None:
+    with (
+        shop("127.0.0.2") as paced,
+        shop("127.0.0.3", latency=0.3) as slow,
+        shop("127.0.0.4") as routed,
+    ):
+        sources = [_source(f"paced{i}", f"{paced.base}/p{i}", per_host_delay="1s") for i in range(3)]
+        sources += [
+            _source(f"slow{i}", f"{slow.base}/p{i}", per_host_delay=0, per_host_concurrency=1)
+            for i in range(4)
+        ]
+        sources += [
+            _source(f"eu{i}", f"{routed.base}/p{i}", per_host_delay="1s", queue="eu") for i in range(3)
+        ]
+        procs.config.write_text(config_text(sources, interval=f"{INTERVAL}s"), encoding="utf-8")
+        procs.start("clock", "scheduler")
+        procs.start("w1", "worker", "--name", "w1")
+        procs.start("w2", "worker", "--name", "w2")
+        procs.start("w3", "worker", "--name", "w3", "--queue", "eu")
+
+        def enough() -> bool:
+            done = _completed(pg_url)
+            return len(done) == len(sources) and all(
+                sum(1 for t in done[s["name"]] if t[2] == "ok") >= 4  # type: ignore[index]
+                for s in sources
+            )
+
+        wait_until(enough, timeout=90, what="four checks of every source")
+        procs.kill("clock", signal.SIGTERM)
+        wait_until(lambda: _drained(pg_url), timeout=30, what="the queue to drain")
+        for name in ("w1", "w2", "w3"):
+            procs.kill(name, signal.SIGTERM)
+
+        done = _completed(pg_url)
+        by_shop: dict[str, Shop] = {"paced": paced, "slow": slow, "eu": routed}
+        for src in sources:
+            name = str(src["name"])
+            tickets = done[name]
+            assert all(t[2] == "ok" for t in tickets), f"{name}: {tickets}"
+            _assert_slots_in_step(tickets, INTERVAL, name)
+            path = "/p" + name[-1]
+            prefix = name.rstrip("0123456789")
+            # One request per due slot at the shop: nothing checked twice, nothing skipped.
+            assert by_shop[prefix].count(path) == len(tickets), name
+            workers = {t[1] for t in tickets}
+            assert workers == {"w3"} if prefix == "eu" else workers <= {"w1", "w2"}, (name, workers)
+        both = {t[1] for s in sources if s.get("queue") is None for t in done[str(s["name"])]}
+        assert both == {"w1", "w2"}, "the default queue's work is shared"
+
+        # Per-host delay held across workers: request starts 1 s apart at the shop (turns are
+        # taken on PostgreSQL's clock; the margin is the senders' own scheduling on a busy machine).
+        for host in (paced, routed):
+            starts = sorted(h.start for h in host.hits)
+            gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+            assert min(gaps) >= 1.0 - 0.2, (host.host, sorted(gaps)[:3])
+        # Per-host concurrency 1 across workers: no two requests in flight at once at the slow shop.
+        spans = sorted((h.start, h.end) for h in slow.hits)
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert start >= end - 0.01, "two requests to a concurrency-1 host overlapped"
+
+        assert "error" not in procs.log("w1").lower()
+
+
+def test_kill_a_worker_mid_check_and_the_leading_clock_nothing_lost_nothing_twice(
+    procs: Processes, pg_url: str
+) -> None:
+    rng = random.Random(13)
+    with shop("127.0.0.2") as a, shop("127.0.0.3") as b:
+        sources = [_source(f"a{i}", f"{a.base}/p{i}") for i in range(3)]
+        sources += [_source(f"b{i}", f"{b.base}/p{i}") for i in range(3)]
+        sources.append(_source("stuck", f"{b.base}/stuck", timeout="60s"))
+        procs.config.write_text(
+            config_text(sources, interval=f"{INTERVAL}s", per_host_delay=0), encoding="utf-8"
+        )
+        b.stall.add("/stuck")
+        for name in ("c1", "c2"):
+            procs.start(name, "scheduler", "--name", name, "--stalled-after", "10")
+        procs.start("w1", "worker", "--name", "w1")
+        procs.start("w2", "worker", "--name", "w2")
+
+        # The stuck shop holds its request: the worker that took it is mid-check. Kill it.
+        wait_until(lambda: b.held.get("/stuck"), timeout=60, what="a check of 'stuck' in flight")
+        holder = rows(pg_url, "SELECT worker FROM check_jobs WHERE source = 'stuck'")[0].worker
+        procs.kill(str(holder))
+        b.released.set()
+        survivor = "w2" if holder == "w1" else "w1"
+        # Its job goes back to the queue once the worker is silent for --stalled-after (10 s).
+        retried = wait_until(
+            lambda: rows(
+                pg_url,
+                "SELECT t.worker, t.attempts, r.status FROM check_jobs t JOIN check_runs r ON r.id = t.run_id"
+                " WHERE t.source = 'stuck' AND r.status = 'ok' AND t.attempts = 2",
+            ),
+            timeout=60,
+            what="the killed worker's check to be done by the other worker",
+        )
+        assert retried[0].worker == survivor  # type: ignore[index]
+        procs.start(str(holder), "worker", "--name", str(holder))
+
+        # Kill the leading clock three times at random moments; a standby takes over each time.
+        for _ in range(3):
+            leader = str(rows(pg_url, "SELECT name FROM clock_leader")[0].name)
+            standby = "c2" if leader == "c1" else "c1"
+            wait_until(
+                lambda: rows(pg_url, "SELECT 1 FROM check_jobs WHERE started_at > clock_timestamp() - interval '2s'"),
+                timeout=30,
+                what="a check started",
+                every=0.05,
+            )
+            time.sleep(rng.uniform(0, 0.5))
+            procs.kill(leader)
+            wait_until(
+                lambda: rows(
+                    pg_url,
+                    "SELECT 1 FROM clock_leader WHERE name = :n AND last_pass > clock_timestamp() - interval '2s'",
+                    n=standby,
+                ),
+                timeout=15,
+                what=f"{standby} to take over from {leader}",
+            )
+            procs.start(leader, "scheduler", "--name", leader, "--stalled-after", "10")
+
+        wait_until(
+            lambda: all(
+                sum(1 for t in _completed(pg_url)[str(s["name"])] if t[2] == "ok") >= 8 for s in sources
+            ),
+            timeout=90,
+            what="more checks after the kills",
+        )
+        for name in ("c1", "c2"):
+            procs.kill(name, signal.SIGTERM)
+        wait_until(lambda: _drained(pg_url), timeout=30, what="the queue to drain")
+        procs.stop_all()
+
+        done = _completed(pg_url)
+        shops = {"a": a, "b": b}
+        for src in sources:
+            name = str(src["name"])
+            tickets = done[name]
+            assert all(t[2] == "ok" for t in tickets), (name, tickets)
+            if name != "stuck":
+                _assert_slots_in_step(tickets, INTERVAL, name)
+                assert shops[name[0]].count("/p" + name[-1]) == len(tickets), name
+        # 'stuck': its first slot was asked twice (the killed attempt, then the retry), then once per slot.
+        assert b.count("/stuck") == len(done["stuck"]) + 1
+        runs = rows(
+            pg_url,
+            "SELECT r.status, r.error FROM check_runs r JOIN sources s ON s.id = r.source_id"
+            " WHERE s.name = 'stuck' AND r.status <> 'ok'",
+        )
+        assert [r.status for r in runs] == ["cancelled"]
+        assert "its worker stopped" in str(runs[0].error)
+        # No observation twice: the page never changed, so each listing has one observation row.
+        dup = rows(pg_url, "SELECT listing_id, COUNT(*) AS n FROM observations GROUP BY listing_id HAVING COUNT(*) > 1")
+        assert dup == []
