@@ -9,19 +9,23 @@ from __future__ import annotations
 import random
 import signal
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from db.engine import make_engine
 from tests.cluster import Processes, Shop, config_text, rows, shop, wait_until
+from tests.test_alerts_support import json_receiver
+from tracker.cli import main
 
 pytestmark = pytest.mark.postgres
 
 INTERVAL = 6.0
+LEADING = "SELECT 1 FROM clock_leader WHERE name = :n AND last_pass > clock_timestamp() - interval '2s'"
 
 
 @pytest.fixture
@@ -62,7 +66,7 @@ def _assert_slots_in_step(tickets: list[tuple[object, object, str]], interval: f
     source still runs is skipped by design (a slow source never piles up).
     """
     dues = [t[0] for t in tickets][1:]
-    steps = {b - a for a, b in zip(dues, dues[1:], strict=False)}  # type: ignore[operator]
+    steps = {b - a for a, b in pairwise(dues)}  # type: ignore[operator]
     assert steps == {timedelta(seconds=interval)}, f"{name}: slots {dues}"
 
 
@@ -121,14 +125,22 @@ def test_one_clock_three_workers_check_each_due_slot_once_politely_on_their_queu
         # taken on PostgreSQL's clock; the margin is the senders' own scheduling on a busy machine).
         for host in (paced, routed):
             starts = sorted(h.start for h in host.hits)
-            gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+            gaps = [b - a for a, b in pairwise(starts)]
             assert min(gaps) >= 1.0 - 0.2, (host.host, sorted(gaps)[:3])
         # Per-host concurrency 1 across workers: no two requests in flight at once at the slow shop.
         spans = sorted((h.start, h.end) for h in slow.hits)
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in pairwise(spans):
             assert start >= end - 0.01, "two requests to a concurrency-1 host overlapped"
 
         assert "error" not in procs.log("w1").lower()
+
+
+def _start_clock(procs: Processes, name: str) -> None:
+    """Start a clock and wait until it runs (a standby that is still starting cannot take over)."""
+    line = f"clock {name} started"
+    before = procs.log(name).count(line) if name in procs.logs else 0
+    procs.start(name, "scheduler", "--name", name, "--stalled-after", "10")
+    wait_until(lambda: procs.log(name).count(line) > before, timeout=60, what=f"clock {name} to start")
 
 
 def test_kill_a_worker_mid_check_and_the_leading_clock_nothing_lost_nothing_twice(
@@ -144,7 +156,7 @@ def test_kill_a_worker_mid_check_and_the_leading_clock_nothing_lost_nothing_twic
         )
         b.stall.add("/stuck")
         for name in ("c1", "c2"):
-            procs.start(name, "scheduler", "--name", name, "--stalled-after", "10")
+            _start_clock(procs, name)
         procs.start("w1", "worker", "--name", "w1")
         procs.start("w2", "worker", "--name", "w2")
 
@@ -172,7 +184,9 @@ def test_kill_a_worker_mid_check_and_the_leading_clock_nothing_lost_nothing_twic
             leader = str(rows(pg_url, "SELECT name FROM clock_leader")[0].name)
             standby = "c2" if leader == "c1" else "c1"
             wait_until(
-                lambda: rows(pg_url, "SELECT 1 FROM check_jobs WHERE started_at > clock_timestamp() - interval '2s'"),
+                lambda: rows(
+                    pg_url, "SELECT 1 FROM check_jobs WHERE started_at > clock_timestamp() - interval '2s'"
+                ),
                 timeout=30,
                 what="a check started",
                 every=0.05,
@@ -180,15 +194,11 @@ def test_kill_a_worker_mid_check_and_the_leading_clock_nothing_lost_nothing_twic
             time.sleep(rng.uniform(0, 0.5))
             procs.kill(leader)
             wait_until(
-                lambda: rows(
-                    pg_url,
-                    "SELECT 1 FROM clock_leader WHERE name = :n AND last_pass > clock_timestamp() - interval '2s'",
-                    n=standby,
-                ),
+                lambda name=standby: rows(pg_url, LEADING, n=name),  # type: ignore[misc]
                 timeout=15,
                 what=f"{standby} to take over from {leader}",
             )
-            procs.start(leader, "scheduler", "--name", leader, "--stalled-after", "10")
+            _start_clock(procs, leader)
 
         wait_until(
             lambda: all(
@@ -221,5 +231,99 @@ def test_kill_a_worker_mid_check_and_the_leading_clock_nothing_lost_nothing_twic
         assert [r.status for r in runs] == ["cancelled"]
         assert "its worker stopped" in str(runs[0].error)
         # No observation twice: the page never changed, so each listing has one observation row.
-        dup = rows(pg_url, "SELECT listing_id, COUNT(*) AS n FROM observations GROUP BY listing_id HAVING COUNT(*) > 1")
+        dup = rows(
+            pg_url,
+            "SELECT listing_id, COUNT(*) AS n FROM observations GROUP BY listing_id HAVING COUNT(*) > 1",
+        )
         assert dup == []
+
+
+def test_three_workers_drain_alerts_once_per_event_and_channel(procs: Processes, pg_url: str) -> None:
+    with shop("127.0.0.2") as a, shop("127.0.0.3") as b, json_receiver() as hook:
+        sources = [_source(f"a{i}", f"{a.base}/p{i}") for i in range(4)]
+        sources += [_source(f"b{i}", f"{b.base}/p{i}") for i in range(4)]
+        alerts = (
+            "[[alerts.channels]]\n"
+            f'name = "one"\nurl = "{hook.url("one")}"\n\n'
+            "[[alerts.channels]]\n"
+            f'name = "two"\nurl = "{hook.url("two")}"\n\n'
+            '[[alerts.rules]]\non = ["price_drop", "price_below_list"]\n'
+        )
+        procs.config.write_text(
+            config_text(sources, interval="3s", per_host_delay=0, extra=alerts), encoding="utf-8"
+        )
+        procs.start("clock", "scheduler")
+        for name in ("w1", "w2", "w3"):
+            procs.start(name, "worker", "--name", name)
+        wait_until(
+            lambda: len(rows(pg_url, "SELECT 1 FROM sources WHERE baseline_done")) == len(sources),
+            timeout=90,
+            what="a first check of every source",
+        )
+        for i in range(4):  # every shop marks every product down: one price drop per listing
+            a.prices[f"/p{i}"] = "129.00"
+            b.prices[f"/p{i}"] = "129.00"
+        wait_until(
+            lambda: len(rows(pg_url, "SELECT 1 FROM events WHERE kind = 'price_drop'")) == len(sources),
+            timeout=60,
+            what="a price drop event per listing",
+        )
+        wait_until(
+            lambda: not rows(pg_url, "SELECT 1 FROM deliveries WHERE status <> 'sent'"),
+            timeout=60,
+            what="every delivery sent",
+        )
+        time.sleep(2)  # a duplicate, if any, would arrive now
+        procs.stop_all()
+
+        deliveries = rows(pg_url, "SELECT event_id, channel FROM deliveries")
+        events = rows(pg_url, "SELECT id FROM events WHERE kind IN ('price_drop', 'price_below_list')")
+        assert len(deliveries) == 2 * len(events) >= 2 * len(sources)
+        with hook.lock:
+            received = Counter(r["headers"]["idempotency-key"] for r in hook.received)
+        assert set(received) == {f"{d.event_id}:{d.channel}" for d in deliveries}
+        assert set(received.values()) == {1}, "an alert went out twice"
+
+
+def test_run_on_postgresql_shares_checks_with_a_worker_and_config_edits_reach_both(
+    procs: Processes, pg_url: str
+) -> None:
+    with shop("127.0.0.2") as a:
+        sources = [_source(f"s{i}", f"{a.base}/p{i}") for i in range(4)]
+        procs.config.write_text(config_text(sources, interval="2s", per_host_delay=0), encoding="utf-8")
+        procs.start("run", "run", "--no-dashboard")
+        procs.start("w", "worker", "--name", "beside")
+
+        def workers_used() -> set[str]:
+            return {str(r.worker) for r in rows(pg_url, "SELECT DISTINCT worker FROM check_jobs")}
+
+        wait_until(lambda: len(workers_used()) == 2, timeout=90, what="both processes to run checks")
+        assert "beside" in workers_used()
+
+        # An edit of config.toml: one source disabled, one added; both processes act on it.
+        edited = [{**sources[0], "enabled": False}, *sources[1:], _source("new", f"{a.base}/new")]
+        procs.config.write_text(config_text(edited, interval="2s", per_host_delay=0), encoding="utf-8")
+        wait_until(lambda: a.count("/new") >= 4, timeout=60, what="the added source to be checked")
+        before = a.count("/p0")
+        time.sleep(5)  # over two intervals: a source still scheduled would be asked again
+        assert a.count("/p0") == before
+        assert {
+            str(r.worker) for r in rows(pg_url, "SELECT worker FROM check_jobs WHERE source = 'new'")
+        } <= {
+            "beside",
+            *workers_used(),
+        }
+        version = rows(pg_url, "SELECT MAX(version) AS v FROM config_versions")[0].v
+        assert version == 2
+
+
+def test_worker_and_scheduler_refuse_sqlite_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(config_text([_source("s", "http://127.0.0.1:9/p")]), encoding="utf-8")
+    for command in ("worker", "scheduler"):
+        assert main(["--config", str(config), command]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1
+        assert err[0].startswith(f"error: `tracker {command}` needs PostgreSQL")
