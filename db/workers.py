@@ -298,9 +298,15 @@ def heartbeat(conn: Connection, name: str, *, done: int, failed: int, offset_ms:
     ).scalar_one_or_none() or db_now(conn)
 
 
-def unregister_worker(conn: Connection, name: str) -> None:
-    """A worker that stops cleanly says so (it stays listed as stopped for an hour)."""
-    conn.execute(sa.text("UPDATE workers SET stopped_at = clock_timestamp() WHERE name = :n"), {"n": name})
+def unregister_worker(conn: Connection, name: str, *, done: int, failed: int) -> None:
+    """A worker that stops cleanly says so, with its last counts (listed as stopped for an hour)."""
+    conn.execute(
+        sa.text(
+            "UPDATE workers SET stopped_at = clock_timestamp(), last_seen = clock_timestamp(),"
+            " jobs_done = :done, jobs_failed = :failed WHERE name = :n"
+        ),
+        {"n": name, "done": done, "failed": failed},
+    )
 
 
 def forget_workers(conn: Connection, *, after_hours: float = 1.0) -> int:

@@ -40,6 +40,7 @@ class Shop:
     hits: list[Hit] = field(default_factory=list)
     stall: set[str] = field(default_factory=set)
     held: dict[str, int] = field(default_factory=dict)  # requests waiting on a stalled path
+    answers: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)  # path -> status, headers
     released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     base: str = ""
@@ -74,8 +75,11 @@ def shop(host: str, *, latency: float = 0.0, code: str = "M2002RDB") -> Iterator
                 time.sleep(state.latency)
             price = state.prices.get(path, "150.00")
             body = product_page(price, code=code).encode()
+            status, headers = state.answers.get(path, (200, {}))
             try:
-                self.send_response(200)
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,23 +41,24 @@ REFRESH_EVERY = 5.0  # seconds between two looks for a newer published config
 class DbClock:
     """This machine's clock, corrected to PostgreSQL's: the time every process writes."""
 
-    def __init__(self) -> None:
+    def __init__(self, local: Callable[[], float] = time.time) -> None:
+        self.local = local  # this machine's clock, in epoch seconds
         self.offset = timedelta(0)
         self.measured = False
 
     def measure(self, engine: Engine) -> float:
         """Measure the offset to the database's clock (half the round trip is the error); ms."""
         with engine.connect() as conn:
-            before = time.time()
+            before = self.local()
             now = wdb.db_now(conn)
-            after = time.time()
+            after = self.local()
         local = datetime.fromtimestamp((before + after) / 2, UTC)
         self.offset = now - local
         self.measured = True
         return self.offset.total_seconds() * 1000
 
     def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return datetime.fromtimestamp(self.local(), UTC) + self.offset
 
 
 class SharedConfig:

@@ -279,7 +279,7 @@ class Worker:
                 await side
                 try:
                     with self.engine.begin() as conn:
-                        wdb.unregister_worker(conn, self.name)
+                        wdb.unregister_worker(conn, self.name, done=self.done, failed=self.failed)
                 except DB_ERRORS:
                     pass
         await self._pool.close()
