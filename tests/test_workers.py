@@ -6,11 +6,16 @@ record each request; assertions count requests at the shops and rows in the data
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import signal
+import socket
+import subprocess
+import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -327,3 +332,82 @@ def test_worker_and_scheduler_refuse_sqlite_in_one_line(
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1
         assert err[0].startswith(f"error: `tracker {command}` needs PostgreSQL")
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A PostgreSQL cluster of this test's own (it gets restarted); (URL, restart)."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    if not bins or os.geteuid() != 0 or not shutil.which("runuser"):
+        pytest.skip("needs Debian's postgresql and root, as scripts/test.sh provides")
+    pgbin = bins[-1]
+    folder = Path(tempfile.mkdtemp(prefix="pg.", dir="/tmp"))
+    shutil.chown(folder, "postgres", "postgres")
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [
+            *as_pg,
+            str(pgbin / "initdb"),
+            "-D",
+            str(folder / "data"),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    ctl = [*as_pg, str(pgbin / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"), "-w"]
+
+    def start() -> None:
+        subprocess.run([*ctl, "-o", opts, "start"], check=True, capture_output=True)
+
+    def restart() -> None:
+        subprocess.run([*ctl, "-m", "fast", "stop"], check=True, capture_output=True)
+        time.sleep(3)  # down for several clock ticks and worker heartbeats
+        start()
+
+    start()
+    subprocess.run(
+        [*as_pg, str(pgbin / "createdb"), "-h", "127.0.0.1", "-p", str(port), "tracker"], check=True
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/tracker", restart
+    finally:
+        subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_database_restart_is_ridden_out_by_the_clock_and_the_workers(
+    tmp_path: Path, own_postgres: tuple[str, Callable[[], None]]
+) -> None:
+    url, restart = own_postgres
+    make_engine(url).dispose()
+    procs = Processes(tmp_path / "config.toml", url)
+    try:
+        with shop("127.0.0.2") as a:
+            sources = [_source(f"s{i}", f"{a.base}/p{i}") for i in range(3)]
+            procs.config.write_text(config_text(sources, interval="2s", per_host_delay=0), encoding="utf-8")
+            procs.start("clock", "scheduler", "--stalled-after", "10")
+            procs.start("w1", "worker", "--name", "w1")
+            procs.start("w2", "worker", "--name", "w2")
+
+            def ok_runs() -> int:
+                return len(rows(url, "SELECT 1 FROM check_runs WHERE status = 'ok'"))
+
+            wait_until(lambda: ok_runs() >= 6, timeout=90, what="checks before the restart")
+            restart()
+            after = ok_runs()
+            wait_until(lambda: ok_runs() >= after + 9, timeout=90, what="checks after the restart")
+            assert all(p.poll() is None for p in procs.procs.values()), "a process died with the database"
+            assert "database unreachable" in procs.log("clock") + procs.log("w1") + procs.log("w2")
+            served = {str(r.worker) for r in rows(url, "SELECT DISTINCT worker FROM check_jobs")}
+            assert served == {"w1", "w2"}
+    finally:
+        procs.stop_all()

@@ -626,8 +626,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets())
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "procrastinate", "psycopg.pool"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "procrastinate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A restarting database: the pools retry by themselves; the worker and clock say it once.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         return int(args.func(args))
     except TrackerError as exc:

@@ -253,10 +253,8 @@ class Clock:
                     pause = self.tick
                 except DB_ERRORS as exc:
                     await self._step_down()
-                    log.warning(
-                        "clock: database unreachable (%s); retrying in %.0fs", _first_line(exc), pause
-                    )
                     pause = min(max(pause * 2, 1.0), 10.0)
+                    log.warning("clock: database unreachable (%s); retrying in %.0fs", first_line(exc), pause)
                 except Exception:  # a bug in one pass must not stop the schedule: log, try again
                     log.exception("clock: the pass failed; trying again")
                     pause = min(max(pause * 2, 1.0), 10.0)
@@ -267,6 +265,7 @@ class Clock:
                 await self.app.close_async()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An exception's message in one line (a database error's first line says what happened)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -31,7 +31,7 @@ from tracker.fetch import Fetcher
 from tracker.notify.outbox import deliver_due, warm_up_channels
 from tracker.notify.plan import plan_deliveries
 from tracker.pipeline import Pipeline, RunSummary
-from tracker.run.clock import DB_ERRORS
+from tracker.run.clock import DB_ERRORS, first_line
 from tracker.run.gate import SharedHostGate
 from tracker.run.jobs import KEEPALIVES, CheckJob, conninfo
 from tracker.run.shared import REFRESH_EVERY, DbClock, SharedConfig, nap
@@ -172,7 +172,7 @@ class Worker:
                 if self.shared.follow() or self.shared.config is not None:
                     return True
             except DB_ERRORS as exc:
-                log.warning("worker: database unreachable (%s); retrying", exc)
+                log.warning("worker: database unreachable (%s); retrying", first_line(exc))
             if not said:
                 log.info("waiting for a clock (`tracker scheduler` or `tracker run`) to publish the config")
                 said = True
@@ -209,7 +209,7 @@ class Worker:
                                 stats.failed,
                             )
             except DB_ERRORS as exc:
-                log.warning("worker: database unreachable (%s); retrying", exc)
+                log.warning("worker: database unreachable (%s); retrying", first_line(exc))
             except Exception:  # a failed delivery pass is logged; the next one retries
                 log.exception("worker housekeeping failed")
             with contextlib.suppress(TimeoutError):
@@ -300,7 +300,9 @@ class Worker:
                 if not stop.is_set():
                     raise
             except DB_ERRORS as exc:
-                log.warning("worker: database unreachable (%s); reconnecting in %.0fs", exc, pause)
+                log.warning(
+                    "worker: database unreachable (%s); reconnecting in %.0fs", first_line(exc), pause
+                )
             except Exception:  # Procrastinate stops when a side task fails (its heartbeat, its listener)
                 log.exception("worker: the job loop stopped; restarting in %.0fs", pause)
             if stop.is_set():
