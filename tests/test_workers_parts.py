@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from psycopg_pool import AsyncConnectionPool
+from streamlit.testing.v1 import AppTest
 
 from db import queries
 from db import workers as wdb
@@ -217,6 +218,23 @@ def test_a_worker_with_a_wrong_clock_writes_the_databases_time_and_shows_in_stat
         assert main(["--config", str(config), "status"]) == 0
         out = capsys.readouterr().out
         assert "clock: clock" in out and "ahead" in out
+
+        # The dashboard's health page shows the same.
+        monkeypatch.setenv("TRACKER_CONFIG", str(config))
+        monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD", raising=False)
+        at = AppTest.from_file(
+            str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py"), default_timeout=60
+        )
+        at.run()
+        at.switch_page("views/health.py")
+        at.run()
+        assert not at.exception
+        table = at.dataframe[1].value
+        assert list(table["worker"]) == ["ahead"] and list(table["jobs done"]) == [1]
+        assert any("scheduling lag p50" in c.value for c in at.caption)
+        from dashboard import data
+
+        data.engine(pg_url).dispose()
 
 
 def test_status_on_sqlite_says_one_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

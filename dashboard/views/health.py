@@ -1,4 +1,4 @@
-"""Health: per source, the last check and how the last 24 hours went."""
+"""Health: per source, the last check and how the last 24 hours went; workers on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -76,3 +76,55 @@ st.dataframe(
 st.caption(
     "Rates over the last 24 hours. Blocked checks count as errors; they never mark a product sold out."
 )
+
+cluster = data.cluster(ctx.url)
+if cluster is not None:
+    st.subheader("Workers")
+    lag = (
+        f"scheduling lag p50 {cluster.lag_p50_s:.1f} s, p95 {cluster.lag_p95_s:.1f} s"
+        if cluster.lag_p50_s is not None and cluster.lag_p95_s is not None
+        else "no checks in the last minutes"
+    )
+    clock = plain(cluster.leader) if cluster.leader_alive else "none leading"
+    st.caption(
+        f"Clock: {clock}. {lag} ({cluster.lag_checks} checks, last {cluster.lag_window_s / 60:.0f} min);"
+        f" {cluster.behind} sources behind schedule."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "worker": w.name,
+                    "alive": w.alive,
+                    "queues": ", ".join(w.queues),
+                    "jobs done": w.jobs_done,
+                    "failed": w.jobs_failed,
+                    "last seen": local(w.last_seen, tz),
+                }
+                for w in cluster.workers
+            ],
+            columns=["worker", "alive", "queues", "jobs done", "failed", "last seen"],
+        ),
+        hide_index=True,
+        width="stretch",
+        key="workers_table",
+        column_config={"last seen": st.column_config.DatetimeColumn("Last seen", format="HH:mm:ss")},
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "queue": q.queue,
+                    "waiting": q.waiting,
+                    "running": q.running,
+                    "retry later": q.later,
+                    "given up": q.failed,
+                }
+                for q in cluster.queues
+            ],
+            columns=["queue", "waiting", "running", "retry later", "given up"],
+        ),
+        hide_index=True,
+        width="stretch",
+        key="queues_table",
+    )
