@@ -28,8 +28,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, *, migrate: bool = True) -> Engine:
-    """An engine for url; SQLite gets WAL, foreign keys and a busy timeout; migrations applied."""
+def make_engine(url: str, *, migrate: bool = True, pre_ping: bool = True) -> Engine:
+    """An engine for url; SQLite gets WAL, foreign keys and a busy timeout; migrations applied.
+
+    pre_ping=False saves a round trip per checkout (workers, the clock): a connection a restarted
+    server dropped then fails once, SQLAlchemy discards the pool, and the caller's retry reconnects.
+    """
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -39,7 +43,7 @@ def make_engine(url: str, *, migrate: bool = True) -> Engine:
         if path in ("", ":memory:"):
             kwargs["poolclass"] = StaticPool
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = pre_ping
     engine = sa.create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         sa.event.listen(engine, "connect", _sqlite_pragmas)

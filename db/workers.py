@@ -52,6 +52,7 @@ class Due:
     due_at: datetime
     interval: float
     jitter: float
+    failures: int = 0  # refusals in a row so far (the worker backs off from them)
 
 
 def sync_schedule(conn: Connection, planned: Sequence[Planned], *, stagger: float) -> dict[str, int]:
@@ -71,20 +72,22 @@ def sync_schedule(conn: Connection, planned: Sequence[Planned], *, stagger: floa
     if gone:
         conn.execute(sa.text("DELETE FROM check_schedule WHERE source = ANY(:names)"), {"names": gone})
     added = [p for p in planned if p.source not in have]
-    for i, p in enumerate(added):
+    if added:
         conn.execute(
             sa.text(
                 "INSERT INTO check_schedule (source, queue, next_due, interval_s, jitter_s, drop_mode)"
-                " VALUES (:s, :q, clock_timestamp() + make_interval(secs => :offset), :i, :j, :d)"
+                " SELECT s, q, clock_timestamp() + make_interval(secs => o), i, j, d FROM unnest("
+                " CAST(:s AS text[]), CAST(:q AS text[]), CAST(:o AS float8[]), CAST(:i AS float8[]),"
+                " CAST(:j AS float8[]), CAST(:d AS boolean[])) AS u(s, q, o, i, j, d)"
                 " ON CONFLICT (source) DO NOTHING"
             ),
             {
-                "s": p.source,
-                "q": p.queue,
-                "offset": i * stagger,
-                "i": p.interval,
-                "j": p.jitter,
-                "d": p.drop_mode,
+                "s": [p.source for p in added],
+                "q": [p.queue for p in added],
+                "o": [i * stagger for i in range(len(added))],
+                "i": [p.interval for p in added],
+                "j": [p.jitter for p in added],
+                "d": [p.drop_mode for p in added],
             },
         )
     changed = 0
@@ -119,8 +122,9 @@ def sync_schedule(conn: Connection, planned: Sequence[Planned], *, stagger: floa
     return {"added": len(added), "removed": len(gone), "changed": changed}
 
 
-def due_checks(conn: Connection, *, limit: int = 1000) -> list[Due]:
-    """Sources due now whose previous check is neither queued nor running (never two at once)."""
+def due_checks(conn: Connection, *, limit: int = 1000) -> tuple[list[Due], list[Due]]:
+    """Sources due now: (ready, busy). Busy ones' previous check is still queued or running: their
+    slot is skipped (never two checks of a source at once; a slow source never piles up)."""
     busy = {
         str(r[0])[len(QUEUEING_LOCK_PREFIX) :]
         for r in conn.execute(
@@ -134,28 +138,13 @@ def due_checks(conn: Connection, *, limit: int = 1000) -> list[Due]:
     }
     rows = conn.execute(
         sa.text(
-            "SELECT source, queue, next_due, interval_s, jitter_s FROM check_schedule"
+            "SELECT source, queue, next_due, interval_s, jitter_s, failures FROM check_schedule"
             " WHERE next_due <= clock_timestamp() ORDER BY next_due LIMIT :limit"
         ),
         {"limit": limit},
     ).all()
-    return [
-        Due(r.source, r.queue, r.next_due, r.interval_s, r.jitter_s) for r in rows if r.source not in busy
-    ]
-
-
-def busy_due(conn: Connection) -> list[Due]:
-    """Sources due now whose previous check is still queued or running (the slot is skipped)."""
-    rows = conn.execute(
-        sa.text(
-            "SELECT s.source, s.queue, s.next_due, s.interval_s, s.jitter_s FROM check_schedule s"
-            " JOIN procrastinate_jobs j ON j.queueing_lock = :prefix || s.source"
-            " AND j.status IN ('todo', 'doing') AND j.task_name = :task"
-            " WHERE s.next_due <= clock_timestamp()"
-        ),
-        {"prefix": QUEUEING_LOCK_PREFIX, "task": CHECK_TASK},
-    ).all()
-    return [Due(r.source, r.queue, r.next_due, r.interval_s, r.jitter_s) for r in rows]
+    due = [Due(r.source, r.queue, r.next_due, r.interval_s, r.jitter_s, r.failures) for r in rows]
+    return [d for d in due if d.source not in busy], [d for d in due if d.source in busy]
 
 
 def advance(conn: Connection, slots: Sequence[tuple[str, datetime, float]]) -> int:
@@ -197,14 +186,6 @@ def note_result(conn: Connection, source: str, *, refused: bool, backoff: float 
         )
 
 
-def failures(conn: Connection, source: str) -> tuple[int, float]:
-    """(refusals in a row, current interval) of a scheduled source; (0, 0) when unscheduled."""
-    row = conn.execute(
-        sa.text("SELECT failures, interval_s FROM check_schedule WHERE source = :s"), {"s": source}
-    ).first()
-    return (0, 0.0) if row is None else (int(row.failures), float(row.interval_s))
-
-
 # -- tickets: one per due check, so that a check is done once whatever happens to its job --------
 
 
@@ -230,16 +211,12 @@ def take_ticket(conn: Connection, source: str, due_at: datetime, job_id: int, wo
             "INSERT INTO check_jobs AS t (source, due_at, job_id, worker) VALUES (:s, :due, :job, :worker)"
             " ON CONFLICT (source, due_at) DO UPDATE SET attempts = t.attempts + 1,"
             " job_id = EXCLUDED.job_id, worker = EXCLUDED.worker"
-            " RETURNING (xmax = 0) AS fresh, run_id, attempts"
+            " RETURNING (xmax = 0) AS fresh, run_id, attempts,"
+            " (SELECT status FROM check_runs WHERE id = t.run_id) AS status"
         ),
         {"s": source, "due": due_at, "job": job_id, "worker": worker},
     ).one()
-    status = None
-    if row.run_id is not None:
-        status = conn.execute(
-            sa.text("SELECT status FROM check_runs WHERE id = :id"), {"id": row.run_id}
-        ).scalar_one_or_none()
-    return Ticket(bool(row.fresh), row.run_id, status, int(row.attempts))
+    return Ticket(bool(row.fresh), row.run_id, row.status, int(row.attempts))
 
 
 def link_run(conn: Connection, source: str, due_at: datetime, run_id: int) -> None:
@@ -266,7 +243,9 @@ def abandon_run(conn: Connection, run_id: int) -> bool:
 def prune_tickets(conn: Connection, *, keep_hours: float = 24.0) -> int:
     """Forget tickets older than a day (the lag statistics read the last minutes)."""
     result = conn.execute(
-        sa.text("DELETE FROM check_jobs WHERE started_at < clock_timestamp() - make_interval(secs => :h * 3600)"),
+        sa.text(
+            "DELETE FROM check_jobs WHERE started_at < clock_timestamp() - make_interval(secs => :h * 3600)"
+        ),
         {"h": keep_hours},
     )
     return int(result.rowcount)

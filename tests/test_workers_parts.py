@@ -69,13 +69,14 @@ def test_two_workers_share_a_hosts_concurrency_delay_and_pause(pg_url: str) -> N
             pair = [_fetcher(g, per_host_concurrency=2, per_host_delay=0) for g in (g1, g2)]
             await asyncio.gather(*(f.fetch(f"{host.base}/c{i}") for i in range(3) for f in pair))
             assert _max_in_flight(host) == 2
-            # A delay of 0.25 s between request starts holds across the two.
+            # A delay of 0.5 s between request starts holds across the two (turns are claimed on
+            # PostgreSQL's clock; the margin is this process's own scheduling on a busy machine).
             host.hits.clear()
             host.latency = 0.0
-            pair = [_fetcher(g, per_host_delay="0.25s") for g in (g1, g2)]
-            await asyncio.gather(*(f.fetch(f"{host.base}/d{i}") for i in range(3) for f in pair))
+            pair = [_fetcher(g, per_host_delay="0.5s") for g in (g1, g2)]
+            await asyncio.gather(*(f.fetch(f"{host.base}/d{i}") for i in range(2) for f in pair))
             starts = sorted(h.start for h in host.hits)
-            assert min(b - a for a, b in pairwise(starts)) >= 0.25 - 0.1
+            assert min(b - a for a, b in pairwise(starts)) >= 0.5 - 0.2
             # A long Retry-After told to one worker stops the other from asking.
             host.answers["/busy"] = (429, {"Retry-After": "600"})
             with pytest.raises(FetchError) as first:
@@ -143,7 +144,7 @@ def test_a_clock_killed_between_deferring_and_moving_the_slot_on_checks_once(
             first.apply_config(shared.config)
             with engine.begin() as conn:
                 wdb.lead(conn, "first", config_version=shared.version, new=True)
-                due = wdb.due_checks(conn)
+                due, _busy = wdb.due_checks(conn)
             async with first.app.open_async():
                 await defer_checks(first.app, due, shared.version)  # ...and the clock dies here
             worker = Worker(engine, make_app(pg_url), SharedConfig(engine), name="w", concurrency=2)

@@ -100,7 +100,8 @@ class HostGate(Protocol):
         ...
 
     async def paused_for(self, host: str) -> float:
-        """Seconds the host asked not to be asked again for (a long Retry-After), or 0."""
+        """Seconds the host asked not to be asked again for (a long Retry-After), as far as known
+        here without asking (enter() raises FetchError(rate_limited) for a pause set elsewhere)."""
         ...
 
     async def pause(self, host: str, seconds: float) -> None:
@@ -497,7 +498,11 @@ class Fetcher:
                 self.robots_notes[origin] = f"robots.txt answered HTTP {status}; checking as if allowed"
                 return None
             self.robots_notes[origin] = "robots.txt redirects in a loop; checking as if allowed"
-        except (httpx.HTTPError, TimeoutError, FetchError) as exc:
+        except FetchError as exc:
+            if exc.kind == "rate_limited":
+                raise  # the host asked for a pause (from another worker): not a reason to allow all
+            self.robots_notes[origin] = f"robots.txt unreachable ({_reason(exc)}); checking as if allowed"
+        except (httpx.HTTPError, TimeoutError) as exc:
             self.robots_notes[origin] = f"robots.txt unreachable ({_reason(exc)}); checking as if allowed"
         return None
 

@@ -92,6 +92,7 @@ class Clock:
         stalled_after: float = STALLED_AFTER,
     ) -> None:
         self.engine = engine
+        self.auto = engine.execution_options(isolation_level="AUTOCOMMIT")  # single statements
         self.app = app
         self.shared = shared
         self.name = name
@@ -178,13 +179,13 @@ class Clock:
 
     async def defer_due(self) -> int:
         """Queue a job for every due source; move every due slot on. Returns how many were queued."""
-        with self.engine.connect() as conn:
-            due = wdb.due_checks(conn)
-            busy = wdb.busy_due(conn)
+        with self.auto.connect() as conn:
+            due, busy = wdb.due_checks(conn)
         queued = await defer_checks(self.app, due, self.shared.version)
         slots = [(d.source, d.due_at, random.uniform(0, d.jitter)) for d in [*queued, *busy]]
-        with self.engine.begin() as conn:
-            wdb.advance(conn, slots)
+        if slots:
+            with self.auto.connect() as conn:
+                wdb.advance(conn, slots)
         return len(queued)
 
     async def lead_pass(self) -> int:
@@ -206,7 +207,7 @@ class Clock:
             self.apply_drop_mode(config)
         queued = await self.defer_due()
         self.deferred += queued
-        with self.engine.begin() as conn:
+        with self.auto.connect() as conn:
             wdb.lead(conn, self.name, deferred=queued, config_version=self._applied_version)
         if now - t.stalled >= 5.0:
             t.stalled = now

@@ -47,7 +47,9 @@ async def _until_signal(*tasks: Callable[[asyncio.Event], Coroutine[Any, Any, No
 
 
 def _engine(url: str) -> Engine:
-    return make_engine(url)  # migrates to head: one command applies Procrastinate's schema too
+    # Migrates to head: one command applies Procrastinate's schema too. No ping per checkout: a
+    # connection dropped by a database restart fails once, and every caller here retries.
+    return make_engine(url, pre_ping=False)
 
 
 def run_worker(

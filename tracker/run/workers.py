@@ -77,6 +77,7 @@ class Worker:
         on_summary: Callable[[RunSummary], object] | None = None,
     ) -> None:
         self.engine = engine
+        self.auto = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.app = app
         self.shared = shared
         self.name = name
@@ -105,7 +106,8 @@ class Worker:
         src = config.source(job.source)
         if src is None or not src.enabled:
             return f"skipped: {job.source} is no longer an enabled source"
-        with self.engine.begin() as conn:
+        # Single statements, each atomic by itself: no BEGIN / COMMIT round trips.
+        with self.auto.connect() as conn:
             ticket = wdb.take_ticket(conn, job.source, job.due_at, job.job_id, self.name)
             if ticket.done:
                 self.skipped += 1
@@ -116,7 +118,7 @@ class Worker:
                 )
 
         def started(run_id: int) -> None:
-            with self.engine.begin() as conn:
+            with self.auto.connect() as conn:
                 wdb.link_run(conn, job.source, job.due_at, run_id)
 
         try:
@@ -126,28 +128,27 @@ class Worker:
             self.failed += 1
             log.exception("%s: the check stopped unexpectedly; its job will be retried", job.source)
             raise
-        self._after(config, summary)
+        self._after(config, job, summary)
         return summary.status
 
-    def _after(self, config: Config, summary: RunSummary) -> None:
+    def _after(self, config: Config, job: CheckJob, summary: RunSummary) -> None:
         """Backoff of a refusing shop (kept in the schedule, so every clock and worker sees it)."""
         refused = summary.status in BACKOFF_STATUSES
-        with self.engine.begin() as conn:
+        if refused or job.failures:
             backoff = None
             if refused:
-                failures, interval = wdb.failures(conn, summary.source)
                 src = config.source(summary.source)
-                if not interval and src is not None:
-                    interval = source_interval(config, src)[0]
-                backoff = backoff_delay(interval, failures + 1)
+                interval = job.interval or (source_interval(config, src)[0] if src is not None else 60.0)
+                backoff = backoff_delay(interval, job.failures + 1)
                 log.warning(
                     "%s: %s %d time(s) in a row, next check in %d s",
                     summary.source,
                     summary.status,
-                    failures + 1,
+                    job.failures + 1,
                     int(backoff),
                 )
-            wdb.note_result(conn, summary.source, refused=refused, backoff=backoff)
+            with self.auto.connect() as conn:
+                wdb.note_result(conn, summary.source, refused=refused, backoff=backoff)
         self.done += 1
         self.summaries.append(summary)
         del self.summaries[:-1000]
@@ -189,7 +190,7 @@ class Worker:
                 if now - last_beat >= min(HEARTBEAT_EVERY, REFRESH_EVERY):
                     last_beat = now
                     offset = self.clock.measure(self.engine)
-                    with self.engine.begin() as conn:
+                    with self.auto.connect() as conn:
                         wdb.heartbeat(conn, self.name, done=self.done, failed=self.failed, offset_ms=offset)
                     if self.gate is not None:
                         await self.gate.renew()
@@ -263,7 +264,7 @@ class Worker:
             self.pipeline = WorkerPipeline(
                 config, self.engine, fetcher, clock=self.clock, planner=plan_deliveries
             )
-            with self.engine.begin() as conn:
+            with self.auto.connect() as conn:
                 wdb.register_worker(conn, self.name, self.queues, self.concurrency)
             log.info(
                 "worker %s on queue(s) %s, %d checks at once",
@@ -278,7 +279,7 @@ class Worker:
                 stop.set()
                 await side
                 try:
-                    with self.engine.begin() as conn:
+                    with self.auto.connect() as conn:
                         wdb.unregister_worker(conn, self.name, done=self.done, failed=self.failed)
                 except DB_ERRORS:
                     pass
