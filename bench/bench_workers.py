@@ -161,6 +161,47 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
     return total / TICK
 
 
+def machine_idle() -> tuple[int, int]:
+    """(idle, total) CPU ticks of the whole machine so far (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return values[3] + values[4], sum(values[:8])
+
+
+# -- the baseline: the same checks in one process, measured in the same run --------------------
+
+
+def baseline(admin: str, port: int, hosts: int, checks: int = 300) -> float:
+    """CPU ms per check of `tracker run`'s own check path on this PostgreSQL (no queue, no shared
+    politeness): unchanged single-page checks, the steady state of the runs below."""
+    from db.engine import make_engine
+    from tracker.config import parse_text
+    from tracker.fetch import Fetcher
+    from tracker.notify.plan import plan_deliveries
+    from tracker.pipeline import Pipeline
+
+    url = fresh_database(admin, "baseline")
+    engine = make_engine(url, pre_ping=False)
+    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    config = parse_text(write_config(folder, checks, hosts, port, 300, 0).read_text(encoding="utf-8"))
+    names = [s.name for s in config.sources]
+
+    async def run() -> float:
+        async with Fetcher(config.defaults) as fetcher:
+            pipeline = Pipeline(config, engine, fetcher, planner=plan_deliveries)
+            for name in names:  # first checks: new listings
+                await pipeline.check(name)
+            started = time.process_time()
+            for name in names:
+                await pipeline.check(name)
+            return 1000 * (time.process_time() - started) / len(names)
+
+    try:
+        return asyncio.run(run())
+    finally:
+        engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # -- one configuration -------------------------------------------------------------------------
 
 
@@ -177,6 +218,7 @@ class Result:
     cpu_workers: float
     cpu_db: float
     duplicates: int | None
+    idle: float  # share of the machine's CPU left idle during the window (others' work included)
 
     @property
     def per_s(self) -> float:
@@ -283,6 +325,7 @@ def one_run(
                 break
             time.sleep(1)
         time.sleep(warm_up)
+        idle0 = machine_idle()
         cpu0 = (
             sum(cpu_seconds(p) for p in clock_pids),
             sum(cpu_seconds(p) for p in worker_pids),
@@ -293,6 +336,7 @@ def one_run(
         time.sleep(window)
         with engine.connect() as conn:
             t1 = conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+        idle1 = machine_idle()
         cpu1 = (
             sum(cpu_seconds(p) for p in clock_pids),
             sum(cpu_seconds(p) for p in worker_pids),
@@ -347,6 +391,7 @@ def one_run(
         cpu_workers=cpu1[1] - cpu0[1],
         cpu_db=cpu1[2] - cpu0[2],
         duplicates=duplicates,
+        idle=(idle1[0] - idle0[0]) / max(1, idle1[1] - idle0[1]),
     )
 
 
@@ -401,7 +446,7 @@ def _secs(value: float | None) -> str:
 def print_results(results: list[Result]) -> None:
     head = (
         f"{'run':<22}{'workers':>8}{'offered/s':>10}{'checks/s':>9}{'per min':>9}{'lag p50 s':>10}"
-        f"{'lag p95 s':>10}{'CPU ms/check':>13}{'(clock':>8}{'workers':>9}{'db)':>7}{'dups':>6}"
+        f"{'lag p95 s':>10}{'CPU ms/check':>13}{'(clock':>8}{'workers':>9}{'db)':>7}{'dups':>6}{'idle %':>8}"
     )
     print(head)
     for r in results:
@@ -410,7 +455,7 @@ def print_results(results: list[Result]) -> None:
             f"{r.name:<22}{r.workers:>8}{r.offered_per_s:>10.1f}{r.per_s:>9.1f}{r.per_s * 60:>9.0f}"
             f"{_secs(r.lag_p50):>10}{_secs(r.lag_p95):>10}{r.cpu_ms_per_check:>13.2f}"
             f"{1000 * r.cpu_clock / n:>8.2f}{1000 * r.cpu_workers / n:>9.2f}{1000 * r.cpu_db / n:>7.2f}"
-            f"{'-' if r.duplicates is None else r.duplicates:>6}"
+            f"{'-' if r.duplicates is None else r.duplicates:>6}{100 * r.idle:>8.0f}"
         )
 
 
@@ -454,8 +499,15 @@ def main() -> None:
     )
     results: list[Result] = []
     common = {"sources": args.sources, "hosts": args.hosts, "port": port, "control": control}
+    base = None
     try:
         with own_postgres() as (admin, pg_pid):
+            base = baseline(admin, port, args.hosts)
+            print(
+                f"baseline: one process, the same checks without the queue: {base:.2f} ms CPU per check"
+                " in the checking process",
+                flush=True,
+            )
             for n in [int(w) for w in args.workers.split(",")]:
                 results.append(
                     one_run(
@@ -506,6 +558,15 @@ def main() -> None:
     print()
     print_results(results)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    cores = os.cpu_count() or 1
+    for r in results:
+        if r.name.startswith("target") and base:
+            print(
+                f"{r.name}: workers' CPU per check {1000 * r.cpu_workers / max(1, r.checks):.2f} ms ="
+                f" {1000 * r.cpu_workers / max(1, r.checks) / base:.2f}x the one-process check path;"
+                f" all-in {r.cpu_ms_per_check:.2f} ms -> {cores} idle cores would sustain"
+                f" ~{cores * 1000 / r.cpu_ms_per_check * 60:.0f} checks/min"
+            )
 
 
 if __name__ == "__main__":
