@@ -169,3 +169,9 @@ def interrupted(url: str) -> dict[str, int]:
 def counts(url: str) -> dict[str, int]:
     """Row counts, to tell an empty database from a quiet one."""
     return queries.table_counts(engine(url))
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def cluster(url: str) -> queries.ClusterHealth | None:
+    """Workers, queue depth and scheduling lag on PostgreSQL (None in one-process mode)."""
+    return queries.cluster_health(engine(url))

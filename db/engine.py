@@ -16,6 +16,9 @@ from tracker.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
+# Several processes (workers, clocks, the dashboard) may start at once against one PostgreSQL:
+# one migrates while the others wait on this transaction-scoped advisory lock, then find head.
+MIGRATION_LOCK_KEY = 0x2002_0001
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -49,18 +52,20 @@ def is_storage_error(exc: BaseException) -> bool:
     )
 
 
-def make_engine(url: str, *, migrate: bool = True) -> Engine:
+def make_engine(url: str, *, migrate: bool = True, pre_ping: bool = True) -> Engine:
     """An engine for url; SQLite gets WAL, foreign keys and a busy timeout; migrations applied.
 
     A database that cannot be opened or migrated is one StorageError naming the URL (no password).
+    pre_ping=False saves a round trip per checkout (workers, the clock): a connection a restarted
+    server dropped then fails once, SQLAlchemy discards the pool, and the caller's retry reconnects.
     """
     try:
-        return _make_engine(url, migrate=migrate)
+        return _make_engine(url, migrate=migrate, pre_ping=pre_ping)
     except (sa.exc.DBAPIError, OSError) as exc:
         raise StorageError(f"cannot open the database {shown_url(url)}: {storage_reason(exc)}") from None
 
 
-def _make_engine(url: str, *, migrate: bool) -> Engine:
+def _make_engine(url: str, *, migrate: bool, pre_ping: bool) -> Engine:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -70,7 +75,7 @@ def _make_engine(url: str, *, migrate: bool) -> Engine:
         if path in ("", ":memory:"):
             kwargs["poolclass"] = StaticPool
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = pre_ping
     engine = sa.create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -96,6 +101,8 @@ def alembic_config(engine: Engine | None = None) -> AlembicConfig:
 def upgrade(engine: Engine) -> None:
     """Apply every Alembic migration up to head."""
     with _migrate_lock, engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

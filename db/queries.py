@@ -1154,3 +1154,151 @@ def change_stamp(engine: Engine) -> ChangeStamp:
     moments = [v for v in (values[1], values[3], values[6]) if isinstance(v, datetime)]
     token = hashlib.sha256(repr(values).encode()).hexdigest()[:32]
     return ChangeStamp(token=token, modified=max(moments) if moments else None)
+# -- workers on several machines (PostgreSQL only) -----------------------------------------------
+
+ALIVE_WITHIN = timedelta(seconds=20)  # a worker or clock silent for longer is shown as not alive
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker in the registry: its queues, whether it is alive, what it did, when last heard of."""
+
+    name: str
+    queues: tuple[str, ...]
+    concurrency: int
+    alive: bool
+    stopped: bool
+    jobs_done: int
+    jobs_failed: int
+    started_at: datetime
+    last_seen: datetime
+    seconds_since_seen: float
+    clock_offset_ms: float | None
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """Check jobs on one queue: due and waiting, waiting to be retried later, running, given up."""
+
+    queue: str
+    waiting: int
+    later: int
+    running: int
+    failed: int
+    oldest_wait_s: float | None
+
+
+@dataclass(frozen=True)
+class ClusterHealth:
+    """The multi-machine view: the leading clock, the workers, queue depth and scheduling lag."""
+
+    leader: str | None
+    leader_since: datetime | None
+    leader_alive: bool
+    seconds_since_pass: float | None
+    config_version: int
+    scheduled: int
+    behind: int  # sources due for over a minute and not queued (no clock, or workers too few)
+    workers: list[WorkerInfo]
+    queues: list[QueueDepth]
+    lag_checks: int
+    lag_p50_s: float | None
+    lag_p95_s: float | None
+    lag_window_s: float
+
+
+def _has_table(conn: sa.Connection, name: str) -> bool:
+    return bool(conn.execute(sa.text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar_one())
+
+
+def cluster_health(engine: Engine, *, window: timedelta = timedelta(minutes=15)) -> ClusterHealth | None:
+    """Workers, queue depth and scheduling lag (due time to start), or None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    alive = ALIVE_WITHIN.total_seconds()
+    with engine.connect() as conn:
+        if not _has_table(conn, "workers"):
+            return None
+        leader = conn.execute(
+            sa.text(
+                "SELECT name, since, config_version,"
+                " EXTRACT(EPOCH FROM clock_timestamp() - last_pass)::float8 AS ago FROM clock_leader"
+            )
+        ).first()
+        workers = [
+            WorkerInfo(
+                name=r.name,
+                queues=tuple(q for q in r.queues.split(",") if q),
+                concurrency=int(r.concurrency),
+                alive=r.stopped_at is None and r.ago < alive,
+                stopped=r.stopped_at is not None,
+                jobs_done=int(r.jobs_done),
+                jobs_failed=int(r.jobs_failed),
+                started_at=r.started_at,
+                last_seen=r.last_seen,
+                seconds_since_seen=float(r.ago),
+                clock_offset_ms=r.clock_offset_ms,
+            )
+            for r in conn.execute(
+                sa.text(
+                    "SELECT *, EXTRACT(EPOCH FROM clock_timestamp() - last_seen)::float8 AS ago"
+                    " FROM workers ORDER BY name"
+                )
+            )
+        ]
+        queues = [
+            QueueDepth(
+                r.queue_name, int(r.waiting), int(r.later), int(r.running), int(r.failed),
+                None if r.oldest is None else float(r.oldest),
+            )
+            for r in conn.execute(
+                sa.text(
+                    "SELECT queue_name,"
+                    " COUNT(*) FILTER (WHERE status = 'todo' AND (scheduled_at IS NULL"
+                    "   OR scheduled_at <= clock_timestamp())) AS waiting,"
+                    " COUNT(*) FILTER (WHERE status = 'todo'"
+                    "   AND scheduled_at > clock_timestamp()) AS later,"
+                    " COUNT(*) FILTER (WHERE status = 'doing') AS running,"
+                    " COUNT(*) FILTER (WHERE status = 'failed') AS failed,"
+                    " EXTRACT(EPOCH FROM clock_timestamp()"
+                    "   - MIN(e.at) FILTER (WHERE status = 'todo'))::float8 AS oldest"
+                    " FROM procrastinate_jobs j LEFT JOIN LATERAL (SELECT at FROM procrastinate_events"
+                    "   WHERE job_id = j.id AND type = 'deferred' LIMIT 1) e ON true"
+                    " WHERE status IN ('todo', 'doing', 'failed') GROUP BY queue_name ORDER BY queue_name"
+                )
+            )
+        ]
+        sched = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) AS n, COUNT(*) FILTER ("
+                "   WHERE next_due < clock_timestamp() - interval '1 minute' AND NOT EXISTS ("
+                "   SELECT 1 FROM procrastinate_jobs j WHERE j.queueing_lock = 'check:' || source"
+                "   AND j.status IN ('todo', 'doing'))) AS behind FROM check_schedule"
+            )
+        ).one()
+        lag = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) AS n,"
+                " percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM started_at - due_at))"
+                "   AS p50,"
+                " percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM started_at - due_at))"
+                "   AS p95"
+                " FROM check_jobs WHERE started_at > clock_timestamp() - make_interval(secs => :w)"
+            ),
+            {"w": window.total_seconds()},
+        ).one()
+    return ClusterHealth(
+        leader=leader.name if leader else None,
+        leader_since=leader.since if leader else None,
+        leader_alive=bool(leader and leader.ago < alive),
+        seconds_since_pass=float(leader.ago) if leader else None,
+        config_version=int(leader.config_version) if leader else 0,
+        scheduled=int(sched.n),
+        behind=int(sched.behind),
+        workers=workers,
+        queues=queues,
+        lag_checks=int(lag.n),
+        lag_p50_s=None if lag.p50 is None else float(lag.p50),
+        lag_p95_s=None if lag.p95 is None else float(lag.p95),
+        lag_window_s=window.total_seconds(),
+    )

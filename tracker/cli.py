@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -249,6 +250,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not config.sources:
         raise ConfigError(f"{args.config}: no sources to check (add [[sources]])")
     _require_secrets(config, args.config)
+    url = config.effective_database_url(base=args.config.resolve().parent)
+    if url.startswith("postgresql"):
+        # A clock and a worker in this process; `tracker worker` elsewhere shares the checks, and a
+        # second `tracker run` is a standby clock (leader election), so no one-instance lock here.
+        from tracker.run.serve import run_together
+
+        _engine(config, args.config)  # migrate before the dashboard opens the database
+        dash = None if args.no_dashboard else _start_dashboard(config, args.config, args.host, args.port)
+        try:
+            log.info("tracking %d sources; Ctrl+C stops", len([s for s in config.sources if s.enabled]))
+            run_together(url, args.config, on_summary=_log_summary)
+        finally:
+            if dash is not None:
+                dash.terminate()
+                dash.wait(10)
+        return 0
     with _open_for_run(config, args.config):
         dash = None if args.no_dashboard else _start_dashboard(config, args.config, args.host, args.port)
         try:
@@ -259,6 +276,85 @@ def cmd_run(args: argparse.Namespace) -> int:
                 dash.terminate()
                 dash.wait(10)
     return 0
+
+
+def _shared_url(args: argparse.Namespace, command: str) -> str:
+    """The database of a worker or clock: from --config's file, else DATABASE_URL; PostgreSQL only."""
+    from tracker.run.serve import require_postgres
+
+    if args.config.exists() or command != "worker":
+        config = load_config(args.config)
+        url = config.effective_database_url(base=args.config.resolve().parent)
+    elif os.environ.get("DATABASE_URL"):
+        url = os.environ["DATABASE_URL"]
+    else:
+        raise ConfigError(f"{args.config}: no such file, and DATABASE_URL is not set: where is the database?")
+    require_postgres(url, command)
+    return url
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from tracker.run.serve import run_worker
+
+    url = _shared_url(args, "worker")
+    if args.concurrency < 1:
+        raise TrackerError(f"--concurrency {args.concurrency}: must be at least 1")
+    run_worker(
+        url, queues=args.queue or ["default"], concurrency=args.concurrency, name=args.name,
+        on_summary=_log_summary,
+    )
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from tracker.run.serve import run_clock
+
+    url = _shared_url(args, "scheduler")
+    if args.stalled_after < 10:
+        raise TrackerError(f"--stalled-after {args.stalled_after:g}: must be at least 10 seconds")
+    run_clock(url, args.config, name=args.name, stalled_after=args.stalled_after)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from db.queries import cluster_health
+    from tracker.run.status import print_status
+
+    config = load_config(args.config)
+    engine = _engine(config, args.config)
+    health = cluster_health(engine)
+    return print_status(health, config, as_json=args.json)
+
+
+def cmd_migrate_db(args: argparse.Namespace) -> int:
+    from db.engine import make_engine
+    from db.transfer import copy_database
+
+    config = load_config(args.config)
+    source = args.source or config.effective_database_url(base=args.config.resolve().parent)
+    if sa_url_equal(source, args.to):
+        raise TrackerError("--to: the target is the database the config already uses")
+    src, dst = make_engine(source), make_engine(args.to)
+    for table, copied in copy_database(src, dst):
+        print(f"{table}: {copied} rows", flush=True)
+    print(f"done: point database_url (or DATABASE_URL) at {redact_url(args.to)}")
+    return 0
+
+
+def sa_url_equal(a: str, b: str) -> bool:
+    """Whether two database URLs name the same database."""
+    import sqlalchemy as sa
+
+    return sa.make_url(a).render_as_string(hide_password=True) == sa.make_url(b).render_as_string(
+        hide_password=True
+    )
+
+
+def redact_url(url: str) -> str:
+    """A database URL with its password hidden."""
+    import sqlalchemy as sa
+
+    return sa.make_url(url).render_as_string(hide_password=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -623,6 +719,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="dashboard port (default: dashboard.port)")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("worker", help="take check jobs from the queue (PostgreSQL; several machines)")
+    p.add_argument(
+        "--queue", action="append", metavar="NAME",
+        help="only sources routed to this queue (repeatable; default: the default queue)",
+    )
+    p.add_argument("--concurrency", type=int, default=20, help="checks at once in this process (default 20)")
+    p.add_argument("--name", help="name in `tracker status` (default: host:pid)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("scheduler", help="the clock: defers due checks as jobs; run two, one leads")
+    p.add_argument("--name", help="name in `tracker status` (default: host:pid)")
+    p.add_argument(
+        "--stalled-after", type=float, default=30.0, metavar="SECONDS",
+        help="a silent worker's jobs go back to the queue after this (default 30)",
+    )
+    p.set_defaults(func=cmd_scheduler)
+
+    p = sub.add_parser("status", help="the clock, workers, queue depth and scheduling lag")
+    p.add_argument("--json", action="store_true", help="print it as JSON")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("migrate-db", help="copy every table (history included) to another database")
+    p.add_argument("--to", required=True, metavar="URL", help="the new database (postgresql+psycopg://...)")
+    p.add_argument("--from", dest="source", metavar="URL", help="database to copy (default: the config's)")
+    p.set_defaults(func=cmd_migrate_db)
+
     p = sub.add_parser("check", help="one pass over the sources, with a progress bar and a summary table")
     p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -706,8 +828,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets())
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "procrastinate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A restarting database: the pools retry by themselves; the worker and clock say it once.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         return int(args.func(args))
     except TrackerError as exc:

@@ -44,6 +44,8 @@ MAX_DURATION = 366 * 86400.0
 # No shoe costs this much in any currency (the extractor's bound too, see tracker.extract.prices).
 MAX_MONEY = Decimal("100000000")
 STYLE_CODE_RE = re.compile(r"^[A-Z0-9]{4,20}$")
+QUEUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DEFAULT_QUEUE = "default"
 
 
 def parse_duration(value: Any) -> float:
@@ -258,6 +260,8 @@ class Source(_Strict):
         if not v.strip() or not _css_ok(v):
             raise ValueError(f"{v!r} is not a CSS selector")
         return v
+    # Workers on several machines: only workers started with `--queue NAME` check this source.
+    queue: str = DEFAULT_QUEUE
 
     @field_validator("currency")
     @classmethod
@@ -271,6 +275,13 @@ class Source(_Strict):
     def _proxy(cls, v: str | None) -> str | None:
         if v is not None and urlsplit(v).scheme not in ("http", "https", "socks5", "socks5h"):
             raise ValueError(f"{v!r} is not a proxy URL (http://, https:// or socks5://)")
+        return v
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, v: str) -> str:
+        if not QUEUE_RE.match(v):
+            raise ValueError(f"{v!r} is not a queue name (letters, digits, '_', '.', '-'; at most 64)")
         return v
 
     @model_validator(mode="after")

@@ -109,8 +109,12 @@ class Pipeline:
             session.add_all(events)
             self._plan(session, events, now)
 
-    async def check(self, name: str) -> RunSummary:
-        """One check of one source; every failure is recorded on its run, never raised."""
+    async def check(self, name: str, *, on_start: Callable[[int], object] | None = None) -> RunSummary:
+        """One check of one source; every failure is recorded on its run, never raised.
+
+        on_start(run_id) is called once the run is recorded as started, before anything is fetched
+        (a worker ties its job to the run, so that a retried job knows whether the run finished).
+        """
         src = self.config.source(name)
         if src is None:
             raise LookupError(f"no source named {name!r} in the config")
@@ -122,6 +126,8 @@ class Pipeline:
                 self.needs_sync = False
             source_id, prior = self._prior(src)
             run_id = store.start_run(self.engine, source_id, self.clock())
+            if on_start is not None:
+                on_start(run_id)
             return await self._check(src, run_id, prior, started)
         except Exception as exc:
             if not is_storage_error(exc):

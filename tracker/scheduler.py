@@ -14,6 +14,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
 from db.engine import is_storage_error, storage_reason
+from tracker.cadence import (
+    BACKOFF_STATUSES,
+    MAX_BACKOFF,
+    MAX_STORAGE_BACKOFF,
+    backoff_delay,
+    drop_jitter,
+    source_interval,
+)
 from tracker.config import Config, load_config, missing_secrets
 from tracker.config import Source as SourceConfig
 from tracker.errors import ConfigError
@@ -25,30 +33,10 @@ log = logging.getLogger("tracker")
 
 Deliver = Callable[[], Awaitable[object]]
 
-# Statuses that say the shop is down or does not want us now (or our database cannot take what it
-# says): wait longer before asking again.
-BACKOFF_STATUSES = frozenset(
-    {"rate_limited", "server_error", "blocked", "timeout", "connection", "storage_error"}
-)
-MAX_BACKOFF = 6 * 3600.0
+__all__ = ["BACKOFF_STATUSES", "MAX_BACKOFF", "Service", "backoff_delay", "source_interval"]
+
 # How often the weekly digest's hour is looked for: a digest goes out within a minute of it.
 DIGEST_EVERY = 60.0
-# A database that cannot be written is tried again sooner: checking it costs the shops nothing, and
-# the tracker should record again soon after space or permissions come back.
-MAX_STORAGE_BACKOFF = 600.0
-
-
-def backoff_delay(interval: float, failures: int, *, longest: float = MAX_BACKOFF) -> float:
-    """Seconds until the next check after `failures` such failures in a row: the interval doubled
-    per failure (2x, 4x, 8x...), at most six hours (or the interval, when that is longer)."""
-    return min(interval * 2.0**failures, max(interval, longest))
-
-
-def source_interval(config: Config, src: SourceConfig) -> tuple[float, float]:
-    """(interval, jitter) in seconds for a source, falling back to the defaults."""
-    interval = src.interval if src.interval is not None else config.defaults.interval
-    jitter = src.jitter if src.jitter is not None else config.defaults.jitter
-    return interval, min(jitter, interval / 2)
 
 
 def restart_keys(old: Config, new: Config) -> list[str]:
@@ -274,7 +262,7 @@ class Service:
             interval, jitter = source_interval(self.config, src)
             fast = plan.get(src.name)
             if fast is not None:
-                interval, jitter = fast, min(jitter, fast / 10)
+                interval, jitter = fast, drop_jitter(jitter, fast)
                 log.info("drop mode: %s checked every %ss", src.name, int(fast))
             else:
                 log.info("drop mode over: %s back to every %ss", src.name, int(interval))

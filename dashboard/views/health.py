@@ -102,3 +102,55 @@ if sizes:
         "the shop wrote it and never counts as yours. Set the source's size_system in config.toml "
         '(e.g. size_system = "uk") to place its bare numbers, or size_chart for a shop with its own chart.'
     )
+
+cluster = data.cluster(ctx.url)
+if cluster is not None:
+    st.subheader("Workers")
+    lag = (
+        f"scheduling lag p50 {cluster.lag_p50_s:.1f} s, p95 {cluster.lag_p95_s:.1f} s"
+        if cluster.lag_p50_s is not None and cluster.lag_p95_s is not None
+        else "no checks in the last minutes"
+    )
+    clock = plain(cluster.leader) if cluster.leader_alive else "none leading"
+    st.caption(
+        f"Clock: {clock}. {lag} ({cluster.lag_checks} checks, last {cluster.lag_window_s / 60:.0f} min);"
+        f" {cluster.behind} sources behind schedule."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "worker": w.name,
+                    "alive": w.alive,
+                    "queues": ", ".join(w.queues),
+                    "jobs done": w.jobs_done,
+                    "failed": w.jobs_failed,
+                    "last seen": local(w.last_seen, tz),
+                }
+                for w in cluster.workers
+            ],
+            columns=["worker", "alive", "queues", "jobs done", "failed", "last seen"],
+        ),
+        hide_index=True,
+        width="stretch",
+        key="workers_table",
+        column_config={"last seen": st.column_config.DatetimeColumn("Last seen", format="HH:mm:ss")},
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "queue": q.queue,
+                    "waiting": q.waiting,
+                    "running": q.running,
+                    "retry later": q.later,
+                    "given up": q.failed,
+                }
+                for q in cluster.queues
+            ],
+            columns=["queue", "waiting", "running", "retry later", "given up"],
+        ),
+        hide_index=True,
+        width="stretch",
+        key="queues_table",
+    )

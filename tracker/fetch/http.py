@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -90,6 +90,34 @@ class _Response:
     url: str
 
 
+class HostGate(Protocol):
+    """Per-host politeness kept outside this process, so that workers on several machines share it.
+
+    Hosts are keys such as ``shop.example`` or ``127.0.0.2:8080``; every wait is a duration
+    measured on the gate's own clock, so a machine whose clock is wrong still waits right.
+    """
+
+    async def enter(self, host: str, *, concurrency: int, delay: float, hold: float) -> tuple[object, float]:
+        """Take one of the host's `concurrency` slots (waiting for one to be free), then wait until
+        `delay` has passed since the previous request start to the host, from any process; returns
+        (ticket, seconds waited for the delay) when the request may be sent. A slot not given back
+        is free again after `hold` seconds at most (its holder died)."""
+        ...
+
+    async def leave(self, host: str, ticket: object) -> None:
+        """Give the slot back."""
+        ...
+
+    async def paused_for(self, host: str) -> float:
+        """Seconds the host asked not to be asked again for (a long Retry-After), as far as known
+        here without asking (enter() raises FetchError(rate_limited) for a pause set elsewhere)."""
+        ...
+
+    async def pause(self, host: str, seconds: float) -> None:
+        """Nobody asks the host again for `seconds`."""
+        ...
+
+
 class _Retry(Exception):
     """An attempt failed in a way worth retrying (connection trouble, 429, 5xx)."""
 
@@ -111,11 +139,14 @@ class Fetcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_retry_after: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
+        gate: HostGate | None = None,
     ) -> None:
         self.defaults = defaults
         self.render_settings = render or Render()
         # The headless browser pool (tracker.fetch.render), made by the first rendered page.
         self.renderer: Any = None
+        # None: politeness is this process's memory (one process per database); a gate shares it.
+        self.gate = gate
         self.max_retry_after = max_retry_after
         self._transport = transport
         self._sleep = sleep
@@ -189,7 +220,7 @@ class Fetcher:
         seen = {url}
         attempts = 0
         for _hop in range(MAX_REDIRECTS + 1):
-            wait = self.not_before.get(_host_key(current), 0.0) - self._clock()
+            wait = await self._paused_for(_host_key(current))
             if wait > 0:
                 # The shop asked for a pause longer than we wait in a check: no request until then.
                 raise FetchError(
@@ -229,7 +260,7 @@ class Fetcher:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"{url}: not an http(s) URL", kind="connection")
-        wait = self.not_before.get(_host_key(url), 0.0) - self._clock()
+        wait = await self._paused_for(_host_key(url))
         if wait > 0:
             raise FetchError(
                 f"{url}: rate limited, the shop asked for a pause; not asking again for {wait:.0f}s",
@@ -241,17 +272,18 @@ class Fetcher:
     @asynccontextmanager
     async def host_slot(self, url: str, settings: Settings) -> AsyncIterator[None]:
         """Hold one of the host's concurrent slots, started no sooner than its delay allows."""
-        host = self._host(url, settings)
-        async with host.semaphore:
-            await self._keep_distance(host)
+        async with self._turn(url, settings):
             self.requests += 1
             yield
 
-    def long_pause(self, url: str, retry_after: float | None) -> bool:
-        """Remember a Retry-After longer than a check waits (the host is not asked before it ends)."""
+    async def long_pause(self, url: str, retry_after: float | None) -> bool:
+        """Remember a Retry-After longer than a check waits (the host is not asked before it ends):
+        in this process, and for every worker when a gate shares politeness."""
         if retry_after is None or retry_after <= self.max_retry_after:
             return False
         self.not_before[_host_key(url)] = self._clock() + retry_after
+        if self.gate is not None:
+            await self.gate.pause(_host_key(url), retry_after)
         return True
 
     async def pause(self, wait: float) -> None:
@@ -326,6 +358,31 @@ class Fetcher:
             self._hosts[key] = host
         return host
 
+    async def _paused_for(self, key: str) -> float:
+        if self.gate is not None:
+            return await self.gate.paused_for(key)
+        return self.not_before.get(key, 0.0) - self._clock()
+
+    @asynccontextmanager
+    async def _turn(self, url: str, settings: Settings) -> AsyncIterator[None]:
+        """Hold one of the host's request slots, starting no sooner than its delay allows."""
+        if self.gate is None:
+            host = self._host(url, settings)
+            async with host.semaphore:
+                await self._keep_distance(host)
+                yield
+            return
+        key = _host_key(url)
+        ticket, waited = await self.gate.enter(
+            key, concurrency=settings.concurrency, delay=settings.delay, hold=settings.timeout * 2 + 30
+        )
+        if waited > 0:
+            self.delays.append(waited)
+        try:
+            yield
+        finally:
+            await self.gate.leave(key, ticket)
+
     # -- one request, with retries ------------------------------------------------------------
 
     async def _with_retries(
@@ -344,9 +401,7 @@ class Fetcher:
     async def _attempt(
         self, url: str, client: httpx.AsyncClient, settings: Settings, headers: dict[str, str]
     ) -> _Response:
-        host = self._host(url, settings)
-        async with host.semaphore:
-            await self._keep_distance(host)
+        async with self._turn(url, settings):
             try:
                 # A whole-request deadline, because httpx's timeout is per read and a shop that
                 # trickles one byte at a time would never trip it.
@@ -399,7 +454,7 @@ class Fetcher:
                         status_code=status,
                     )
                 retry_after = retry_after_seconds(resp_headers.get("retry-after"))
-                if self.long_pause(url, retry_after):
+                if await self.long_pause(url, retry_after):
                     assert retry_after is not None
                     raise FetchError(
                         f"{url}: rate limited, the shop asks to wait {retry_after:.0f}s"
@@ -474,9 +529,7 @@ class Fetcher:
         seen = {url}
         try:
             for _hop in range(MAX_REDIRECTS + 1):
-                host = self._host(url, settings)
-                async with host.semaphore:
-                    await self._keep_distance(host)
+                async with self._turn(url, settings):
                     async with asyncio.timeout(settings.timeout * 2):
                         self.requests += 1
                         request = client.build_request("GET", url, headers=headers, timeout=settings.timeout)
@@ -503,7 +556,11 @@ class Fetcher:
                 self.robots_notes[origin] = f"robots.txt answered HTTP {status}; checking as if allowed"
                 return None
             self.robots_notes[origin] = "robots.txt redirects in a loop; checking as if allowed"
-        except (httpx.HTTPError, TimeoutError, FetchError) as exc:
+        except FetchError as exc:
+            if exc.kind == "rate_limited":
+                raise  # the host asked for a pause (from another worker): not a reason to allow all
+            self.robots_notes[origin] = f"robots.txt unreachable ({_reason(exc)}); checking as if allowed"
+        except (httpx.HTTPError, TimeoutError) as exc:
             self.robots_notes[origin] = f"robots.txt unreachable ({_reason(exc)}); checking as if allowed"
         return None
 

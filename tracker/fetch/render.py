@@ -439,7 +439,7 @@ class Renderer:
             )
         if status == 429 or status >= 500:
             retry_after = retry_after_seconds(headers.get("retry-after"))
-            if self.fetcher.long_pause(url, retry_after):
+            if await self.fetcher.long_pause(url, retry_after):
                 assert retry_after is not None
                 raise FetchError(
                     f"{url}: rate limited, the shop asks to wait {retry_after:.0f}s",

@@ -1,0 +1,1 @@
+"""More than one machine: the clock, the workers and the job queue they share in PostgreSQL."""
