@@ -9,6 +9,7 @@ run. Everything after collect happens in one transaction, so a crash never leave
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -22,7 +23,13 @@ from db.models import Event
 from db.models import Source as SourceRow
 from tracker.check import finish
 from tracker.check.collect import Prior, collector_for
-from tracker.check.record import ProductRecorder, Recorded, load_catalogue, record_releases
+from tracker.check.record import (
+    ProductRecorder,
+    Recorded,
+    load_catalogue,
+    record_releases,
+    rematch_discovered,
+)
 from tracker.check.summary import RUN_STATUSES, Collected, Failure, RunSummary
 from tracker.check.triage import failure_from, failure_of
 from tracker.config import Config
@@ -33,6 +40,7 @@ from tracker.releases.configured import sync_config_releases
 from tracker.releases.records import after_products
 
 __all__ = ["RUN_STATUSES", "Pipeline", "Planner", "RunSummary"]
+log = logging.getLogger(__name__)
 
 
 class Planner(Protocol):
@@ -67,11 +75,15 @@ class Pipeline:
         self.sync()
 
     def sync(self) -> None:
-        """Bring colorway, source and config-dated release rows in line with the config, and plan
-        the alerts of the release events that raises, in one transaction."""
+        """Bring colorway, source and config-dated release rows in line with the config, connect
+        discovered listings to colorways the config now names, and plan the alerts of the release
+        events that raises, in one transaction."""
         now = self.clock()
         with Session(self.engine) as session, session.begin():
             store.sync_catalogue(session, self.config.colorways, self.config.sources)
+            matched = rematch_discovered(session, load_catalogue(session, self.config))
+            if matched:
+                log.info("%d discovered listing(s) matched to the catalogue", len(matched))
             events = sync_config_releases(session, self.config, now)
             session.add_all(events)
             self._plan(session, events, now)
