@@ -18,7 +18,10 @@ from tracker.config import Config, load_config
 TTL = 30  # seconds: the scheduler writes every few minutes, so half a minute is fresh enough
 # A check finishes within minutes; one still 'running' after an hour was cut off (a crash, a kill).
 INTERRUPTED_AFTER = timedelta(hours=1)
-RANGES = {"7 d": 7, "30 d": 30, "90 d": 90, "all": None}
+# The chart's ranges, as the page shows them and as the URL keeps them (?range=1y).
+RANGES = {"7 d": 7, "30 d": 30, "90 d": 90, "1 y": 365, "all": None}
+RANGE_PARAMS = {label: label.replace(" ", "") for label in RANGES}
+DEFAULT_RANGE = "30 d"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,12 @@ def overview(
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def last_checked(url: str) -> datetime | None:
+    """When any source was last checked."""
+    return queries.last_checked(engine(url))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def discovered(url: str) -> list[queries.Offer]:
     """Discovered 2002R listings matching no colorway."""
     return queries.discovered_listings(engine(url))
@@ -77,30 +86,55 @@ def colorways(url: str) -> list[queries.ColorwayInfo]:
 
 @dataclass(frozen=True)
 class History:
-    """A colorway's price history over a range, ready for the chart and the statistics."""
+    """A colorway's prices over a range, ready for the chart and the statistics: the lowest line (in
+    the collector's sizes when they gave any), each shop's own line, and the shops' offers now."""
 
-    since: datetime | None
+    since: datetime
     until: datetime
-    segments: list[queries.Segment]
-    points: list[queries.PricePoint]
+    currency: str
+    currencies: tuple[str, ...]
+    lowest: list[queries.Step]
+    shops: dict[str, list[queries.Step]]
+    stats: queries.Stats
     offers: list[queries.Offer]
+    observed: bool  # any price was ever recorded in the range
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def history(url: str, colorway_id: int, days: int | None) -> History:
-    """Price segments and latest offers of one colorway over the last days (None: all)."""
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=64)
+def history(
+    url: str,
+    colorway_id: int,
+    days: int | None,
+    *,
+    currency: str | None = None,
+    preferred: tuple[str, ...] = (),
+    sizes: tuple[str, ...] = (),
+    size_system: str = "us_men",
+) -> History:
+    """Prices of one colorway over the last days (None: all), in currency (None: the first of the
+    preferred ones seen), the lowest line in sizes (the collector's; empty: any size)."""
     until = now()
     since = None if days is None else until - timedelta(days=days)
     eng = engine(url)
-    points = queries.price_points(eng, [colorway_id], since)
-    if since is None and points:
-        since = min(p.observed_at for p in points)
+    points = queries.price_points(eng, [colorway_id], since, with_sizes=bool(sizes))
+    seen = tuple(queries.currencies(points, preferred)) or preferred or ("USD",)
+    chosen = currency if currency in seen else seen[0]
+    # A range longer than the history starts where the history does, so young data is not a sliver.
+    first = min((p.observed_at for p in points), default=None)
+    start = max(since, first) if since and first else since or first or until - timedelta(days=1)
+    start = min(start, until - timedelta(minutes=10))
+    matcher = queries.SizeMatcher(sizes, size_system)
+    lowest = queries.price_steps(points, chosen, start, until, matcher or None)
     return History(
-        since=since,
+        since=start,
         until=until,
-        segments=queries.segments(points, since, until),
-        points=points,
+        currency=chosen,
+        currencies=seen,
+        lowest=lowest,
+        shops=queries.shop_steps(points, chosen, start, until),
+        stats=queries.step_stats(lowest, chosen, until),
         offers=queries.latest_offers(eng, [colorway_id]),
+        observed=bool(points),
     )
 
 

@@ -98,10 +98,11 @@ EXPECTED = {
     "rda_suspect": Decimal("99"),
     "rdb_best": Decimal("160"),
     "rdb_diff_pct": Decimal("6.7"),
-    # 30-day range for Rain Cloud: Kith 150 (10 d), 135 (15 d), 120 (5 d); Concepts 150 (20 d).
+    # 30 days of Rain Cloud's lowest price in sizes 9 / 10: 150 (10 d, Concepts and Kith), 135 at Kith
+    # (15 d: Concepts sells out 10 days ago), 120 at Kith (5 d); Concepts' 99 is held as suspect.
     "rda_30d_lowest": Decimal("120"),
     "rda_30d_highest": Decimal("150"),
-    "rda_30d_average": Decimal("142.50"),
+    "rda_30d_average": Decimal("137.50"),
     "kith_runs": 10,
     "nb_blocked": 3,
     "nb_runs": 4,
@@ -210,13 +211,18 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
             {"size": "10", "availability": "OutOfStock", "price": "120"},
             {"size": "11", "availability": "InStock", "price": "125"},
         ]
+        both = [
+            {"size": "9", "availability": "InStock"},
+            {"size": "10", "availability": "InStock"},
+        ]
+        nine = [{"size": "9", "availability": "InStock"}, {"size": "10", "availability": "OutOfStock"}]
         s.add_all(
             [
-                _obs(k_rda.id, now - 40 * day, "150", "InStock"),
-                _obs(k_rda.id, now - 20 * day, "135", "InStock"),
+                _obs(k_rda.id, now - 40 * day, "150", "InStock", sizes=both),
+                _obs(k_rda.id, now - 20 * day, "135", "InStock", sizes=nine),
                 _obs(k_rda.id, now - 5 * day, "120", "InStock", sizes=sizes_now),
-                _obs(c_rda.id, now - 40 * day, "150", "InStock"),
-                _obs(c_rda.id, now - 10 * day, "150", "OutOfStock"),
+                _obs(c_rda.id, now - 40 * day, "150", "InStock", sizes=nine),
+                _obs(c_rda.id, now - 10 * day, "150", "OutOfStock", sizes=[{"size": "9", "availability": "OutOfStock"}]),
                 _obs(c_rda.id, now - 2 * day, "99", "InStock", suspect=True),
                 _obs(
                     k_rdb.id,
