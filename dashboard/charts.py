@@ -176,7 +176,8 @@ def _y_domain(chart: PriceChart, height: int) -> tuple[list[float], float]:
 
 
 def chart_height(chart: PriceChart, plot: int = 340) -> int:
-    """The chart's whole height (plot, axis, legend) for Streamlit: the legend's rows as a phone shows them."""
+    """The chart's whole height (plot, axis, legend) for Streamlit, with the legend's rows as a phone
+    shows them."""
     rows = -(-len(chart.shops) // 3)
     return plot + 60 + 24 * rows
 

@@ -138,7 +138,7 @@ def event_kind(kind: str | None) -> str:
     return EVENT_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
-DELIVERY_LABELS = {"pending": "Waiting", "sending": "Sending", "sent": "Sent", "failed": "Failed"}
+DELIVERY_LABELS = {"pending": "Pending", "sending": "Sending", "sent": "Sent", "failed": "Failed"}
 
 
 def delivery_status(status: str | None) -> str:

@@ -25,15 +25,17 @@ MUTED = "rgba(128,128,128,0.9)"
 OVERVIEW_CSS = """
 <style>
 .ov{container-type:inline-size;font-size:14px;line-height:1.35}
-.ov-row{display:grid;grid-template-columns:52px minmax(140px,1.3fr) minmax(150px,1.15fr) minmax(120px,1fr)
- minmax(120px,1fr) 172px minmax(112px,.9fr);grid-template-areas:"img name mine any vs spark stock";
- column-gap:12px;align-items:center;padding:8px 6px;border-bottom:1px solid rgba(128,128,128,.22);position:relative}
+.ov-row{display:grid;grid-template-columns:52px minmax(140px,1.3fr) minmax(150px,1.15fr)
+ minmax(120px,1fr) minmax(120px,1fr) 172px minmax(112px,.9fr);
+ grid-template-areas:"img name mine any vs spark stock";column-gap:12px;align-items:center;
+ padding:8px 6px;border-bottom:1px solid rgba(128,128,128,.22);position:relative}
 .ov-row:hover{background:rgba(128,128,128,.07)}
 .ov-head{font-size:12px;color:rgba(128,128,128,1);font-weight:600;padding-top:2px;padding-bottom:4px}
 .ov-head:hover{background:none}
 .c-img{grid-area:img}.c-name{grid-area:name;min-width:0}.c-mine{grid-area:mine}.c-any{grid-area:any}
 .c-vs{grid-area:vs}.c-spark{grid-area:spark}.c-stock{grid-area:stock}
-.c-img img,.c-img .ph{width:52px;height:52px;object-fit:contain;border-radius:8px;background:rgba(128,128,128,.1);display:block}
+.c-img img,.c-img .ph{width:52px;height:52px;object-fit:contain;border-radius:8px;
+ background:rgba(128,128,128,.1);display:block}
 .ov a.open{font-weight:600;color:inherit;text-decoration:none}
 .ov a.open::after{content:"";position:absolute;inset:0;z-index:1}
 .ov a.open:hover{text-decoration:underline}
@@ -42,14 +44,16 @@ OVERVIEW_CSS = """
 .price{font-size:17px;font-weight:700;white-space:nowrap}
 .lbl{display:none;font-size:11px;color:rgba(128,128,128,1);text-transform:uppercase;letter-spacing:.03em}
 .good{color:#1B7F3B}.bad{color:#C62828}.warn{color:#A15C00}.muted{color:rgba(128,128,128,1)}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;
+ white-space:nowrap}
 .badge.good{background:rgba(27,127,59,.12)}.badge.bad{background:rgba(198,40,40,.12)}
 .badge.warn{background:rgba(161,92,0,.12)}.badge.muted{background:rgba(128,128,128,.14)}
 .c-spark img{display:block;width:168px;height:44px}
 @container (max-width:820px){
  .ov-head{display:none}
- .ov-row{grid-template-columns:56px 1fr auto;grid-template-areas:"img name name" "mine mine vs" "any any any"
-  "stock stock spark";row-gap:6px;border:1px solid rgba(128,128,128,.3);border-radius:12px;margin:0 0 10px 0;padding:10px}
+ .ov-row{grid-template-columns:56px 1fr auto;grid-template-areas:"img name name" "mine mine vs"
+  "any any any" "stock stock spark";row-gap:6px;border:1px solid rgba(128,128,128,.3);
+  border-radius:12px;margin:0 0 10px 0;padding:10px}
  .lbl{display:block}
  .c-vs{text-align:right}
  .c-spark{justify-self:end}.c-spark img{width:132px;height:40px}
@@ -68,9 +72,17 @@ TILES_CSS = """
 .tile .at{font-size:12px;color:rgba(128,128,128,1);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .tile .you{font-size:11px;color:#1B7F3B;font-weight:700;text-transform:uppercase}
 .stats{display:flex;flex-wrap:wrap;gap:6px 22px;font-size:14px;line-height:1.3;margin:2px 0 4px}
-.stats div{min-width:0}.stats b{font-size:17px;white-space:nowrap}.stats .sub{font-size:12px;color:rgba(128,128,128,1)}
+.stats div{min-width:0}.stats b{font-size:17px;white-space:nowrap}
+.stats .sub{font-size:12px;color:rgba(128,128,128,1)}
 </style>
 """
+
+
+def _line(x1: float, x2: float, y1: float, y2: float, colour: str, *, width: float, extra: str = "") -> str:
+    return (
+        f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" stroke="{colour}" '
+        f'stroke-width="{width}" {extra}/>'
+    )
 
 
 def _svg_uri(svg: str) -> str:
@@ -102,16 +114,15 @@ def sparkline(
     parts = []
     if list_price is not None:
         ly = y(list_price)
-        parts.append(
-            f'<line x1="0" x2="{width}" y1="{ly:.1f}" y2="{ly:.1f}" stroke="{LIST_COLOR}" stroke-width="1" stroke-dasharray="3 2"/>'
-        )
+        parts.append(_line(0, width, ly, ly, LIST_COLOR, width=1, extra='stroke-dasharray="3 2"'))
     previous: tuple[float, float] | None = None
     for step in steps:
         x0, x1 = x(step.start), x(step.end)
         if step.price is None:
             if step.listed:
+                width_ = max(x1 - x0, 1)
                 parts.append(
-                    f'<rect x="{x0:.1f}" y="{height - 3}" width="{max(x1 - x0, 1):.1f}" height="3" fill="#9E9E9E"/>'
+                    f'<rect x="{x0:.1f}" y="{height - 3}" width="{width_:.1f}" height="3" fill="#9E9E9E"/>'
                 )
             previous = None
             continue
@@ -124,17 +135,16 @@ def sparkline(
             else BAD
         )
         if previous is not None and abs(previous[0] - x0) < 0.01:
-            parts.append(
-                f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{previous[1]:.1f}" y2="{yy:.1f}" stroke="#888" stroke-width="1"/>'
-            )
-        parts.append(
-            f'<line x1="{x0:.1f}" x2="{max(x1, x0 + 1):.1f}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="{colour}" stroke-width="2.2" stroke-linecap="round"/>'
-        )
+            parts.append(_line(x0, x0, previous[1], yy, "#888", width=1))
+        parts.append(_line(x0, max(x1, x0 + 1), yy, yy, colour, width=2.2, extra='stroke-linecap="round"'))
         previous = (x1, yy)
     last = steps[-1]
     if last.price is not None:
         parts.append(f'<circle cx="{x(last.end) - 1.5:.1f}" cy="{y(last.price):.1f}" r="2.6" fill="#222"/>')
-    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">{"".join(parts)}</svg>'
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">{"".join(parts)}</svg>'
+    )
     return _svg_uri(svg)
 
 
@@ -179,7 +189,8 @@ def _mine_cell(row: OverviewRow) -> str:
             return f'{label}<span class="bad"><b>Sold out everywhere</b></span>'
         if row.stock == queries.NOT_LISTED:
             return f'{label}<span class="muted">Not listed yet</span>'
-        return f'{label}<span class="warn"><b>Not in your sizes</b></span><div class="sub">{_e(", ".join(row.colorway.sizes))}</div>'
+        sizes = _e(", ".join(row.colorway.sizes))
+        return f'{label}<span class="warn"><b>Not in your sizes</b></span><div class="sub">{sizes}</div>'
     cls = "good" if row.below_target or row.below_list else ""
     sizes = f" ({_e(', '.join(mine.sizes))})" if mine.sizes else ""
     return (
@@ -208,9 +219,8 @@ def _vs_cell(row: OverviewRow) -> str:
     parts = []
     if row.difference is not None:
         cls = "good" if row.difference < 0 else "bad" if row.difference > 0 else ""
-        parts.append(
-            f'<b class="{cls}">{_e(signed_money(row.difference, currency) or money(row.difference, currency))} ({_e(percent(row.difference_percent))})</b>'
-        )
+        diff = f"{signed_money(row.difference, currency)} ({percent(row.difference_percent)})"
+        parts.append(f'<b class="{cls}">{_e(diff)}</b>')
     facts = [f"list {money(row.list_price, currency)}"] if row.list_price is not None else []
     if row.target_price is not None:
         facts.append(f"target {money(row.target_price, currency)}" + (" ✓" if row.below_target else ""))
@@ -222,28 +232,29 @@ def _vs_cell(row: OverviewRow) -> str:
 
 def _name_cell(row: OverviewRow, tz: ZoneInfo, now: datetime) -> str:
     c = row.colorway
-    changed = (
-        f' · <span title="{_e(when(row.last_changed, tz))}">changed {_e(ago(row.last_changed, now))}</span>'
-        if row.last_changed
-        else ""
-    )
+    changed = ""
+    if row.last_changed:
+        exact = _e(when(row.last_changed, tz))
+        changed = f' · <span title="{exact}">changed {_e(ago(row.last_changed, now))}</span>'
     suspect = "".join(
-        f'<div class="sub warn">⚠ {_e(money(o.price, o.currency))} at {_e(o.source_name)} held as suspect</div>'
+        f'<div class="sub warn">⚠ {_e(money(o.price, o.currency))} at {_e(o.source_name)} held as suspect'
+        "</div>"
         for o in row.suspect
     )
-    return f'<a class="open" href="{_e(colorway_href(c.style_code))}" target="_self">{_e(c.name)}</a><div class="sub">{_e(c.style_code)}{changed}</div>{suspect}'
+    link = f'<a class="open" href="{_e(colorway_href(c.style_code))}" target="_self">{_e(c.name)}</a>'
+    return f'{link}<div class="sub">{_e(c.style_code)}{changed}</div>{suspect}'
 
 
-def _spark_cell(row: OverviewRow, now: datetime) -> str:
+def _spark_cell(row: OverviewRow, tz: ZoneInfo, now: datetime) -> str:
     uri = sparkline(row.sparkline, row.list_price, now)
     if not uri:
         return '<span class="sub">no prices in 30 days</span>'
     prices = [s.price for s in row.sparkline if s.price is not None]
-    span = short_when(row.sparkline[0].start, ZoneInfo("UTC"), now) if row.sparkline else ""
-    alt = f"Lowest price since {span}" + (
-        f": from {money(prices[0], row.currency)} to {money(prices[-1], row.currency)}, low {money(min(prices), row.currency)}"
+    alt = f"Lowest price since {short_when(row.sparkline[0].start, tz, now)}: " + (
+        f"from {money(prices[0], row.currency)} to {money(prices[-1], row.currency)}, "
+        f"low {money(min(prices), row.currency)}"
         if prices
-        else ": none in stock"
+        else "none in stock"
     )
     return f'<img src="{uri}" alt="{_e(alt)}" title="{_e(alt)}"/>'
 
@@ -268,7 +279,7 @@ def overview_html(rows: Sequence[OverviewRow], *, image: dict[str, str], tz: Zon
             f'<div class="c-mine">{_mine_cell(row)}</div>'
             f'<div class="c-any">{_any_cell(row)}</div>'
             f'<div class="c-vs">{_vs_cell(row)}</div>'
-            f'<div class="c-spark">{_spark_cell(row, now)}</div>'
+            f'<div class="c-spark">{_spark_cell(row, tz, now)}</div>'
             f'<div class="c-stock">{_stock_cell(row)}</div>'
             "</div>"
         )
@@ -283,11 +294,16 @@ def size_tiles_html(tiles: Sequence[SizeTile]) -> str:
         you = '<div class="you">your size</div>' if tile.mine else ""
         if tile.price is not None:
             more = f" +{tile.shops_in_stock - 1}" if tile.shops_in_stock > 1 else ""
-            price = f'<div class="pr">{_e(money(tile.price, tile.currency))}</div><div class="at" title="{_e(tile.source_name)}">{_e(tile.source_name)}{_e(more)}</div>'
+            shop = _e(tile.source_name)
+            price = (
+                f'<div class="pr">{_e(money(tile.price, tile.currency))}</div>'
+                f'<div class="at" title="{shop}">{shop}{_e(more)}</div>'
+            )
         else:
             price = '<div class="pr muted">Sold out</div><div class="at">&nbsp;</div>'
+        size = _e(tile.size)
         out.append(
-            f'<div class="{classes}" data-size="{_e(tile.size)}">{you}<div class="sz">{_e(tile.size)}</div>{price}</div>'
+            f'<div class="{classes}" data-size="{size}">{you}<div class="sz">{size}</div>{price}</div>'
         )
     return TILES_CSS + f'<div class="tiles">{"".join(out)}</div>'
 
@@ -295,12 +311,16 @@ def size_tiles_html(tiles: Sequence[SizeTile]) -> str:
 def stats_html(
     stats: Stats, *, list_price: Decimal | None, target: Decimal | None, tz: ZoneInfo, now: datetime
 ) -> str:
-    """The range's statistics in one wrapping line: now, lowest and highest (where, when), average, list, target."""
+    """The range's statistics in one wrapping line: now, lowest and highest (where, when), average, list
+    price and target."""
     cur = stats.currency
 
     def item(name: str, value: Decimal | None, sub: str = "", cls: str = "") -> str:
         shown = money(value, cur) or "—"
-        return f'<div data-stat="{_e(name)}"><span class="sub">{_e(name)}</span><br><b class="{cls}">{_e(shown)}</b> <span class="sub">{_e(sub)}</span></div>'
+        return (
+            f'<div data-stat="{_e(name)}"><span class="sub">{_e(name)}</span><br>'
+            f'<b class="{cls}">{_e(shown)}</b> <span class="sub">{_e(sub)}</span></div>'
+        )
 
     def where(shop: str | None, at: datetime | None) -> str:
         return " · ".join(x for x in (shop or "", short_when(at, tz, now)) if x)

@@ -154,9 +154,7 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
         )
         rho = Colorway(style_code="M2002RHO", name="2002R Grey", line="2002R", watched=False)
         kith = Source(name="Kith", kind="shopify", url="https://kith.example/", last_status="ok")
-        concepts = Source(
-            name="Concepts", kind="shopify", url="https://concepts.example/", last_status="ok"
-        )
+        concepts = Source(name="Concepts", kind="shopify", url="https://concepts.example/", last_status="ok")
         nb = Source(
             name="New Balance",
             kind="page",
@@ -172,9 +170,7 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
         kith.last_checked_at = now - timedelta(minutes=3)
         concepts.last_checked_at = now - timedelta(minutes=4)
 
-        def listing(
-            source: Source, colorway: Colorway | None, ext: str, title: str, **kw: Any
-        ) -> Listing:
+        def listing(source: Source, colorway: Colorway | None, ext: str, title: str, **kw: Any) -> Listing:
             assert source.id
             row = Listing(
                 source_id=source.id,
@@ -216,13 +212,14 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
             {"size": "10", "availability": "InStock"},
         ]
         nine = [{"size": "9", "availability": "InStock"}, {"size": "10", "availability": "OutOfStock"}]
+        none_left = [{"size": "9", "availability": "OutOfStock"}]
         s.add_all(
             [
                 _obs(k_rda.id, now - 40 * day, "150", "InStock", sizes=both),
                 _obs(k_rda.id, now - 20 * day, "135", "InStock", sizes=nine),
                 _obs(k_rda.id, now - 5 * day, "120", "InStock", sizes=sizes_now),
                 _obs(c_rda.id, now - 40 * day, "150", "InStock", sizes=nine),
-                _obs(c_rda.id, now - 10 * day, "150", "OutOfStock", sizes=[{"size": "9", "availability": "OutOfStock"}]),
+                _obs(c_rda.id, now - 10 * day, "150", "OutOfStock", sizes=none_left),
                 _obs(c_rda.id, now - 2 * day, "99", "InStock", suspect=True),
                 _obs(
                     k_rdb.id,
@@ -268,9 +265,7 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
                 )
             )
         # An old run outside the 24 h window must not count.
-        s.add(
-            CheckRun(source_id=nb.id, started_at=now - 3 * day, status="ok", duration_ms=1, requests=1)
-        )
+        s.add(CheckRun(source_id=nb.id, started_at=now - 3 * day, status="ok", duration_ms=1, requests=1))
         ev1 = Event(
             created_at=now - 5 * day,
             kind="price_drop",
@@ -301,9 +296,7 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
         assert ev1.id and ev3.id
         s.add_all(
             [
-                Delivery(
-                    event_id=ev1.id, channel="phone", status="sent", attempts=1, sent_at=now - 5 * day
-                ),
+                Delivery(event_id=ev1.id, channel="phone", status="sent", attempts=1, sent_at=now - 5 * day),
                 Delivery(
                     event_id=ev3.id,
                     channel="phone",

@@ -103,7 +103,8 @@ else:
     )
     st.html(render.stats_html(history.stats, list_price=list_price, target=target, tz=tz, now=now))
     st.caption(
-        f"Bold: {charts.lowest_title(chart).lower()} across shops; thin lines: each shop in any size (click a "
+        f"Bold: {charts.lowest_title(chart).lower()} across shops; thin lines: each shop in any size "
+        "(click a "
         "shop in the legend to bring it forward with its sold-out spans). Grey: nothing in stock. Hover for "
         f"every shop's price; times in {ctx.config.timezone} ({zone_label(tz)}). The wheel scrolls the page: "
         "shift + wheel zooms, shift + drag pans, a double click resets."
