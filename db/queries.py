@@ -104,22 +104,8 @@ class PricePoint:
 
 
 @dataclass(frozen=True)
-class Segment:
-    """A price held by one listing from start to end (observations are change-only)."""
-
-    listing_id: int
-    source_name: str
-    start: datetime
-    end: datetime
-    price: Decimal | None
-    currency: str | None
-    availability: str
-    suspect: bool
-
-
-@dataclass(frozen=True)
 class Stats:
-    """Lowest, highest and time-weighted average of buyable prices over a range."""
+    """A price line's lowest and highest (when and where), time-weighted average and price now."""
 
     currency: str
     lowest: Decimal | None
@@ -501,35 +487,7 @@ def price_points(
     return out
 
 
-def segments(points: Sequence[PricePoint], since: datetime | None, until: datetime) -> list[Segment]:
-    """Step segments: each observation holds until the next one of its listing (or until)."""
-    by_listing: dict[int, list[PricePoint]] = defaultdict(list)
-    for point in points:
-        by_listing[point.listing_id].append(point)
-    out: list[Segment] = []
-    for listing_points in by_listing.values():
-        listing_points.sort(key=lambda p: p.observed_at)
-        for i, point in enumerate(listing_points):
-            end = listing_points[i + 1].observed_at if i + 1 < len(listing_points) else until
-            start = point.observed_at if since is None else max(point.observed_at, since)
-            if end <= start:
-                continue
-            out.append(
-                Segment(
-                    listing_id=point.listing_id,
-                    source_name=point.source_name,
-                    start=start,
-                    end=min(end, until),
-                    price=point.price,
-                    currency=point.currency,
-                    availability=point.availability,
-                    suspect=point.suspect,
-                )
-            )
-    return out
-
-
-def buyable(segment: Segment | Offer | PricePoint) -> bool:
+def buyable(segment: Offer | PricePoint) -> bool:
     """A price someone could pay: present, not suspect, not out of stock."""
     return segment.price is not None and not segment.suspect and segment.availability != OUT_OF_STOCK
 
@@ -543,31 +501,6 @@ def currencies(points: Iterable[PricePoint | Offer], preferred: Iterable[str] = 
     ordered = [c for c in preferred if c in seen]
     ordered += sorted((c for c in seen if c not in ordered), key=lambda c: -seen[c])
     return ordered
-
-
-def range_stats(segs: Sequence[Segment], currency: str, until: datetime) -> Stats:
-    """Keepa-style statistics of buyable prices in one currency over the given segments."""
-    usable = [s for s in segs if s.currency == currency and buyable(s)]
-    if not usable:
-        return Stats(currency, None, None, None, None, None, None)
-    low = min(usable, key=lambda s: (s.price, s.start))
-    prices = [s.price for s in usable if s.price is not None]
-    weighted = sum(
-        (s.price * Decimal((s.end - s.start).total_seconds()) for s in usable if s.price is not None),
-        Decimal(0),
-    )
-    seconds = sum((Decimal((s.end - s.start).total_seconds()) for s in usable), Decimal(0))
-    average = (weighted / seconds).quantize(Decimal("0.01")) if seconds else None
-    now_prices = [s.price for s in usable if s.end >= until and s.price is not None]
-    return Stats(
-        currency=currency,
-        lowest=low.price,
-        lowest_at=low.start,
-        lowest_source=low.source_name,
-        highest=max(prices),
-        average=average,
-        current=min(now_prices) if now_prices else None,
-    )
 
 
 _SIZE_MEMO: dict[tuple[tuple[str, ...], str], dict[tuple[Any, ...], tuple[str, ...]]] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -338,3 +338,95 @@ def sqlite_engine(tmp: Path) -> tuple[str, Engine]:
     """A migrated SQLite database file under tmp."""
     url = f"sqlite:///{tmp / 'tracker.db'}"
     return url, make_engine(url)
+
+
+@dataclass(frozen=True)
+class ShopOffer:
+    """One shop's listing of a colorway as a test lays it out: price, stock and sizes in stock."""
+
+    shop: str
+    price: str
+    in_stock: tuple[str, ...] = ()  # size labels in stock (the rest of SIZES are sold out)
+    availability: str = "InStock"
+    currency: str = "USD"
+    suspect: bool = False
+    size_prices: tuple[tuple[str, str], ...] = ()  # sizes with their own price
+    sizes: tuple[str, ...] = ("8", "9", "9.5", "10", "11", "UK 9.5")
+
+
+OFFERS_CONFIG = """\
+database_url = "{database_url}"
+timezone = "Europe/Paris"
+
+[[colorways]]
+name = "Protection Pack Rain Cloud"
+style_code = "M2002RDA"
+line = "Protection Pack"
+list_price = {{ USD = 150 }}
+target_price = {{ USD = 125 }}
+watched = true
+sizes = [{sizes}]
+"""
+
+
+def seed_offers(engine: Engine, offers: Sequence[ShopOffer], my_sizes: Sequence[str], now: datetime) -> None:
+    """One watched colorway (Rain Cloud, list $150, target $125) and each shop's offer of it now."""
+    with Session(engine) as s:
+        colorway = Colorway(
+            style_code="M2002RDA",
+            name="Protection Pack Rain Cloud",
+            line="Protection Pack",
+            list_prices={"USD": "150"},
+            target_prices={"USD": "125"},
+            sizes=list(my_sizes),
+            watched=True,
+        )
+        s.add(colorway)
+        s.flush()
+        for i, offer in enumerate(offers):
+            source = Source(
+                name=offer.shop, kind="shopify", url=f"https://shop{i}.example/", last_status="ok"
+            )
+            s.add(source)
+            s.flush()
+            assert source.id and colorway.id
+            listing = Listing(
+                source_id=source.id,
+                colorway_id=colorway.id,
+                external_id=f"rda-{i}",
+                url=f"https://shop{i}.example/products/rda",
+                title="2002R Rain Cloud",
+                first_seen_at=now - timedelta(days=3),
+                last_checked_at=now,
+            )
+            s.add(listing)
+            s.flush()
+            assert listing.id
+            own = dict(offer.size_prices)
+            sizes = [
+                {
+                    "size": label,
+                    "availability": "InStock" if label in offer.in_stock else "OutOfStock",
+                    **({"price": own[label]} if label in own else {}),
+                }
+                for label in offer.sizes
+            ]
+            s.add(
+                Observation(
+                    listing_id=listing.id,
+                    observed_at=now - timedelta(hours=i + 1),
+                    price=Decimal(offer.price),
+                    currency=offer.currency,
+                    availability=offer.availability,
+                    sizes=sizes,
+                    suspect=offer.suspect,
+                )
+            )
+        s.commit()
+
+
+def write_offers_config(path: Path, database_url: str, my_sizes: Sequence[str]) -> Path:
+    """The config.toml for seed_offers' colorway, in the collector's sizes."""
+    sizes = ", ".join(f'"{s}"' for s in my_sizes)
+    path.write_text(OFFERS_CONFIG.format(database_url=database_url, sizes=sizes), encoding="utf-8")
+    return path
