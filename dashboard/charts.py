@@ -77,21 +77,14 @@ def lowest_title(chart: PriceChart) -> str:
     return f"Lowest in your sizes ({', '.join(chart.mine)})" if chart.mine else "Lowest in any size"
 
 
-def _x(moment: datetime, tz: ZoneInfo) -> pd.Timestamp:
-    # Wall-clock time in the collector's zone, drawn on a UTC scale: what the axis shows is local time.
-    return pd.Timestamp(moment.astimezone(tz).replace(tzinfo=None))
-
-
 def _local(frame: pd.DataFrame, tz: ZoneInfo, *columns: str) -> pd.DataFrame:
     """The frame with its UTC time columns as naive wall-clock times in tz, converted in one go (a year of
     25 shops is tens of thousands of times; one by one, zone conversion alone costs a second)."""
     for column in columns:
-        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+        local = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+        # Nanoseconds: the browser reads microsecond Arrow timestamps as if they were milliseconds.
+        frame[column] = local.astype("datetime64[ns]")
     return frame
-
-
-def _ms(moment: datetime, tz: ZoneInfo) -> int:
-    return int(_x(moment, tz).value // 1_000_000)
 
 
 def _line_rows(steps: Sequence[Step], **extra: object) -> list[dict[str, object]]:
@@ -145,7 +138,7 @@ def _hover_rows(chart: PriceChart, shop_fields: Mapping[str, str]) -> pd.DataFra
     frame = pd.DataFrame(rows)
     local = pd.to_datetime(frame["time"], utc=True).dt.tz_convert(chart.tz)
     frame["when"] = local.dt.strftime("%Y-%m-%d %H:%M %Z")
-    frame["time"] = local.dt.tz_localize(None)
+    frame["time"] = local.dt.tz_localize(None).astype("datetime64[ns]")
     return frame
 
 
@@ -189,7 +182,8 @@ def price_history(chart: PriceChart, *, height: int = 380) -> alt.LayerChart:
     shown = [s for s in chart.all_shops if s in chart.shops]
     shop_fields = {shop: f"s{i}" for i, shop in enumerate(shown)}
     fmt, ticks = time_axis(chart.since, chart.until)
-    x_scale = alt.Scale(type="utc", domain=[_ms(chart.since, tz), _ms(chart.until, tz)])
+    # The lowest line runs from since to until, so the data's extent is the range (no empty future).
+    x_scale = alt.Scale(type="utc", nice=False)
     x = alt.X(
         "time:T",
         title=None,
@@ -320,7 +314,7 @@ def _marker_layers(chart: PriceChart, x: alt.X, y: alt.Y) -> list[alt.Chart]:
         right = (at - chart.since).total_seconds() / span > 0.6
         marks.append(
             {
-                "time": _x(at, tz),
+                "time": at,
                 "price": float(price),
                 "label": label,
                 "dy": dy,
@@ -330,7 +324,7 @@ def _marker_layers(chart: PriceChart, x: alt.X, y: alt.Y) -> list[alt.Chart]:
         )
     if not marks:
         return []
-    frame = pd.DataFrame(marks)
+    frame = _local(pd.DataFrame(marks), tz, "time")
     points = (
         alt.Chart(frame)
         .mark_point(filled=True, size=80, color=LOWEST_COLOR, stroke="white", strokeWidth=1.5)
@@ -346,7 +340,7 @@ def _marker_layers(chart: PriceChart, x: alt.X, y: alt.Y) -> list[alt.Chart]:
     )
     out: list[alt.Chart] = [points]
     for mark in marks:
-        one = pd.DataFrame([mark])
+        one = frame[frame["kind"] == mark["kind"]]
         base = dict(
             align=mark["align"],
             dx=-6 if mark["align"] == "right" else 6,

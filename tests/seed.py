@@ -430,3 +430,42 @@ def write_offers_config(path: Path, database_url: str, my_sizes: Sequence[str]) 
     sizes = ", ".join(f'"{s}"' for s in my_sizes)
     path.write_text(OFFERS_CONFIG.format(database_url=database_url, sizes=sizes), encoding="utf-8")
     return path
+
+
+def seed_demo(
+    store: Any, clock: Any, db_url: str, config_path: Path, now: datetime, *, last_step: int | None = None
+) -> Path:
+    """The demo's timeline (markdown, sell-out, one size back, a new colorway) played through the real
+    pipeline against the demo store, one step every two days up to now (stopping after last_step when
+    given); returns its config.toml."""
+    import asyncio
+
+    from tracker.config import parse_text
+    from tracker.demo import demo_config_text
+    from tracker.fetch import Fetcher
+    from tracker.notify.plan import plan_deliveries
+    from tracker.pipeline import Pipeline
+
+    text = demo_config_text(store.base_url, data_dir="unused", timezone="Europe/Paris")
+    text = text.replace('database_url = "sqlite:///unused/tracker.db"', f'database_url = "{db_url}"')
+    config_path.write_text(text, encoding="utf-8")
+    config = parse_text(text)
+    engine = make_engine(db_url)
+    steps = len(store.steps) if last_step is None else last_step + 1
+    moments = [
+        now - timedelta(days=2 * (steps - step) - 1, hours=h) for step in range(steps) for h in (12, 0)
+    ]
+
+    async def play() -> None:
+        async with Fetcher(config.defaults) as fetcher:
+            for i, moment in enumerate(moments):
+                clock.set_step(i // 2)
+                pipeline = Pipeline(
+                    config, engine, fetcher, clock=lambda m=moment: m, planner=plan_deliveries
+                )
+                for src in config.sources:
+                    await pipeline.check(src.name)
+
+    asyncio.run(play())
+    engine.dispose()
+    return config_path
