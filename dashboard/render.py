@@ -55,6 +55,7 @@ OVERVIEW_CSS = """
   "any any any" "stock stock spark";row-gap:6px;border:1px solid rgba(128,128,128,.3);
   border-radius:12px;margin:0 0 10px 0;padding:10px}
  .lbl{display:block}
+ .c-any .lbl,.c-any div.sub{display:inline;margin-right:6px}
  .c-vs{text-align:right}
  .c-spark{justify-self:end}.c-spark img{width:132px;height:40px}
 }
