@@ -15,14 +15,17 @@ import random
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -333,32 +336,71 @@ def first_page(config: Path, browser: Any, *, warmed: bool) -> tuple[float, floa
         _stop(proc)
 
 
-def page_loads(
-    config: Path, browser: Any, loads: int, style: str
-) -> dict[str, tuple[list[float], list[float]]]:
-    """Per page, seconds of `loads` warm loads (caches full) and `loads` cold ones (caches cleared)."""
-    from bench.pages import load, page_paths
+@dataclass
+class Loads:
+    """Seconds of one page's loads: opened by its address with full caches and with cleared ones, and
+    reached from the navigation of the running app."""
+
+    warm: list[float] = field(default_factory=list)
+    cold: list[float] = field(default_factory=list)
+    switch: list[float] = field(default_factory=list)
+
+
+def page_loads(config: Path, browser: Any, loads: int, style: str) -> dict[str, Loads]:
+    """Per page, `loads` warm loads (caches full), cold ones (caches cleared first) and switches."""
+    from bench.pages import load, page_paths, switch
     from dashboard.serve import serve
     from dashboard.warm import run_page
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = serve(config, "127.0.0.1", port, wait_warm=True)
-    out: dict[str, tuple[list[float], list[float]]] = {}
+    out: dict[str, Loads] = {}
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for name, path in page_paths(style).items():
+            got = out[name] = Loads()
             load(page, f"{base}/{path}", name)  # fills this page's caches
-            warm = [load(page, f"{base}/{path}", name) for _ in range(loads)]
-            cold = []
+            got.warm = [load(page, f"{base}/{path}", name) for _ in range(loads)]
             for _ in range(loads):
                 run_page(base, "health", clear_cache=True)  # a cheap page, run only to clear the caches
-                cold.append(load(page, f"{base}/{path}", name))
-            out[name] = (warm, cold)
+                got.cold.append(load(page, f"{base}/{path}", name))
+            other = "health" if name != "health" else "alerts"
+            for _ in range(loads):
+                switch(page, other)
+                got.switch.append(switch(page, name))
         page.close()
     finally:
         _stop(proc)
     return out
+
+
+def baseline_loads(browser: Any, loads: int) -> list[float]:
+    """Seconds to load a Streamlit page that only writes a title, served the same way: the floor every
+    page stands on (the app's shell, its websocket, one script run)."""
+    from bench.pages import load
+
+    script = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "baseline.py"
+    script.write_text('import streamlit as st\n\nst.title("Baseline")\n', encoding="utf-8")
+    port = _free_port()
+    argv = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true"]
+    argv += [f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)  # polling the server's health with a deadline
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        load(page, f"http://127.0.0.1:{port}/", "baseline")
+        times = [load(page, f"http://127.0.0.1:{port}/", "baseline") for _ in range(loads)]
+        page.close()
+        return times
+    finally:
+        _stop(proc)
 
 
 def browser_bench(config: Path, loads: int, screenshots: Path | None) -> None:
@@ -375,15 +417,22 @@ def browser_bench(config: Path, loads: int, screenshots: Path | None) -> None:
                 f"first page, visitor arriving {when}: {seconds:.2f} s "
                 f"(server up in {up:.1f} s; target <= 3 s)"
             )
+        base = baseline_loads(browser, loads)
+        floor = _pct(base, 0.5)
+        print(
+            f"baseline (a Streamlit page with only a title): p50 {floor:.2f} s, p95 {_pct(base, 0.95):.2f} s"
+        )
         print(
             f"{'page':<12}{'warm p50':>10}{'warm p95':>10}{'cold p50':>10}{'cold p95':>10}"
-            f"   ({loads} loads each, s)"
+            f"{'switch p50':>12}{'switch p95':>12}{'warm/base':>11}   ({loads} loads each, s)"
         )
-        for name, (warm, cold) in page_loads(config, browser, loads, style).items():
-            flag = "" if _pct(warm, 0.95) <= 1.0 else "  (warm p95 over the 1 s target)"
+        for name, got in page_loads(config, browser, loads, style).items():
+            flag = "" if _pct(got.warm, 0.95) <= 1.0 else "  (warm p95 over the 1 s target)"
             print(
-                f"{name:<12}{_pct(warm, 0.5):>10.2f}{_pct(warm, 0.95):>10.2f}"
-                f"{_pct(cold, 0.5):>10.2f}{_pct(cold, 0.95):>10.2f}{flag}"
+                f"{name:<12}{_pct(got.warm, 0.5):>10.2f}{_pct(got.warm, 0.95):>10.2f}"
+                f"{_pct(got.cold, 0.5):>10.2f}{_pct(got.cold, 0.95):>10.2f}"
+                f"{_pct(got.switch, 0.5):>12.2f}{_pct(got.switch, 0.95):>12.2f}"
+                f"{_pct(got.warm, 0.5) / floor:>10.1f}x{flag}"
             )
         if screenshots is not None:
             port = _free_port()

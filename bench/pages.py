@@ -33,6 +33,17 @@ READY = {
     "watchlist": "[data-testid=stForm]",
     "alerts": "[data-testid=stMetric]",
     "health": "[data-testid=stDataFrame], [data-testid=stAlert]",
+    "baseline": "h1",
+}
+
+
+# The pages' headings, to tell the page reached from the one left (the colorway's is its name).
+TITLES = {
+    "overview": "2002R overview",
+    "releases": "Releases",
+    "watchlist": "Watchlist",
+    "alerts": "Alerts",
+    "health": "Source health",
 }
 
 
@@ -74,6 +85,25 @@ def load(page: Any, url: str, name: str, *, timeout: float = 90.0) -> float:
     return time.perf_counter() - started
 
 
+def switch(page: Any, name: str, *, timeout: float = 90.0) -> float:
+    """Go to a page by its link in the navigation, as a person moves around the running app (no new
+    session, no reload); seconds from the click to its content."""
+    path = page_paths()[name]
+    link = page.locator(f'[data-testid=stSidebarNav] a[href$="/{path}"]').first
+    started = time.perf_counter()
+    link.click()
+    page.wait_for_url(f"**/{path}**", timeout=timeout * 1000)
+    page.wait_for_function(
+        "([sel, title]) => { const h = document.querySelector('h1');"
+        " return h && (!title || h.textContent.trim() === title) && document.querySelector(sel)"
+        " && !document.querySelector('[data-testid=stStatusWidget]')"
+        " && !document.querySelector('[data-stale=true]'); }",
+        arg=[READY[name], TITLES.get(name, "")],
+        timeout=timeout * 1000,
+    )
+    return time.perf_counter() - started
+
+
 @dataclass
 class ChartFacts:
     """What the colorway chart draws, read from its SVG and its tooltip."""
@@ -108,7 +138,8 @@ _CHART_JS = """(lowest) => {
 
 
 _TICKS_READY = """() => Array.from(document.querySelectorAll('.vega-embed svg g.role-axis')).some(
-    g => (g.getAttribute('aria-label') || '').startsWith('X-axis') && g.querySelector('.role-axis-label text'))"""
+    g => (g.getAttribute('aria-label') || '').startsWith('X-axis')
+         && g.querySelector('.role-axis-label text'))"""
 
 
 def _scroll_top(page: Any) -> float:

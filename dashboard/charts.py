@@ -72,9 +72,22 @@ class PriceChart:
     mine: tuple[str, ...] = field(default=())  # the collector's sizes the lowest line is in
 
 
-def lowest_title(chart: PriceChart) -> str:
+class _Datasets:
+    """The chart's data, kept apart from its spec: the spec names each dataset, and Streamlit sends
+    the frames as Arrow. Building a spec with the data inline costs Altair a second on a year."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, pd.DataFrame] = {}
+
+    def __call__(self, frame: pd.DataFrame) -> alt.Chart:
+        name = f"data_{len(self.frames)}"
+        self.frames[name] = frame
+        return alt.Chart(alt.NamedData(name=name))
+
+
+def lowest_title(sizes: Sequence[str]) -> str:
     """What the bold line is: 'Lowest in your sizes (9.5, 10)' or 'Lowest in any size'."""
-    return f"Lowest in your sizes ({', '.join(chart.mine)})" if chart.mine else "Lowest in any size"
+    return f"Lowest in your sizes ({', '.join(sizes)})" if sizes else "Lowest in any size"
 
 
 def _local(frame: pd.DataFrame, tz: ZoneInfo, *columns: str) -> pd.DataFrame:
@@ -175,8 +188,10 @@ def chart_height(chart: PriceChart, plot: int = 340) -> int:
     return plot + 60 + 24 * rows
 
 
-def price_history(chart: PriceChart, *, height: int = 380) -> alt.LayerChart:
-    """The chart: shop lines, the bold lowest line, sold-out spans, rules, markers and the crosshair."""
+def price_history(chart: PriceChart, *, height: int = 380) -> dict[str, Any]:
+    """The chart as a Vega-Lite spec (for st.vega_lite_chart; its "datasets" are DataFrames): shop lines,
+    the bold lowest line, sold-out spans, rules, markers and the crosshair."""
+    ds = _Datasets()
     tz = chart.tz
     colours = dict(zip(chart.all_shops, palette(len(chart.all_shops)), strict=True))
     shown = [s for s in chart.all_shops if s in chart.shops]
@@ -220,11 +235,11 @@ def price_history(chart: PriceChart, *, height: int = 380) -> alt.LayerChart:
     colour = alt.Color(
         "shop:N", scale=alt.Scale(domain=shown, range=[colours[s] for s in shown]), legend=legend
     )
-    layers += _sold_out_layers(chart, colour, pick, x)
+    layers += _sold_out_layers(chart, colour, pick, x, ds)
     shop_rows = [r for shop in shown for r in _line_rows(chart.shops[shop], shop=shop)]
     lines = _local(pd.DataFrame(shop_rows, columns=["time", "price", "shop"]), tz, "time")
     layers.append(
-        alt.Chart(lines)
+        ds(lines)
         .mark_line(interpolate="step-after", strokeCap="round")
         .encode(
             x=x,
@@ -235,32 +250,37 @@ def price_history(chart: PriceChart, *, height: int = 380) -> alt.LayerChart:
         )
         .add_params(pick, zoom)
     )
-    lowest_rows = _line_rows(chart.lowest, line=lowest_title(chart))
+    lowest_rows = _line_rows(chart.lowest, line=lowest_title(chart.mine))
     lowest = _local(pd.DataFrame(lowest_rows, columns=["time", "price", "line"]), tz, "time")
     layers.append(
-        alt.Chart(lowest)
+        ds(lowest)
         .mark_line(interpolate="step-after", color=LOWEST_COLOR, strokeWidth=LOWEST_WIDTH, strokeJoin="round")
         .encode(x=x, y=y)
     )
-    layers += _marker_layers(chart, x, y)
-    layers += _rule_layers(chart, y, px_per_unit)
+    layers += _marker_layers(chart, x, y, ds)
+    layers += _rule_layers(chart, y, px_per_unit, ds)
     hover_rows = _hover_rows(chart, shop_fields)
-    tooltip = [alt.Tooltip("when:N", title="When"), alt.Tooltip("lowest:N", title=lowest_title(chart))]
+    tooltip = [alt.Tooltip("when:N", title="When"), alt.Tooltip("lowest:N", title=lowest_title(chart.mine))]
     tooltip += [alt.Tooltip(f"{shop_fields[s]}:N", title=s) for s in shown]
     layers.append(
-        alt.Chart(hover_rows)
+        ds(hover_rows)
         .mark_rule(color="#444", strokeWidth=1)
         .encode(x=x, opacity=alt.condition(hover, alt.value(0.55), alt.value(0.0)), tooltip=tooltip)
         .add_params(hover)
     )
-    return (
+    spec: dict[str, Any] = (
         alt.layer(*layers)
         .properties(height=height, usermeta={"embedOptions": {"renderer": "svg", "actions": False}})
         .configure_legend(symbolStrokeWidth=3, symbolOpacity=1, labelFontSize=12, titleFontSize=12)
+        .to_dict()
     )
+    spec["datasets"] = ds.frames
+    return spec
 
 
-def _sold_out_layers(chart: PriceChart, colour: alt.Color, pick: Any, x: alt.X) -> list[alt.Chart]:
+def _sold_out_layers(
+    chart: PriceChart, colour: alt.Color, pick: Any, x: alt.X, ds: _Datasets
+) -> list[alt.Chart]:
     """Grey where nothing was in stock anywhere (in the collector's sizes); a shop's own sold-out spans
     only while its legend entry is picked, so 25 shops never pile into a grey wash."""
     tz = chart.tz
@@ -271,9 +291,7 @@ def _sold_out_layers(chart: PriceChart, colour: alt.Color, pick: Any, x: alt.X) 
     )
     nowhere = _local(nowhere, tz, "time", "end")
     if not nowhere.empty:
-        layers.append(
-            alt.Chart(nowhere).mark_rect(color=SOLD_OUT_COLOR, opacity=0.22).encode(x=x, x2="end:T")
-        )
+        layers.append(ds(nowhere).mark_rect(color=SOLD_OUT_COLOR, opacity=0.22).encode(x=x, x2="end:T"))
     spans = pd.DataFrame(
         [
             {"time": s.start, "end": s.end, "shop": shop}
@@ -286,7 +304,7 @@ def _sold_out_layers(chart: PriceChart, colour: alt.Color, pick: Any, x: alt.X) 
     spans = _local(spans, tz, "time", "end")
     if not spans.empty:
         layers.append(
-            alt.Chart(spans)
+            ds(spans)
             .mark_rect(opacity=0.16)
             .encode(
                 x=x,
@@ -299,7 +317,7 @@ def _sold_out_layers(chart: PriceChart, colour: alt.Color, pick: Any, x: alt.X) 
     return layers
 
 
-def _marker_layers(chart: PriceChart, x: alt.X, y: alt.Y) -> list[alt.Chart]:
+def _marker_layers(chart: PriceChart, x: alt.X, y: alt.Y, ds: _Datasets) -> list[alt.Chart]:
     """Lowest and highest of the bold line, each with its price, shop and date."""
     stats, tz = chart.stats, chart.tz
     marks = []
@@ -326,7 +344,7 @@ def _marker_layers(chart: PriceChart, x: alt.X, y: alt.Y) -> list[alt.Chart]:
         return []
     frame = _local(pd.DataFrame(marks), tz, "time")
     points = (
-        alt.Chart(frame)
+        ds(frame)
         .mark_point(filled=True, size=80, color=LOWEST_COLOR, stroke="white", strokeWidth=1.5)
         .encode(
             x=x,
@@ -349,15 +367,15 @@ def _marker_layers(chart: PriceChart, x: alt.X, y: alt.Y) -> list[alt.Chart]:
             fontWeight="bold",
         )
         out.append(
-            alt.Chart(one)
+            ds(one)
             .mark_text(**base, stroke="white", strokeWidth=4, strokeJoin="round")
             .encode(x=x, y=y, text="label:N")
         )
-        out.append(alt.Chart(one).mark_text(**base, color=LOWEST_COLOR).encode(x=x, y=y, text="label:N"))
+        out.append(ds(one).mark_text(**base, color=LOWEST_COLOR).encode(x=x, y=y, text="label:N"))
     return out
 
 
-def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float) -> list[alt.Chart]:
+def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float, ds: _Datasets) -> list[alt.Chart]:
     """List price and target: dashed rules over every line, labelled at the right edge on a white halo."""
     rules = []
     if chart.list_price is not None:
@@ -383,7 +401,7 @@ def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float) -> list[alt.Ch
     layers: list[alt.Chart] = []
     for kind, price, label, colour, dash in rules:
         frame = pd.DataFrame([{"price": float(price), "label": label, "kind": kind}])
-        layers.append(alt.Chart(frame).mark_rule(color=colour, strokeDash=dash, size=2).encode(y=y))
+        layers.append(ds(frame).mark_rule(color=colour, strokeDash=dash, size=2).encode(y=y))
         # Labels sit above their rule; a target close under the list price gets its label below.
         close = (
             chart.list_price is not None
@@ -393,9 +411,9 @@ def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float) -> list[alt.Ch
         dy = 12 if kind == "target" and close and chart.target <= chart.list_price else -8  # type: ignore[operator]
         base = dict(align="right", x="width", dx=-6, dy=dy, fontSize=12, fontWeight="bold")
         layers.append(
-            alt.Chart(frame)
+            ds(frame)
             .mark_text(**base, stroke="white", strokeWidth=5, strokeJoin="round")
             .encode(y=y, text="label:N")
         )
-        layers.append(alt.Chart(frame).mark_text(**base, color=colour).encode(y=y, text="label:N"))
+        layers.append(ds(frame).mark_text(**base, color=colour).encode(y=y, text="label:N"))
     return layers

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -136,6 +139,44 @@ def history(
         offers=queries.latest_offers(eng, [colorway_id]),
         observed=bool(points),
     )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+def price_chart(
+    url: str,
+    colorway_id: int,
+    days: int | None,
+    *,
+    currency: str,
+    preferred: tuple[str, ...],
+    sizes: tuple[str, ...],
+    size_system: str,
+    shown: tuple[str, ...],
+    list_price: Decimal | None,
+    target: Decimal | None,
+    timezone: str,
+) -> tuple[dict[str, Any], int]:
+    """The colorway chart's Vega-Lite spec (its datasets as DataFrames) and its height, built once per
+    range and shops shown: building it is most of the colorway page's time."""
+    from dashboard import charts  # Altair is only needed on this page
+
+    found = history(
+        url, colorway_id, days, currency=currency, preferred=preferred, sizes=sizes, size_system=size_system
+    )
+    chart = charts.PriceChart(
+        currency=found.currency,
+        tz=ZoneInfo(timezone),
+        since=found.since,
+        until=found.until,
+        lowest=found.lowest,
+        shops={s: found.shops[s] for s in shown if s in found.shops},
+        all_shops=list(found.shops),
+        stats=found.stats,
+        list_price=list_price,
+        target=target,
+        mine=sizes,
+    )
+    return charts.price_history(chart), charts.chart_height(chart)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 from google.protobuf.message import DecodeError
@@ -54,8 +55,14 @@ async def _run(base_url: str, page: str, *, clear_cache: bool, timeout: float) -
 
 
 def run_page(base_url: str, page: str = "", *, clear_cache: bool = False, timeout: float = 120.0) -> float:
-    """Run one page of the dashboard at base_url to its end (its caches cleared first when asked)."""
-    return asyncio.run(_run(base_url, page, clear_cache=clear_cache, timeout=timeout))
+    """Run one page of the dashboard at base_url to its end (its caches cleared first when asked).
+
+    The session runs on a thread of its own, so a caller already inside an event loop (a browser
+    driver, a test) can use it too."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(
+            asyncio.run, _run(base_url, page, clear_cache=clear_cache, timeout=timeout)
+        ).result()
 
 
 def warm(base_url: str, pages: tuple[str, ...] = PAGES) -> bool:

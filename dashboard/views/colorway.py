@@ -85,25 +85,24 @@ else:
                 )
                 or shop_names
             )
-    chart = charts.PriceChart(
+    spec, height = data.price_chart(
+        ctx.url,
+        colorway.id,
+        data.RANGES[range_label],
         currency=currency,
-        tz=tz,
-        since=history.since,
-        until=history.until,
-        lowest=history.lowest,
-        shops={s: history.shops[s] for s in shown},
-        all_shops=shop_names,
-        stats=history.stats,
+        preferred=tuple(colorway.list_prices),
+        sizes=colorway.sizes,
+        size_system=ctx.config.size_system,
+        shown=tuple(shown),
         list_price=list_price,
         target=target,
-        mine=colorway.sizes,
+        timezone=ctx.config.timezone,
     )
-    st.altair_chart(
-        charts.price_history(chart), width="stretch", height=charts.chart_height(chart), key="price_chart"
-    )
+    st.vega_lite_chart(spec=spec, width="stretch", height=height, key="price_chart")
+    lowest = charts.lowest_title(colorway.sizes)
     st.html(render.stats_html(history.stats, list_price=list_price, target=target, tz=tz, now=now))
     st.caption(
-        f"Bold: {charts.lowest_title(chart).lower()} across shops; thin lines: each shop in any size "
+        f"Bold: {lowest.lower()} across shops; thin lines: each shop in any size "
         "(click a "
         "shop in the legend to bring it forward with its sold-out spans). Grey: nothing in stock. Hover for "
         f"every shop's price; times in {ctx.config.timezone} ({zone_label(tz)}). The wheel scrolls the page: "
