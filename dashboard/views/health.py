@@ -59,6 +59,21 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     key="health_table",
+    # What tells a working shop from a failing one first; a phone scrolls to the rest.
+    column_order=[
+        "source",
+        "status",
+        "error rate %",
+        "last check",
+        "checks (24 h)",
+        "blocked",
+        "not modified %",
+        "last error",
+        "mean ms",
+        "broken",
+        "enabled",
+        "kind",
+    ],
     column_config={
         "last check": st.column_config.TextColumn("Last check"),
         "checks (24 h)": st.column_config.NumberColumn("Checks (24 h)", format="localized"),
