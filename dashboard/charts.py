@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import altair as alt
 import pandas as pd
 
-from dashboard.format import money, short_when
+from dashboard.format import money, short_date
 from db.queries import Stats, Step
 
 LIST_PRICE_COLOR = "#E4572E"  # one colour for the list price everywhere (the browser test looks for it)
@@ -257,7 +257,7 @@ def price_history(chart: PriceChart, *, height: int = 380) -> dict[str, Any]:
         .mark_line(interpolate="step-after", color=LOWEST_COLOR, strokeWidth=LOWEST_WIDTH, strokeJoin="round")
         .encode(x=x, y=y)
     )
-    layers += _marker_layers(chart, x, y, ds)
+    layers += _marker_layers(chart, x, y, ds, px_per_unit)
     layers += _rule_layers(chart, y, px_per_unit, ds)
     hover_rows = _hover_rows(chart, shop_fields)
     tooltip = [alt.Tooltip("when:N", title="When"), alt.Tooltip("lowest:N", title=lowest_title(chart.mine))]
@@ -317,18 +317,25 @@ def _sold_out_layers(
     return layers
 
 
-def _marker_layers(chart: PriceChart, x: alt.X, y: alt.Y, ds: _Datasets) -> list[alt.Chart]:
-    """Lowest and highest of the bold line, each with its price, shop and date."""
+def _marker_layers(
+    chart: PriceChart, x: alt.X, y: alt.Y, ds: _Datasets, px_per_unit: float
+) -> list[alt.Chart]:
+    """Lowest and highest of the bold line, each with its price, shop and date; a label that would sit
+    on a rule's label (the highest on the list price, say) goes to the marker's other side."""
     stats, tz = chart.stats, chart.tz
     marks = []
     span = (chart.until - chart.since).total_seconds() or 1.0
-    for name, price, at, shop, dy in (
+    rules = [float(v) for v in (chart.list_price, chart.target) if v is not None]
+    for name, price, at, shop, side in (
         ("Lowest", stats.lowest, stats.lowest_at, stats.lowest_source, 16),
         ("Highest", stats.highest, stats.highest_at, stats.highest_source, -12),
     ):
         if price is None or at is None or (name == "Highest" and price == stats.lowest):
             continue
-        label = f"{name} {money(price, chart.currency)} · {shop} · {short_when(at, tz, chart.until)}"
+        dy = side
+        if any(abs(float(price) - r) * px_per_unit < 18 for r in rules):
+            dy = 16 if side < 0 else -12
+        label = f"{name} {money(price, chart.currency)} · {shop} · {short_date(at, tz, chart.until)}"
         right = (at - chart.since).total_seconds() / span > 0.6
         marks.append(
             {

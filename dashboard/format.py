@@ -90,6 +90,15 @@ def short_when(moment: datetime | None, tz: ZoneInfo, now: datetime | None = Non
     return local.strftime("%Y-%m-%d")
 
 
+def short_date(moment: datetime | None, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """A day in the user's zone: Mar 3, or Mar 3, 2025 when it is not this year."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    year = (now or datetime.now(tz)).astimezone(tz).year
+    return local.strftime("%b %-d" if local.year == year else "%b %-d, %Y")
+
+
 def ago(moment: datetime | None, now: datetime) -> str:
     """How long ago: 'just now', '5 min ago', '3 h ago', '4 d ago'."""
     if moment is None:
