@@ -88,11 +88,12 @@ def load(page: Any, url: str, name: str, *, timeout: float = 90.0) -> float:
 def switch(page: Any, name: str, *, timeout: float = 90.0) -> float:
     """Go to a page by its link in the navigation, as a person moves around the running app (no new
     session, no reload); seconds from the click to its content."""
-    path = page_paths()[name]
+    # The overview is the default page: its link is the app's root.
+    path = "" if name == "overview" else page_paths()[name]
     link = page.locator(f'[data-testid=stSidebarNav] a[href$="/{path}"]').first
     started = time.perf_counter()
     link.click()
-    page.wait_for_url(f"**/{path}**", timeout=timeout * 1000)
+    page.wait_for_url(f"**/{path}" if not path else f"**/{path}**", timeout=timeout * 1000)
     page.wait_for_function(
         "([sel, title]) => { const h = document.querySelector('h1');"
         " return h && (!title || h.textContent.trim() === title) && document.querySelector(sel)"
