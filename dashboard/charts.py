@@ -80,7 +80,7 @@ class _Datasets:
         self.frames: dict[str, pd.DataFrame] = {}
 
     def __call__(self, frame: pd.DataFrame) -> alt.Chart:
-        name = f"data_{len(self.frames)}"
+        name = f"prices_{len(self.frames)}"  # Vega names its own data data_0, data_1...: never those
         self.frames[name] = frame
         return alt.Chart(alt.NamedData(name=name))
 
