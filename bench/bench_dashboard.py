@@ -1,9 +1,11 @@
 """Dashboard benchmark: a year of five-minute checks for 30 colorways x 25 shops, then page timings.
 
-Prints the time of each page's queries (target <= 200 ms) and the time to first render of the
-colorway chart in Chromium (target <= 2 s).
+Prints the time of each page's queries (target <= 200 ms), then in Chromium: the first page after a
+server start (target <= 3 s), and each page warm and cold, p50 / p95 over 10 loads (target: warm
+p95 <= 1 s). --screenshots DIR saves every page at 1400x1000 and 390x844.
 
-    python -m bench.bench_dashboard [--days 365] [--no-browser] [--database-url URL]
+    python -m bench.bench_dashboard [--days 365] [--database-url URL] [--no-browser] [--loads 10]
+                                    [--screenshots test-output]
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import random
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -37,6 +42,42 @@ def _tables() -> dict[str, Any]:
     return dict(SQLModel.metadata.tables)
 
 
+def _next_price(rnd: random.Random, price: Decimal, list_price: Decimal) -> Decimal:
+    """A shop's next price: small moves around the list price, now and then a markdown or its end."""
+    if rnd.random() < 0.04:
+        return (list_price * Decimal(rnd.choice(["0.7", "0.75", "0.8"]))).quantize(Decimal("1"))
+    if price < list_price and rnd.random() < 0.15:
+        return list_price  # the sale ends
+    step = Decimal(rnd.choice([-10, -5, -5, 0, 5, 5, 10]))
+    return min(max(price + step, list_price * Decimal("0.6")), list_price * Decimal("1.25")).quantize(
+        Decimal("1")
+    )
+
+
+def config_text(database_url: str, timezone: str = "America/New_York") -> str:
+    """A config.toml for the generated catalogue: every colorway watched, in sizes 9 and 10."""
+    lines = [f'database_url = "{database_url}"', f'timezone = "{timezone}"', ""]
+    for i in range(COLORWAYS):
+        pack = i < 6
+        lines += [
+            "[[colorways]]",
+            f'name = "2002R colorway {i:02d}"',
+            f'style_code = "{style_code(i)}"',
+            f'line = "{"Protection Pack" if pack else "2002R"}"',
+            f"list_price = {{ USD = {150 if pack else 130} }}",
+            f"target_price = {{ USD = {120 if pack else 105} }}",
+            'sizes = ["9", "10"]',
+            "watched = true",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def style_code(i: int) -> str:
+    """The generated colorway's style code: M2002RAA, M2002RAB..."""
+    return f"M2002R{chr(65 + i // 26)}{chr(65 + i % 26)}"
+
+
 def generate(engine: Engine, now: datetime, days: int, seed: int = 2002) -> dict[str, int]:
     """Fill the database the way the pipeline would: change-only observations, a run per check."""
     rnd = random.Random(seed)
@@ -48,11 +89,11 @@ def generate(engine: Engine, now: datetime, days: int, seed: int = 2002) -> dict
             t["colorways"].insert(),
             [
                 {
-                    "style_code": f"M2002R{chr(65 + i // 26)}{chr(65 + i % 26)}",
+                    "style_code": style_code(i),
                     "name": f"2002R colorway {i:02d}",
                     "line": "Protection Pack" if i < 6 else "2002R",
                     "list_prices": {"USD": "150" if i < 6 else "130"},
-                    "target_prices": {},
+                    "target_prices": {"USD": "120" if i < 6 else "105"},
                     "sizes": ["9", "10"],
                     "watched": True,
                     "in_config": True,
@@ -101,15 +142,14 @@ def generate(engine: Engine, now: datetime, days: int, seed: int = 2002) -> dict
         events: list[dict[str, Any]] = []
         for lid in range(1, len(listings) + 1):
             moment = start
-            price = Decimal(150 if (lid - 1) // SHOPS < 6 else 130)
+            list_price = Decimal(150 if (lid - 1) // SHOPS < 6 else 130)
+            price = list_price
             while moment < now:
                 in_stock = rnd.random() > 0.25
                 sizes = [
                     {
                         "size": z,
-                        "availability": "InStock"
-                        if in_stock and rnd.random() > 0.4
-                        else "OutOfStock",
+                        "availability": "InStock" if in_stock and rnd.random() > 0.4 else "OutOfStock",
                         "price": str(price),
                     }
                     for z in SIZES
@@ -137,7 +177,7 @@ def generate(engine: Engine, now: datetime, days: int, seed: int = 2002) -> dict
                             "data": {"price": str(price)},
                         }
                     )
-                price = max(Decimal(60), price + Decimal(rnd.choice([-15, -10, -5, 5, 10])))
+                price = _next_price(rnd, price, list_price)
                 moment += timedelta(hours=rnd.uniform(24, 80))  # about 3 changes a week
         for i in range(0, len(obs), 20_000):
             conn.execute(t["observations"].insert(), obs[i : i + 20_000])
@@ -165,7 +205,7 @@ def generate(engine: Engine, now: datetime, days: int, seed: int = 2002) -> dict
             [
                 {
                     "colorway_id": c + 1,
-                    "style_code": f"M2002R{chr(65 + c // 26)}{chr(65 + c % 26)}",
+                    "style_code": style_code(c),
                     "region": "global",
                     "release_date": (now + timedelta(days=c - 10)).date(),
                     "live": False,
@@ -233,9 +273,10 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, Callable[[], Any]]:
     def colorway(days: int | None) -> Callable[[], None]:
         def run() -> None:
             since = None if days is None else now - timedelta(days=days)
-            points = queries.price_points(engine, [1], since)
-            segs = queries.segments(points, since or min(p.observed_at for p in points), now)
-            queries.range_stats(segs, "USD", now)
+            points = queries.price_points(engine, [1], since, with_sizes=True)
+            lowest = queries.price_steps(points, "USD", since, now, queries.SizeMatcher(["9", "10"]))
+            queries.shop_steps(points, "USD", since, now)
+            queries.step_stats(lowest, "USD", now)
             queries.latest_offers(engine, [1])
             queries.events(engine, colorway_id=1)
 
@@ -244,6 +285,7 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, Callable[[], Any]]:
     return {
         "overview": overview,
         "colorway 30 d": colorway(30),
+        "colorway 1 y": colorway(365),
         "colorway all": colorway(None),
         "releases": lambda: queries.releases(engine),
         "alerts": lambda: (
@@ -255,85 +297,192 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, Callable[[], Any]]:
     }
 
 
-def browser_render(config: Path, runs: int = 3) -> list[float]:
-    """Seconds from navigation to the colorway chart's canvas, in Chromium."""
-    from playwright.sync_api import sync_playwright
-
-    from dashboard.serve import serve
-
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    proc = serve(config, "127.0.0.1", port)
-    out = []
+        return int(s.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                headless=True,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
-            for _ in range(runs):
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                t0 = time.perf_counter()
-                page.goto(
-                    f"http://127.0.0.1:{port}/colorway?style=M2002RAA",
-                    wait_until="domcontentloaded",
-                )
-                page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=60_000)
-                out.append(time.perf_counter() - t0)
-                page.close()
-            browser.close()
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def first_page(config: Path, browser: Any, *, warmed: bool) -> tuple[float, float]:
+    """(seconds from launching the server to the overview shown, of which the server's own start):
+    the visitor arrives as soon as the server answers, or once its warm-up is done."""
+    from bench.pages import load
+    from dashboard.serve import serve
+
+    port = _free_port()
+    started = time.perf_counter()
+    proc = serve(config, "127.0.0.1", port, wait_warm=warmed)
+    up = time.perf_counter() - started
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        t0 = time.perf_counter()
+        load(page, f"http://127.0.0.1:{port}/", "overview")
+        page.close()
+        return time.perf_counter() - t0, up
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
+
+
+@dataclass
+class Loads:
+    """Seconds of one page's loads: opened by its address with full caches and with cleared ones, and
+    reached from the navigation of the running app."""
+
+    warm: list[float] = field(default_factory=list)
+    cold: list[float] = field(default_factory=list)
+    switch: list[float] = field(default_factory=list)
+
+
+def page_loads(config: Path, browser: Any, loads: int, style: str) -> dict[str, Loads]:
+    """Per page, `loads` warm loads (caches full), cold ones (caches cleared first) and switches."""
+    from bench.pages import load, page_paths, switch
+    from dashboard.serve import serve
+    from dashboard.warm import run_page
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = serve(config, "127.0.0.1", port, wait_warm=True)
+    out: dict[str, Loads] = {}
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for name, path in page_paths(style).items():
+            got = out[name] = Loads()
+            load(page, f"{base}/{path}", name)  # fills this page's caches
+            got.warm = [load(page, f"{base}/{path}", name) for _ in range(loads)]
+            for _ in range(loads):
+                run_page(base, "health", clear_cache=True)  # a cheap page, run only to clear the caches
+                got.cold.append(load(page, f"{base}/{path}", name))
+            other = "health" if name != "health" else "alerts"
+            for _ in range(loads):
+                switch(page, other)
+                got.switch.append(switch(page, name))
+        page.close()
+    finally:
+        _stop(proc)
     return out
 
 
+def baseline_loads(browser: Any, loads: int) -> list[float]:
+    """Seconds to load a Streamlit page that only writes a title, served the same way: the floor every
+    page stands on (the app's shell, its websocket, one script run)."""
+    from bench.pages import load
+
+    script = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "baseline.py"
+    script.write_text('import streamlit as st\n\nst.title("Baseline")\n', encoding="utf-8")
+    port = _free_port()
+    argv = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true"]
+    argv += [f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)  # polling the server's health with a deadline
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        load(page, f"http://127.0.0.1:{port}/", "baseline")
+        times = [load(page, f"http://127.0.0.1:{port}/", "baseline") for _ in range(loads)]
+        page.close()
+        return times
+    finally:
+        _stop(proc)
+
+
+def browser_bench(config: Path, loads: int, screenshots: Path | None) -> None:
+    """First page after a server start, then each page warm and cold, p50 / p95; screenshots."""
+    from bench.pages import chromium, page_paths, screenshot_all
+    from dashboard.serve import serve
+
+    style = style_code(1)
+    with chromium() as browser:
+        for warmed in (False, True):
+            seconds, up = first_page(config, browser, warmed=warmed)
+            when = "after its warm-up" if warmed else "as soon as it answers"
+            print(
+                f"first page, visitor arriving {when}: {seconds:.2f} s "
+                f"(server up in {up:.1f} s; target <= 3 s)"
+            )
+        base = baseline_loads(browser, loads)
+        floor = _pct(base, 0.5)
+        print(
+            f"baseline (a Streamlit page with only a title): p50 {floor:.2f} s, p95 {_pct(base, 0.95):.2f} s"
+        )
+        print(
+            f"{'page':<12}{'warm p50':>10}{'warm p95':>10}{'cold p50':>10}{'cold p95':>10}"
+            f"{'switch p50':>12}{'switch p95':>12}{'warm/base':>11}   ({loads} loads each, s)"
+        )
+        for name, got in page_loads(config, browser, loads, style).items():
+            flag = "" if _pct(got.warm, 0.95) <= 1.0 else "  (warm p95 over the 1 s target)"
+            print(
+                f"{name:<12}{_pct(got.warm, 0.5):>10.2f}{_pct(got.warm, 0.95):>10.2f}"
+                f"{_pct(got.cold, 0.5):>10.2f}{_pct(got.cold, 0.95):>10.2f}"
+                f"{_pct(got.switch, 0.5):>12.2f}{_pct(got.switch, 0.95):>12.2f}"
+                f"{_pct(got.warm, 0.5) / floor:>10.1f}x{flag}"
+            )
+        if screenshots is not None:
+            port = _free_port()
+            proc = serve(config, "127.0.0.1", port, wait_warm=True)
+            try:
+                paths = page_paths(style, "1y")
+                for visit in screenshot_all(browser, f"http://127.0.0.1:{port}", screenshots, paths, "year"):
+                    print(f"screenshot {visit.screenshot} ({visit.seconds:.1f} s)")
+            finally:
+                _stop(proc)
+
+
 def main() -> None:
-    """Generate, time, print."""
+    """Generate (or reuse), time the queries, then the pages in Chromium."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument(
-        "--database-url", help="an empty database to fill (default: a temporary SQLite file)"
+        "--database-url",
+        help="a database to fill (default: a temporary SQLite file); one already filled is reused",
     )
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--loads", type=int, default=10, help="page loads per measure (default 10)")
+    parser.add_argument(
+        "--screenshots", type=Path, help="save every page of the year of data under this folder"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     engine = make_engine(url)
     now = datetime.now(UTC)
-    t0 = time.perf_counter()
-    counts = generate(engine, now, args.days)
-    print(
-        f"generated in {time.perf_counter() - t0:.0f} s: "
-        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
-    )
-    print(f"{'page':<16}{'first ms':>10}{'median ms':>11}")
+    if queries.table_counts(engine)["colorways"]:
+        newest = queries.last_checked(engine)
+        now = newest or now
+        print(f"reusing {url}: " + ", ".join(f"{k} {v:,}" for k, v in queries.table_counts(engine).items()))
+    else:
+        t0 = time.perf_counter()
+        counts = generate(engine, now, args.days)
+        print(
+            f"generated in {time.perf_counter() - t0:.0f} s: "
+            + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        )
+    print(f"{'queries':<16}{'first ms':>10}{'median ms':>11}")
     for name, fn in page_queries(engine, now).items():
         first, median = timed(fn)
         flag = "" if median <= 200 else "  (over the 200 ms target)"
         print(f"{name:<16}{first:>10.1f}{median:>11.1f}{flag}")
     if not args.no_browser:
         config = tmp / "config.toml"
-        config.write_text(f'database_url = "{url}"\n', encoding="utf-8")
-        renders = browser_render(config)
-        print(
-            "colorway page, navigation to chart: "
-            + ", ".join(f"{r:.2f} s" for r in renders)
-            + f" (median {statistics.median(renders):.2f} s; first one includes the server's cold start)"
-        )
+        config.write_text(config_text(url), encoding="utf-8")
+        browser_bench(config, args.loads, args.screenshots)
 
 
 if __name__ == "__main__":

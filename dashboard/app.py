@@ -70,7 +70,9 @@ else:
         live.watch(ctx.url)
     st.navigation(
         [
-            st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+            st.Page(
+                "views/overview.py", title="Overview", icon=":material/dashboard:", default=True, url_path=""
+            ),
             st.Page("views/colorway.py", title="Colorway", icon=":material/show_chart:"),
             st.Page("views/releases.py", title="Releases", icon=":material/event:"),
             st.Page("views/watchlist.py", title="Watchlist", icon=":material/edit_note:"),
@@ -83,5 +85,7 @@ else:
             ),
             st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
             st.Page("views/health.py", title="Health", icon=":material/monitor_heart:"),
+            # /overview, bookmarked or typed, is the overview too (the default page's own address is /).
+            st.Page("views/overview.py", title="Overview", url_path="overview", visibility="hidden"),
         ]
     ).run()

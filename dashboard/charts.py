@@ -1,126 +1,426 @@
-"""Altair charts: price history as step lines with the list-price rule and sold-out spans."""
+"""Altair charts: a colorway's price history as Keepa draws it.
+
+One bold line is the lowest in-stock price across shops (in the collector's sizes when they gave
+any); every shop is a thin, muted line that a click on its legend entry brings forward (with its
+sold-out spans). List price and target are labelled rules drawn over the lines. One crosshair
+tooltip lists every shown shop's price at that moment, with currency and local time. The wheel
+scrolls the page; zooming is shift + wheel, panning shift + drag, a double click resets.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import colorsys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import altair as alt
 import pandas as pd
 
-from dashboard.format import money
-from db.queries import OUT_OF_STOCK, Segment, buyable
+from dashboard.format import money, short_date
+from db.queries import Stats, Step
 
 LIST_PRICE_COLOR = "#E4572E"  # one colour for the list price everywhere (the browser test looks for it)
+TARGET_COLOR = "#0B7A75"
+LOWEST_COLOR = "#14142B"
 SOLD_OUT_COLOR = "#9E9E9E"
-SUSPECT_COLOR = "#F2A900"
+LOWEST_WIDTH = 3.5
+SHOP_WIDTH = 1.3
+SHOP_OPACITY = 0.4
+# Hues shop lines never take, so no shop is mistaken for a rule: list price (red-orange), target (teal).
+_FORBIDDEN_HUES = ((345.0, 360.0), (0.0, 38.0), (165.0, 190.0))
+_LIGHTNESS = (0.42, 0.58, 0.32)
 
 
-def _naive_local(moment: datetime, tz: ZoneInfo) -> pd.Timestamp:
-    # Vega-Lite reads naive times as wall-clock times, so they show in the user's zone as is.
-    return pd.Timestamp(moment.astimezone(tz).replace(tzinfo=None))
+def palette(n: int) -> list[str]:
+    """n distinct colours for shop lines (no repeat for any n), none near the list-price or target hue.
+
+    Hues step by the golden angle, so neighbours in the list are far apart on the wheel; lightness
+    cycles so that hues that end up close are still told apart."""
+    out: list[str] = []
+    i = 0
+    while len(out) < n:
+        hue = (210.0 + i * 137.508) % 360.0
+        i += 1
+        if any(low <= hue < high for low, high in _FORBIDDEN_HUES):
+            continue
+        lightness = _LIGHTNESS[len(out) % len(_LIGHTNESS)]
+        red, green, blue = colorsys.hls_to_rgb(hue / 360.0, lightness, 0.62)
+        colour = f"#{round(red * 255):02X}{round(green * 255):02X}{round(blue * 255):02X}"
+        if colour not in out:
+            out.append(colour)
+    return out
 
 
-def price_history(
-    segments: Sequence[Segment],
-    *,
-    currency: str,
-    list_price: Decimal | None,
-    tz: ZoneInfo,
-    height: int = 360,
-) -> alt.LayerChart:
-    """Per-shop step lines of buyable prices, sold-out spans shaded, suspect prices marked."""
-    mine = sorted((s for s in segments if s.currency == currency or s.price is None), key=lambda s: s.start)
-    line_rows: list[dict[str, object]] = []
-    # Shops that never showed a price (blocked, unknown) would only add an empty legend entry.
-    for shop in sorted({s.source_name for s in mine if s.price is not None}):
-        shop_segs = [s for s in mine if s.source_name == shop]
-        for seg in shop_segs:
-            price = float(seg.price) if buyable(seg) and seg.price is not None else None
-            line_rows.append({"time": _naive_local(seg.start, tz), "price": price, "shop": shop})
-            # A point at the end of each segment keeps the step flat until the next change.
-            line_rows.append({"time": _naive_local(seg.end, tz), "price": price, "shop": shop})
-    lines = pd.DataFrame(line_rows, columns=["time", "price", "shop"])
-    spans = pd.DataFrame(
-        [
-            {
-                "start": _naive_local(s.start, tz),
-                "end": _naive_local(s.end, tz),
-                "shop": s.source_name,
-            }
-            for s in mine
-            if s.availability == OUT_OF_STOCK
-        ],
-        columns=["start", "end", "shop"],
-    )
-    suspects = pd.DataFrame(
-        [
-            {
-                "time": _naive_local(s.start, tz),
-                "price": float(s.price),
-                "shop": s.source_name,
-                "label": f"suspect {money(s.price, currency)}",
-            }
-            for s in mine
-            if s.suspect and s.price is not None
-        ],
-        columns=["time", "price", "shop", "label"],
-    )
-    times = lines["time"].dropna()
-    short = len(times) > 0 and (times.max() - times.min()) < pd.Timedelta(days=2)
-    # Days on a long history; hours when everything happened within a day or two (a new install).
-    x = alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M" if short else "%b %d", labelAngle=0))
-    y_values = [v for v in lines["price"].dropna().tolist()] + suspects["price"].tolist()
-    if list_price is not None:
-        y_values.append(float(list_price))
-    low, high = (min(y_values), max(y_values)) if y_values else (0.0, 1.0)
-    pad = max((high - low) * 0.15, high * 0.05, 1.0)
-    y_scale = alt.Scale(domain=[max(0.0, low - pad), high + pad], zero=False)
-    y = alt.Y("price:Q", title=f"Price ({currency})", scale=y_scale)
-    layers: list[alt.Chart] = []
-    if not spans.empty:
-        layers.append(
-            alt.Chart(spans)
-            .mark_rect(opacity=0.18, color=SOLD_OUT_COLOR)
-            .encode(
-                x=alt.X("start:T"),
-                x2="end:T",
-                tooltip=[
-                    alt.Tooltip("shop:N", title="sold out at"),
-                    alt.Tooltip("start:T", format="%b %d %H:%M"),
-                ],
-            )
+@dataclass(frozen=True)
+class PriceChart:
+    """What the chart draws: the lowest line, the shown shops' lines, the rules and the markers."""
+
+    currency: str
+    tz: ZoneInfo
+    since: datetime
+    until: datetime
+    lowest: Sequence[Step]
+    shops: Mapping[str, Sequence[Step]]  # the shown shops
+    all_shops: Sequence[str]  # every shop of the colorway, so a shop keeps its colour when others hide
+    stats: Stats
+    list_price: Decimal | None = None
+    target: Decimal | None = None
+    mine: tuple[str, ...] = field(default=())  # the collector's sizes the lowest line is in
+
+
+class _Datasets:
+    """The chart's data, kept apart from its spec: the spec names each dataset, and Streamlit sends
+    the frames as Arrow. Building a spec with the data inline costs Altair a second on a year."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, pd.DataFrame] = {}
+
+    def __call__(self, frame: pd.DataFrame) -> alt.Chart:
+        name = f"prices_{len(self.frames)}"  # Vega names its own data data_0, data_1...: never those
+        self.frames[name] = frame
+        return alt.Chart(alt.NamedData(name=name))
+
+
+def lowest_title(sizes: Sequence[str]) -> str:
+    """What the bold line is: 'Lowest in your sizes (9.5, 10)' or 'Lowest in any size'."""
+    return f"Lowest in your sizes ({', '.join(sizes)})" if sizes else "Lowest in any size"
+
+
+def _local(frame: pd.DataFrame, tz: ZoneInfo, *columns: str) -> pd.DataFrame:
+    """The frame with its UTC time columns as naive wall-clock times in tz, converted in one go (a year of
+    25 shops is tens of thousands of times; one by one, zone conversion alone costs a second)."""
+    for column in columns:
+        local = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+        # Nanoseconds: the browser reads microsecond Arrow timestamps as if they were milliseconds.
+        frame[column] = local.astype("datetime64[ns]")
+    return frame
+
+
+def _line_rows(steps: Sequence[Step], **extra: object) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for step in steps:
+        price = None if step.price is None else float(step.price)
+        # A point at each end keeps the step flat until the next change; None breaks the line.
+        rows.append({"time": step.start, "price": price, **extra})
+        rows.append({"time": step.end, "price": price, **extra})
+    return rows
+
+
+def time_axis(since: datetime, until: datetime) -> tuple[str, dict[str, Any]]:
+    """(label format, tick count) for a span: ticks one interval apart, in a format that names each
+    interval once, so no two ticks read the same ("Nov 24" twice, or "all" without a year)."""
+    span = until - since
+    hours = span.total_seconds() / 3600
+    if span <= timedelta(hours=20):
+        return "%H:%M", {"interval": "hour", "step": max(1, round(hours / 8))}
+    if span <= timedelta(days=4):
+        return "%a %H:%M", {"interval": "hour", "step": 6 * max(1, round(hours / 48))}
+    if span <= timedelta(days=21):
+        return "%b %-d", {"interval": "day", "step": max(1, round(span.days / 8))}
+    if span <= timedelta(days=120):
+        return "%b %-d", {"interval": "week", "step": max(1, round(span.days / 56))}
+    if span <= timedelta(days=800):
+        return "%b %Y", {"interval": "month", "step": max(1, round(span.days / 240))}
+    return "%b %Y", {"interval": "month", "step": 3 * max(1, round(span.days / 720))}
+
+
+def _hover_rows(chart: PriceChart, shop_fields: Mapping[str, str]) -> pd.DataFrame:
+    """One row per moment anything shown changed: the time, the lowest price and every shown shop's."""
+    lines: dict[str, Sequence[Step]] = {
+        "lowest": chart.lowest,
+        **{shop_fields[s]: v for s, v in chart.shops.items()},
+    }
+    moments = sorted({s.start for steps in lines.values() for s in steps} | {chart.since})
+    moments = [m for m in moments if chart.since <= m < chart.until] or [chart.since]
+    cursors = dict.fromkeys(lines, 0)
+    rows = []
+    for moment in moments:
+        row: dict[str, object] = {"time": moment}
+        for name, steps in lines.items():
+            i = cursors[name]
+            while i + 1 < len(steps) and steps[i + 1].start <= moment:
+                i += 1
+            cursors[name] = i
+            step = steps[i] if steps and steps[i].start <= moment < steps[i].end else None
+            row[name] = _describe(step, chart.currency, with_shop=name == "lowest")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    local = pd.to_datetime(frame["time"], utc=True).dt.tz_convert(chart.tz)
+    frame["when"] = local.dt.strftime("%Y-%m-%d %H:%M %Z")
+    frame["time"] = local.dt.tz_localize(None).astype("datetime64[ns]")
+    return frame
+
+
+def _describe(step: Step | None, currency: str, *, with_shop: bool) -> str:
+    if step is None or not step.listed:
+        return "not listed"
+    if step.price is not None:
+        return (
+            f"{money(step.price, currency)} at {step.source_name}"
+            if with_shop
+            else money(step.price, currency)
         )
+    return "sold out" if step.sold_out else "not in stock" if with_shop else "no price"
+
+
+def _y_domain(chart: PriceChart, height: int) -> tuple[list[float], float]:
+    values = [
+        float(s.price)
+        for steps in (chart.lowest, *chart.shops.values())
+        for s in steps
+        if s.price is not None
+    ]
+    values += [float(v) for v in (chart.list_price, chart.target) if v is not None]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = max((high - low) * 0.12, high * 0.04, 1.0)
+    domain = [max(0.0, low - pad), high + pad * 1.6]  # room above for the highest marker's label
+    return domain, height / (domain[1] - domain[0])
+
+
+def chart_height(chart: PriceChart, plot: int = 340) -> int:
+    """The chart's whole height (plot, axis, legend) for Streamlit, with the legend's rows as a phone
+    shows them."""
+    rows = -(-len(chart.shops) // 3)
+    return plot + 60 + 24 * rows
+
+
+def price_history(chart: PriceChart, *, height: int = 380) -> dict[str, Any]:
+    """The chart as a Vega-Lite spec (for st.vega_lite_chart; its "datasets" are DataFrames): shop lines,
+    the bold lowest line, sold-out spans, rules, markers and the crosshair."""
+    ds = _Datasets()
+    tz = chart.tz
+    colours = dict(zip(chart.all_shops, palette(len(chart.all_shops)), strict=True))
+    shown = [s for s in chart.all_shops if s in chart.shops]
+    shop_fields = {shop: f"s{i}" for i, shop in enumerate(shown)}
+    fmt, ticks = time_axis(chart.since, chart.until)
+    # The lowest line runs from since to until, so the data's extent is the range (no empty future).
+    x_scale = alt.Scale(type="utc", nice=False)
+    x = alt.X(
+        "time:T",
+        title=None,
+        scale=x_scale,
+        axis=alt.Axis(format=fmt, tickCount=ticks, labelOverlap="greedy", labelAngle=0, grid=True),
+    )
+    domain, px_per_unit = _y_domain(chart, height)
+    # The currency above the axis, not beside it: a rotated title eats a phone's plot width.
+    axis = alt.Axis(
+        title=chart.currency, titleAngle=0, titleAlign="right", titleAnchor="end", titleY=-8, titleX=-4
+    )
+    y = alt.Y("price:Q", axis=axis, scale=alt.Scale(domain=domain, zero=False, nice=False))
+
+    pick = alt.selection_point(name="shop_pick", fields=["shop"], bind="legend", empty=False)
+    hover = alt.selection_point(
+        name="hover", nearest=True, on="pointerover", encodings=["x"], empty=False, clear="pointerout"
+    )
+    zoom = alt.selection_interval(
+        name="zoom",
+        bind="scales",
+        encodings=["x"],
+        zoom="wheel![event.shiftKey]",
+        translate="[pointerdown[event.shiftKey], window:pointerup] > window:pointermove!",
+    )
+    layers: list[alt.Chart] = []
+    legend = alt.Legend(
+        title="Shops (click one to bring it forward)",
+        orient="bottom",
+        # As many columns as the plot's width holds: a few rows on a desktop, three columns on a phone.
+        columns=alt.ExprRef("max(2, floor(width / 105))"),
+        symbolLimit=0,
+        labelLimit=110,
+    )
+    colour = alt.Color(
+        "shop:N", scale=alt.Scale(domain=shown, range=[colours[s] for s in shown]), legend=legend
+    )
+    layers += _sold_out_layers(chart, colour, pick, x, ds)
+    shop_rows = [r for shop in shown for r in _line_rows(chart.shops[shop], shop=shop)]
+    lines = _local(pd.DataFrame(shop_rows, columns=["time", "price", "shop"]), tz, "time")
     layers.append(
-        alt.Chart(lines)
-        .mark_line(interpolate="step-after", strokeWidth=2)
+        ds(lines)
+        .mark_line(interpolate="step-after", strokeCap="round")
         .encode(
             x=x,
             y=y,
-            color=alt.Color("shop:N", title="Shop", scale=alt.Scale(scheme="tableau10")),
-            tooltip=[
-                alt.Tooltip("shop:N"),
-                alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
-                alt.Tooltip("price:Q", format=",.2f"),
-            ],
+            color=colour,
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(SHOP_OPACITY)),
+            strokeWidth=alt.condition(pick, alt.value(2.6), alt.value(SHOP_WIDTH)),
+        )
+        .add_params(pick, zoom)
+    )
+    lowest_rows = _line_rows(chart.lowest, line=lowest_title(chart.mine))
+    lowest = _local(pd.DataFrame(lowest_rows, columns=["time", "price", "line"]), tz, "time")
+    layers.append(
+        ds(lowest)
+        .mark_line(interpolate="step-after", color=LOWEST_COLOR, strokeWidth=LOWEST_WIDTH, strokeJoin="round")
+        .encode(x=x, y=y)
+    )
+    layers += _marker_layers(chart, x, y, ds, px_per_unit)
+    layers += _rule_layers(chart, y, px_per_unit, ds)
+    hover_rows = _hover_rows(chart, shop_fields)
+    tooltip = [alt.Tooltip("when:N", title="When"), alt.Tooltip("lowest:N", title=lowest_title(chart.mine))]
+    tooltip += [alt.Tooltip(f"{shop_fields[s]}:N", title=s) for s in shown]
+    layers.append(
+        ds(hover_rows)
+        .mark_rule(color="#444", strokeWidth=1)
+        .encode(x=x, opacity=alt.condition(hover, alt.value(0.55), alt.value(0.0)), tooltip=tooltip)
+        .add_params(hover)
+    )
+    spec: dict[str, Any] = (
+        alt.layer(*layers)
+        .properties(height=height, usermeta={"embedOptions": {"renderer": "svg", "actions": False}})
+        .configure_legend(symbolStrokeWidth=3, symbolOpacity=1, labelFontSize=12, titleFontSize=12)
+        .to_dict()
+    )
+    spec["datasets"] = ds.frames
+    return spec
+
+
+def _sold_out_layers(
+    chart: PriceChart, colour: alt.Color, pick: Any, x: alt.X, ds: _Datasets
+) -> list[alt.Chart]:
+    """Grey where nothing was in stock anywhere (in the collector's sizes); a shop's own sold-out spans
+    only while its legend entry is picked, so 25 shops never pile into a grey wash."""
+    tz = chart.tz
+    layers = []
+    nowhere = pd.DataFrame(
+        [{"time": s.start, "end": s.end} for s in chart.lowest if s.price is None and s.listed],
+        columns=["time", "end"],
+    )
+    nowhere = _local(nowhere, tz, "time", "end")
+    if not nowhere.empty:
+        layers.append(ds(nowhere).mark_rect(color=SOLD_OUT_COLOR, opacity=0.22).encode(x=x, x2="end:T"))
+    spans = pd.DataFrame(
+        [
+            {"time": s.start, "end": s.end, "shop": shop}
+            for shop, steps in chart.shops.items()
+            for s in steps
+            if s.sold_out
+        ],
+        columns=["time", "end", "shop"],
+    )
+    spans = _local(spans, tz, "time", "end")
+    if not spans.empty:
+        layers.append(
+            ds(spans)
+            .mark_rect(opacity=0.16)
+            .encode(
+                x=x,
+                x2="end:T",
+                # The lines' colour encoding, legend and all: legend=None on one layer hides the merged one.
+                color=colour,
+            )
+            .transform_filter(pick)
+        )
+    return layers
+
+
+def _marker_layers(
+    chart: PriceChart, x: alt.X, y: alt.Y, ds: _Datasets, px_per_unit: float
+) -> list[alt.Chart]:
+    """Lowest and highest of the bold line, each with its price, shop and date; a label that would sit
+    on a rule's label (the highest on the list price, say) goes to the marker's other side."""
+    stats, tz = chart.stats, chart.tz
+    marks = []
+    span = (chart.until - chart.since).total_seconds() or 1.0
+    rules = [float(v) for v in (chart.list_price, chart.target) if v is not None]
+    for name, price, at, shop, side in (
+        ("Lowest", stats.lowest, stats.lowest_at, stats.lowest_source, 16),
+        ("Highest", stats.highest, stats.highest_at, stats.highest_source, -12),
+    ):
+        if price is None or at is None or (name == "Highest" and price == stats.lowest):
+            continue
+        dy = side
+        if any(abs(float(price) - r) * px_per_unit < 18 for r in rules):
+            dy = 16 if side < 0 else -12
+        label = f"{name} {money(price, chart.currency)} · {shop} · {short_date(at, tz, chart.until)}"
+        right = (at - chart.since).total_seconds() / span > 0.6
+        marks.append(
+            {
+                "time": at,
+                "price": float(price),
+                "label": label,
+                "dy": dy,
+                "align": "right" if right else "left",
+                "kind": name,
+            }
+        )
+    if not marks:
+        return []
+    frame = _local(pd.DataFrame(marks), tz, "time")
+    points = (
+        ds(frame)
+        .mark_point(filled=True, size=80, color=LOWEST_COLOR, stroke="white", strokeWidth=1.5)
+        .encode(
+            x=x,
+            y=y,
+            shape=alt.Shape(
+                "kind:N",
+                scale=alt.Scale(domain=["Lowest", "Highest"], range=["triangle-up", "triangle-down"]),
+                legend=None,
+            ),
         )
     )
-    if not suspects.empty:
-        layers.append(
-            alt.Chart(suspects)
-            .mark_point(shape="triangle-up", filled=True, size=90, color=SUSPECT_COLOR)
-            .encode(x=x, y=y, tooltip=["shop:N", "label:N"])
+    out: list[alt.Chart] = [points]
+    for mark in marks:
+        one = frame[frame["kind"] == mark["kind"]]
+        base = dict(
+            align=mark["align"],
+            dx=-6 if mark["align"] == "right" else 6,
+            dy=mark["dy"],
+            fontSize=11,
+            fontWeight="bold",
         )
-    if list_price is not None:
-        rule = pd.DataFrame([{"price": float(list_price), "label": f"List {money(list_price, currency)}"}])
-        layers.append(
-            alt.Chart(rule).mark_rule(color=LIST_PRICE_COLOR, strokeDash=[6, 4], size=2).encode(y=y)
+        out.append(
+            ds(one)
+            .mark_text(**base, stroke="white", strokeWidth=4, strokeJoin="round")
+            .encode(x=x, y=y, text="label:N")
         )
-        layers.append(
-            alt.Chart(rule)
-            .mark_text(align="left", dx=4, dy=-7, color=LIST_PRICE_COLOR, fontWeight="bold")
-            .encode(y=y, x=alt.value(0), text="label:N")
+        out.append(ds(one).mark_text(**base, color=LOWEST_COLOR).encode(x=x, y=y, text="label:N"))
+    return out
+
+
+def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float, ds: _Datasets) -> list[alt.Chart]:
+    """List price and target: dashed rules over every line, labelled at the right edge on a white halo."""
+    rules = []
+    if chart.list_price is not None:
+        rules.append(
+            (
+                "list",
+                chart.list_price,
+                f"List {money(chart.list_price, chart.currency)}",
+                LIST_PRICE_COLOR,
+                [7, 4],
+            )
         )
-    return alt.layer(*layers).properties(height=height).interactive(bind_y=False)
+    if chart.target is not None:
+        rules.append(
+            (
+                "target",
+                chart.target,
+                f"Your target {money(chart.target, chart.currency)}",
+                TARGET_COLOR,
+                [2, 3],
+            )
+        )
+    layers: list[alt.Chart] = []
+    for kind, price, label, colour, dash in rules:
+        frame = pd.DataFrame([{"price": float(price), "label": label, "kind": kind}])
+        layers.append(ds(frame).mark_rule(color=colour, strokeDash=dash, size=2).encode(y=y))
+        # Labels sit above their rule; a target close under the list price gets its label below.
+        close = (
+            chart.list_price is not None
+            and chart.target is not None
+            and abs(float(chart.list_price - chart.target)) * px_per_unit < 16
+        )
+        dy = 12 if kind == "target" and close and chart.target <= chart.list_price else -8  # type: ignore[operator]
+        base = dict(align="right", x="width", dx=-6, dy=dy, fontSize=12, fontWeight="bold")
+        layers.append(
+            ds(frame)
+            .mark_text(**base, stroke="white", strokeWidth=5, strokeJoin="round")
+            .encode(y=y, text="label:N")
+        )
+        layers.append(ds(frame).mark_text(**base, color=colour).encode(y=y, text="label:N"))
+    return layers

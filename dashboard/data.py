@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -18,7 +21,10 @@ from tracker.config import Config, load_config
 TTL = 30  # seconds: the scheduler writes every few minutes, so half a minute is fresh enough
 # A check finishes within minutes; one still 'running' after an hour was cut off (a crash, a kill).
 INTERRUPTED_AFTER = timedelta(hours=1)
-RANGES = {"7 d": 7, "30 d": 30, "90 d": 90, "all": None}
+# The chart's ranges, as the page shows them and as the URL keeps them (?range=1y).
+RANGES = {"7 d": 7, "30 d": 30, "90 d": 90, "1 y": 365, "all": None}
+RANGE_PARAMS = {label: label.replace(" ", "") for label in RANGES}
+DEFAULT_RANGE = "30 d"
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,12 @@ def overview(
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def last_checked(url: str) -> datetime | None:
+    """When any source was last checked."""
+    return queries.last_checked(engine(url))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def discovered(url: str) -> list[queries.Offer]:
     """Discovered 2002R listings matching no colorway."""
     return queries.discovered_listings(engine(url))
@@ -77,31 +89,94 @@ def colorways(url: str) -> list[queries.ColorwayInfo]:
 
 @dataclass(frozen=True)
 class History:
-    """A colorway's price history over a range, ready for the chart and the statistics."""
+    """A colorway's prices over a range, ready for the chart and the statistics: the lowest line (in
+    the collector's sizes when they gave any), each shop's own line, and the shops' offers now."""
 
-    since: datetime | None
+    since: datetime
     until: datetime
-    segments: list[queries.Segment]
-    points: list[queries.PricePoint]
+    currency: str
+    currencies: tuple[str, ...]
+    lowest: list[queries.Step]
+    shops: dict[str, list[queries.Step]]
+    stats: queries.Stats
     offers: list[queries.Offer]
+    observed: bool  # any price was ever recorded in the range
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def history(url: str, colorway_id: int, days: int | None) -> History:
-    """Price segments and latest offers of one colorway over the last days (None: all)."""
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=64)
+def history(
+    url: str,
+    colorway_id: int,
+    days: int | None,
+    *,
+    currency: str | None = None,
+    preferred: tuple[str, ...] = (),
+    sizes: tuple[str, ...] = (),
+    size_system: str = "us_men",
+) -> History:
+    """Prices of one colorway over the last days (None: all), in currency (None: the first of the
+    preferred ones seen), the lowest line in sizes (the collector's; empty: any size)."""
     until = now()
     since = None if days is None else until - timedelta(days=days)
     eng = engine(url)
-    points = queries.price_points(eng, [colorway_id], since)
-    if since is None and points:
-        since = min(p.observed_at for p in points)
+    points = queries.price_points(eng, [colorway_id], since, with_sizes=bool(sizes))
+    seen = tuple(queries.currencies(points, preferred)) or preferred or ("USD",)
+    chosen = currency if currency in seen else seen[0]
+    # A range longer than the history starts where the history does, so young data is not a sliver.
+    first = min((p.observed_at for p in points), default=None)
+    start = max(since, first) if since and first else since or first or until - timedelta(days=1)
+    start = min(start, until - timedelta(minutes=10))
+    matcher = queries.SizeMatcher(sizes, size_system)
+    lowest = queries.price_steps(points, chosen, start, until, matcher or None)
     return History(
-        since=since,
+        since=start,
         until=until,
-        segments=queries.segments(points, since, until),
-        points=points,
+        currency=chosen,
+        currencies=seen,
+        lowest=lowest,
+        shops=queries.shop_steps(points, chosen, start, until),
+        stats=queries.step_stats(lowest, chosen, until),
         offers=queries.latest_offers(eng, [colorway_id]),
+        observed=bool(points),
     )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+def price_chart(
+    url: str,
+    colorway_id: int,
+    days: int | None,
+    *,
+    currency: str,
+    preferred: tuple[str, ...],
+    sizes: tuple[str, ...],
+    size_system: str,
+    shown: tuple[str, ...],
+    list_price: Decimal | None,
+    target: Decimal | None,
+    timezone: str,
+) -> tuple[dict[str, Any], int]:
+    """The colorway chart's Vega-Lite spec (its datasets as DataFrames) and its height, built once per
+    range and shops shown: building it is most of the colorway page's time."""
+    from dashboard import charts  # Altair is only needed on this page
+
+    found = history(
+        url, colorway_id, days, currency=currency, preferred=preferred, sizes=sizes, size_system=size_system
+    )
+    chart = charts.PriceChart(
+        currency=found.currency,
+        tz=ZoneInfo(timezone),
+        since=found.since,
+        until=found.until,
+        lowest=found.lowest,
+        shops={s: found.shops[s] for s in shown if s in found.shops},
+        all_shops=list(found.shops),
+        stats=found.stats,
+        list_price=list_price,
+        target=target,
+        mine=sizes,
+    )
+    return charts.price_history(chart), charts.chart_height(chart)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

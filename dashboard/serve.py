@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,8 +34,20 @@ def command(config_path: Path, host: str = "127.0.0.1", port: int = 8501) -> lis
     ]
 
 
-def serve(config_path: Path, host: str, port: int) -> subprocess.Popen[bytes]:
-    """Start the server with TRACKER_CONFIG set; return once /_stcore/health answers ok."""
+def warm_up(base_url: str, env: dict[str, str], *, wait: bool = False) -> subprocess.Popen[bytes]:
+    """Run the dashboard's pages once in the background (python -m dashboard.warm), so that the first
+    visitor does not pay for imports, migrations and empty caches; wait for it when asked."""
+    warmer = subprocess.Popen([sys.executable, "-m", "dashboard.warm", base_url], env=env)
+    if wait:
+        warmer.wait()
+    else:
+        threading.Thread(target=warmer.wait, name="dashboard-warm-up", daemon=True).start()
+    return warmer
+
+
+def serve(config_path: Path, host: str, port: int, *, wait_warm: bool = False) -> subprocess.Popen[bytes]:
+    """Start the server with TRACKER_CONFIG set; return once /_stcore/health answers ok, with its pages
+    warming up in the background (or warmed, with wait_warm)."""
     env = dict(os.environ, TRACKER_CONFIG=str(Path(config_path).resolve()))
     root = str(APP.parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -48,6 +61,7 @@ def serve(config_path: Path, host: str, port: int) -> subprocess.Popen[bytes]:
                 raise RuntimeError(f"the dashboard exited with status {proc.returncode} before it was ready")
             try:
                 if httpx.get(url, timeout=2).text.strip() == "ok":
+                    warm_up(f"http://{probe_host}:{port}", env, wait=wait_warm)
                     return proc
             except httpx.HTTPError:
                 pass

@@ -22,6 +22,9 @@ from tracker.redact import redact as redact_text
 from tracker.sizes import SYSTEM_NAMES, US_MEN, Size, collector_size, display, fmt, label_with_attributes
 
 _TABLES = SQLModel.metadata.tables
+# Check runs that are not failures of the shop (tracker.check.summary.HEALTHY_STATUSES, plus a check
+# stopped by shutdown).
+HEALTHY_RUN_STATUSES = ("ok", "not_modified", "cancelled")
 IN_STOCK = "InStock"
 OUT_OF_STOCK = "OutOfStock"
 
@@ -98,25 +101,12 @@ class PricePoint:
     currency: str | None
     availability: str
     suspect: bool
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A price held by one listing from start to end (observations are change-only)."""
-
-    listing_id: int
-    source_name: str
-    start: datetime
-    end: datetime
-    price: Decimal | None
-    currency: str | None
-    availability: str
-    suspect: bool
+    sizes: tuple[dict[str, Any], ...] = ()  # read only when asked (price_points(with_sizes=True))
 
 
 @dataclass(frozen=True)
 class Stats:
-    """Lowest, highest and time-weighted average of buyable prices over a range."""
+    """A price line's lowest and highest (when and where), time-weighted average and price now."""
 
     currency: str
     lowest: Decimal | None
@@ -125,28 +115,75 @@ class Stats:
     highest: Decimal | None
     average: Decimal | None
     current: Decimal | None
+    highest_at: datetime | None = None
+    highest_source: str | None = None
+    current_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Cheapest:
+    """The cheapest in-stock offer: where, at what price, and in which of the collector's sizes."""
+
+    offer: Offer
+    price: Decimal
+    sizes: tuple[str, ...] = ()  # the collector's sizes in stock there, as they wrote them (empty: any)
+
+    @property
+    def source_name(self) -> str:
+        """The shop."""
+        return self.offer.source_name
+
+
+@dataclass(frozen=True)
+class Step:
+    """A price held from start to end: the lowest buyable one among some listings (None: none)."""
+
+    start: datetime
+    end: datetime
+    price: Decimal | None
+    source_name: str | None
+    listed: bool = True  # some listing was there
+    sold_out: bool = False  # every listing there said out of stock
+
+
+# What the overview says of a colorway's stock.
+IN_STOCK_NOW, SOLD_OUT_EVERYWHERE, STOCK_UNKNOWN, NOT_LISTED = "in_stock", "sold_out", "unknown", "not_listed"
 
 
 @dataclass(frozen=True)
 class OverviewRow:
-    """One watched colorway on the overview."""
+    """One watched colorway on the overview: the answer to "where do I buy it, in my size, for how much"."""
 
     colorway: ColorwayInfo
     currency: str | None
     list_price: Decimal | None
-    best: Offer | None
-    in_stock: bool
+    best: Cheapest | None  # the cheapest in stock in any size
+    mine: Cheapest | None  # the cheapest in stock in one of the collector's sizes (None without sizes)
+    stock: str  # IN_STOCK_NOW, SOLD_OUT_EVERYWHERE, STOCK_UNKNOWN or NOT_LISTED
     my_sizes_available: tuple[str, ...]
     next_release: date | None
-    sparkline: tuple[float, ...]
+    sparkline: tuple[Step, ...] = ()  # the lowest price in any size over the last 30 days
     suspect: tuple[Offer, ...] = field(default=())
+    target_price: Decimal | None = None
+    last_changed: datetime | None = None
+    shops: int = 0  # shops listing it now
+
+    @property
+    def in_stock(self) -> bool:
+        """In stock at some shop, in some size."""
+        return self.stock == IN_STOCK_NOW
+
+    @property
+    def headline(self) -> Cheapest | None:
+        """The price that answers the collector: in their sizes when they gave sizes, else any size."""
+        return self.mine if self.colorway.sizes else self.best
 
     @property
     def difference(self) -> Decimal | None:
-        """Best price minus list price (negative is a markdown)."""
-        if self.best is None or self.best.price is None or self.list_price is None:
+        """Headline price minus list price (negative is a markdown)."""
+        if self.headline is None or self.list_price is None:
             return None
-        return self.best.price - self.list_price
+        return self.headline.price - self.list_price
 
     @property
     def difference_percent(self) -> Decimal | None:
@@ -155,6 +192,41 @@ class OverviewRow:
         if diff is None or not self.list_price:
             return None
         return (diff * 100 / self.list_price).quantize(Decimal("0.1"))
+
+    @property
+    def below_target(self) -> bool:
+        """The headline price is at or below the collector's target."""
+        return (
+            self.headline is not None
+            and self.target_price is not None
+            and self.headline.price <= self.target_price
+        )
+
+    @property
+    def below_list(self) -> bool:
+        """The headline price is under the list price."""
+        diff = self.difference
+        return diff is not None and diff < 0
+
+    def rank(self) -> tuple[int, Decimal, str]:
+        """Sort key: at or below target, then below list, then buyable, then the rest; cheapest first."""
+        if self.below_target:
+            group = 0
+        elif self.below_list:
+            group = 1
+        elif self.headline is not None:
+            group = 2
+        elif self.stock in (IN_STOCK_NOW, STOCK_UNKNOWN):
+            group = 3  # in stock, not in the collector's sizes (or stock not known)
+        elif self.stock == SOLD_OUT_EVERYWHERE:
+            group = 4
+        else:
+            group = 5
+        return (
+            group,
+            self.difference_percent if self.difference_percent is not None else Decimal(0),
+            self.colorway.name,
+        )
 
 
 @dataclass(frozen=True)
@@ -242,7 +314,7 @@ class SourceHealth:
 
     @property
     def error_rate(self) -> float | None:
-        """Share of runs in the window that did not end ok (blocked counts as an error)."""
+        """Share of runs in the window that failed (blocked counts as one; a 304 does not)."""
         return None if not self.runs else self.errors / self.runs
 
     @property
@@ -364,9 +436,10 @@ def discovered_listings(engine: Engine) -> list[Offer]:
 
 
 def price_points(
-    engine: Engine, colorway_ids: Sequence[int], since: datetime | None = None
+    engine: Engine, colorway_ids: Sequence[int], since: datetime | None = None, *, with_sizes: bool = False
 ) -> list[PricePoint]:
-    """Observations of these colorways' listings since a time, plus the one held at that time."""
+    """Observations of these colorways' listings since a time, plus the one held at that time (with
+    each observation's sizes when asked: what "in your sizes" needs)."""
     cols = [
         _O.c.listing_id,
         _L.c.colorway_id,
@@ -376,6 +449,7 @@ def price_points(
         _O.c.currency,
         _O.c.availability,
         _O.c.suspect,
+        _O.c.sizes if with_sizes else sa.null().label("sizes"),
     ]
     base = _O.join(_L, _L.c.id == _O.c.listing_id).join(_S, _S.c.id == _L.c.source_id)
     ids = list(colorway_ids)
@@ -405,42 +479,16 @@ def price_points(
         for query in queries:
             # Positional rows: attribute access by name costs more than the query on big ranges.
             out.extend(
-                PricePoint(lid, cid, shop, at, price, cur, avail or "unknown", bool(suspect))
-                for lid, cid, shop, at, price, cur, avail, suspect in conn.execute(query)
+                PricePoint(
+                    lid, cid, shop, at, price, cur, avail or "unknown", bool(suspect), tuple(sizes or ())
+                )
+                for lid, cid, shop, at, price, cur, avail, suspect, sizes in conn.execute(query)
             )
     out.sort(key=lambda p: (p.listing_id, p.observed_at))
     return out
 
 
-def segments(points: Sequence[PricePoint], since: datetime | None, until: datetime) -> list[Segment]:
-    """Step segments: each observation holds until the next one of its listing (or until)."""
-    by_listing: dict[int, list[PricePoint]] = defaultdict(list)
-    for point in points:
-        by_listing[point.listing_id].append(point)
-    out: list[Segment] = []
-    for listing_points in by_listing.values():
-        listing_points.sort(key=lambda p: p.observed_at)
-        for i, point in enumerate(listing_points):
-            end = listing_points[i + 1].observed_at if i + 1 < len(listing_points) else until
-            start = point.observed_at if since is None else max(point.observed_at, since)
-            if end <= start:
-                continue
-            out.append(
-                Segment(
-                    listing_id=point.listing_id,
-                    source_name=point.source_name,
-                    start=start,
-                    end=min(end, until),
-                    price=point.price,
-                    currency=point.currency,
-                    availability=point.availability,
-                    suspect=point.suspect,
-                )
-            )
-    return out
-
-
-def buyable(segment: Segment | Offer | PricePoint) -> bool:
+def buyable(segment: Offer | PricePoint) -> bool:
     """A price someone could pay: present, not suspect, not out of stock."""
     return segment.price is not None and not segment.suspect and segment.availability != OUT_OF_STOCK
 
@@ -456,58 +504,178 @@ def currencies(points: Iterable[PricePoint | Offer], preferred: Iterable[str] = 
     return ordered
 
 
-def range_stats(segs: Sequence[Segment], currency: str, until: datetime) -> Stats:
-    """Keepa-style statistics of buyable prices in one currency over the given segments."""
-    usable = [s for s in segs if s.currency == currency and buyable(s)]
-    if not usable:
+_SIZE_MEMO: dict[tuple[tuple[str, ...], str], dict[tuple[Any, ...], tuple[str, ...]]] = {}
+
+
+class SizeMatcher:
+    """Which of the collector's sizes a shop's stored size is; memoised, since a year of observations
+    repeats the same few dozen sizes."""
+
+    def __init__(self, my_sizes: Sequence[str], size_system: str = US_MEN) -> None:
+        self.system = size_system
+        self.mine = [(own, collector_size(own, size_system)) for own in my_sizes]
+        # Shared by every matcher for the same sizes: placing and comparing a size costs ~0.3 ms.
+        self._memo = _SIZE_MEMO.setdefault((tuple(my_sizes), size_system), {})
+
+    def __bool__(self) -> bool:
+        return bool(self.mine)
+
+    def of(self, stored: dict[str, Any]) -> tuple[str, ...]:
+        """The collector's sizes (as they wrote them) that this stored size is."""
+        systems = stored.get("systems")
+        placed = tuple(sorted(systems.items())) if isinstance(systems, dict) else None
+        key = (str(stored.get("size")), str(stored.get("us")), placed)
+        found = self._memo.get(key)
+        if found is None:
+            size = Size.from_json(stored, system=self.system)
+            found = tuple(own for own, wanted in self.mine if size.matches(wanted))
+            self._memo[key] = found
+        return found
+
+    def in_stock(
+        self, sizes: Iterable[dict[str, Any]], price: Decimal | None
+    ) -> tuple[Decimal | None, tuple[str, ...]]:
+        """The lowest price of the collector's sizes in stock among these (a size's own price, else the
+        listing's) and those sizes; (None, ()) when none of them is in stock."""
+        best: Decimal | None = None
+        found: list[str] = []
+        for stored in sizes:
+            if stored.get("availability") != IN_STOCK:
+                continue
+            own = self.of(stored)
+            if not own:
+                continue
+            size_price = to_decimal(stored.get("price")) or price
+            if size_price is None or size_price <= 0:
+                continue
+            found.extend(o for o in own if o not in found)
+            best = size_price if best is None else min(best, size_price)
+        return best, tuple(found)
+
+
+def cheapest(
+    offers: Iterable[Offer], currency: str | None, sizes: SizeMatcher | None = None
+) -> Cheapest | None:
+    """The cheapest buyable in-stock offer in a currency; with the collector's sizes, only shops that have
+    one of them in stock, at that size's own price (ties go to the shop first by name)."""
+    found: list[Cheapest] = []
+    for offer in offers:
+        if offer.gone or offer.currency != currency or not buyable(offer) or offer.price is None:
+            continue
+        if sizes:
+            price, own = sizes.in_stock(offer.sizes, offer.price)
+            if price is not None:
+                found.append(Cheapest(offer, price, own))
+        elif offer.availability == IN_STOCK:
+            found.append(Cheapest(offer, offer.price))
+    return min(found, key=lambda c: (c.price, c.offer.source_name, c.offer.listing_id), default=None)
+
+
+def _held_value(point: PricePoint, currency: str, sizes: SizeMatcher | None) -> Decimal | None:
+    """What a listing's observation offers: its buyable price (in the collector's sizes when asked)."""
+    if point.currency != currency or not buyable(point):
+        return None
+    if sizes:
+        return sizes.in_stock(point.sizes, point.price)[0]
+    return point.price
+
+
+def price_steps(
+    points: Sequence[PricePoint],
+    currency: str,
+    since: datetime | None,
+    until: datetime,
+    sizes: SizeMatcher | None = None,
+) -> list[Step]:
+    """The lowest buyable price among the points' listings as it moved from since (None: the first
+    observation) to until, one step per change; in the collector's sizes when sizes are given."""
+    ordered = sorted(points, key=lambda p: (p.observed_at, p.listing_id))
+    if not ordered:
+        return []
+    start = ordered[0].observed_at if since is None else max(since, ordered[0].observed_at)
+    lowest = _Lowest()
+    i, n = 0, len(ordered)
+    steps: list[Step] = []
+    state, began = None, start
+    while i < n and ordered[i].observed_at < until:
+        moment = max(ordered[i].observed_at, start)
+        while i < n and max(ordered[i].observed_at, start) == moment:
+            p = ordered[i]
+            lowest.hold(
+                p.listing_id, _held_value(p, currency, sizes), p.source_name, p.availability == OUT_OF_STOCK
+            )
+            i += 1
+        now = lowest.state()
+        if now != state:
+            if state is not None and moment > began:
+                steps.append(Step(began, moment, *state))
+            state, began = now, moment
+    if state is not None and began < until:
+        steps.append(Step(began, until, *state))
+    return steps
+
+
+class _Lowest:
+    """What listings hold at a moment, kept so the lowest is recomputed only when its holder changes
+    (a year of 25 shops is ten thousand moments)."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, tuple[Decimal | None, str, bool]] = {}
+        self.out = 0  # listings holding "out of stock"
+        self.low: tuple[Decimal, str, int] | None = None
+
+    def hold(self, listing: int, value: Decimal | None, shop: str, out: bool) -> None:
+        before = self.held.get(listing)
+        self.out += int(out) - int(before[2] if before else False)
+        self.held[listing] = (value, shop, out)
+        if value is not None and (self.low is None or (value, shop, listing) < self.low):
+            self.low = (value, shop, listing)
+        elif self.low is not None and self.low[2] == listing:
+            priced = [(v, s, lid) for lid, (v, s, _) in self.held.items() if v is not None]
+            self.low = min(priced, default=None)
+
+    def state(self) -> tuple[Decimal | None, str | None, bool, bool]:
+        listed = bool(self.held)
+        sold_out = listed and self.out == len(self.held)
+        return (self.low[0], self.low[1], listed, sold_out) if self.low else (None, None, listed, sold_out)
+
+
+def step_stats(steps: Sequence[Step], currency: str, until: datetime) -> Stats:
+    """Keepa-style statistics of a price line: lowest and highest (when and where), time-weighted
+    average, and the price now."""
+    priced = [s for s in steps if s.price is not None]
+    if not priced:
         return Stats(currency, None, None, None, None, None, None)
-    low = min(usable, key=lambda s: (s.price, s.start))
-    prices = [s.price for s in usable if s.price is not None]
+    low = min(priced, key=lambda s: (s.price, s.start))
+    high = max(priced, key=lambda s: (s.price, -s.start.timestamp()))
+    seconds = sum((Decimal((s.end - s.start).total_seconds()) for s in priced), Decimal(0))
     weighted = sum(
-        (s.price * Decimal((s.end - s.start).total_seconds()) for s in usable if s.price is not None),
-        Decimal(0),
+        (s.price * Decimal((s.end - s.start).total_seconds()) for s in priced if s.price), Decimal(0)
     )
-    seconds = sum((Decimal((s.end - s.start).total_seconds()) for s in usable), Decimal(0))
-    average = (weighted / seconds).quantize(Decimal("0.01")) if seconds else None
-    now_prices = [s.price for s in usable if s.end >= until and s.price is not None]
+    last = steps[-1]
+    current = last if last.end >= until and last.price is not None else None
     return Stats(
         currency=currency,
         lowest=low.price,
         lowest_at=low.start,
         lowest_source=low.source_name,
-        highest=max(prices),
-        average=average,
-        current=min(now_prices) if now_prices else None,
+        highest=high.price,
+        average=(weighted / seconds).quantize(Decimal("0.01")) if seconds else None,
+        current=current.price if current else None,
+        highest_at=high.start,
+        highest_source=high.source_name,
+        current_source=current.source_name if current else None,
     )
 
 
-def daily_best(
-    points: Sequence[PricePoint], currency: str, since: datetime, until: datetime
-) -> list[Decimal | None]:
-    """The lowest buyable price held at the end of each day from since to until."""
-    moments: list[datetime] = []
-    moment = since
-    while moment < until:
-        moment = min(moment + timedelta(days=1), until)
-        moments.append(moment)
-    best: list[Decimal | None] = [None] * len(moments)
-    by_listing: dict[int, list[PricePoint]] = defaultdict(list)
+def shop_steps(
+    points: Sequence[PricePoint], currency: str, since: datetime | None, until: datetime
+) -> dict[str, list[Step]]:
+    """Each shop's own line: its lowest buyable price in any size (a shop may list a colorway twice)."""
+    by_shop: dict[str, list[PricePoint]] = defaultdict(list)
     for point in points:
-        by_listing[point.listing_id].append(point)
-    # One pass per listing: walk its observations and the day ends together.
-    for listing_points in by_listing.values():
-        listing_points.sort(key=lambda p: p.observed_at)
-        j = 0
-        for k, moment in enumerate(moments):
-            while j < len(listing_points) and listing_points[j].observed_at <= moment:
-                j += 1
-            if j == 0:
-                continue
-            held = listing_points[j - 1]
-            if held.currency == currency and buyable(held) and held.price is not None:
-                current = best[k]
-                best[k] = held.price if current is None else min(current, held.price)
-    return best
+        by_shop[point.source_name].append(point)
+    return {shop: price_steps(pts, currency, since, until) for shop, pts in sorted(by_shop.items())}
 
 
 def _releases_by_colorway(engine: Engine) -> dict[str, list[date]]:
@@ -527,6 +695,16 @@ def list_price(colorway: ColorwayInfo, currency: str | None) -> Decimal | None:
     return list_price_of(colorway.list_prices, colorway.line, currency)
 
 
+def _stock_state(offers: Sequence[Offer]) -> str:
+    if not offers:
+        return NOT_LISTED
+    if any(o.availability == IN_STOCK for o in offers):
+        return IN_STOCK_NOW
+    if all(o.availability == OUT_OF_STOCK for o in offers):
+        return SOLD_OUT_EVERYWHERE
+    return STOCK_UNKNOWN
+
+
 def overview(
     engine: Engine,
     now: datetime,
@@ -536,8 +714,8 @@ def overview(
     style_codes: Sequence[str] | None = None,
     size_system: str = US_MEN,
 ) -> list[OverviewRow]:
-    """One row per watched colorway (or per given style code): best price, stock, your sizes in stock
-    anywhere (compared as sizes, a bare number in size_system), sparkline."""
+    """One row per watched colorway (or per given style code), best answers first (see OverviewRow.rank):
+    the cheapest in stock in the collector's sizes and in any size, stock, last change, sparkline."""
     if style_codes is None:
         watched = colorways(engine, watched_only=True)
     else:
@@ -552,42 +730,68 @@ def overview(
             offers_by[offer.colorway_id].append(offer)
     since = now - timedelta(days=days)
     points_by: dict[int, list[PricePoint]] = defaultdict(list)
+    # The sparkline is the lowest price in any size: reading every observation's sizes for 30 days of
+    # 30 colorways would cost the page seconds on a year of data.
     for point in price_points(engine, ids, since):
         if point.colorway_id is not None:
             points_by[point.colorway_id].append(point)
     release_dates = _releases_by_colorway(engine)
     today = today or now.date()
-    rows = []
-    for colorway in watched:
-        offers = offers_by.get(colorway.id, [])
-        currency = next(iter(currencies(offers, colorway.list_prices)), None)
-        if currency is None:
-            currency = next(iter(colorway.list_prices), "USD")
-        candidates = [o for o in offers if o.currency == currency and buyable(o)]
-        in_stock_offers = [o for o in candidates if o.availability == IN_STOCK]
-        best = min(in_stock_offers or candidates, key=lambda o: (o.price, o.source_name), default=None)
-        suspect = tuple(o for o in offers if o.suspect and o.price is not None)
-        available = [s for o in offers if o.availability == IN_STOCK for s in o.placed_in_stock(size_system)]
-        dates = [d for d in [*release_dates.get(colorway.style_code, []), colorway.release_date] if d]
-        upcoming = min((d for d in dates if d >= today), default=None)
-        spark: tuple[float, ...] = ()
-        if currency is not None:
-            daily = daily_best(points_by.get(colorway.id, []), currency, since, now)
-            spark = tuple(float(p) for p in _forward_fill(daily))
-        rows.append(
-            OverviewRow(
-                colorway=colorway,
-                currency=currency,
-                list_price=list_price(colorway, currency),
-                best=best,
-                in_stock=any(o.availability == IN_STOCK for o in offers),
-                my_sizes_available=my_sizes_in(colorway.sizes, available, size_system),
-                next_release=upcoming,
-                sparkline=spark,
-                suspect=suspect,
-            )
+    rows = [
+        _overview_row(
+            c,
+            offers_by.get(c.id, []),
+            points_by.get(c.id, []),
+            release_dates=release_dates,
+            since=since,
+            now=now,
+            today=today,
+            size_system=size_system,
         )
-    return rows
+        for c in watched
+    ]
+    return sorted(rows, key=OverviewRow.rank)
+
+
+def _overview_row(
+    colorway: ColorwayInfo,
+    offers: list[Offer],
+    points: list[PricePoint],
+    *,
+    release_dates: dict[str, list[date]],
+    since: datetime,
+    now: datetime,
+    today: date,
+    size_system: str,
+) -> OverviewRow:
+    currency = next(iter(currencies(offers, colorway.list_prices)), None) or next(
+        iter(colorway.list_prices), "USD"
+    )
+    sizes = SizeMatcher(colorway.sizes, size_system)
+    found = {
+        own
+        for o in offers
+        if o.availability == IN_STOCK
+        for s in o.sizes
+        if s.get("availability") == IN_STOCK
+        for own in sizes.of(s)
+    }
+    dates = [d for d in [*release_dates.get(colorway.style_code, []), colorway.release_date] if d]
+    return OverviewRow(
+        colorway=colorway,
+        currency=currency,
+        list_price=list_price(colorway, currency),
+        best=cheapest(offers, currency),
+        mine=cheapest(offers, currency, sizes) if sizes else None,
+        stock=_stock_state(offers),
+        my_sizes_available=tuple(own for own in colorway.sizes if own in found),
+        next_release=min((d for d in dates if d >= today), default=None),
+        sparkline=tuple(price_steps(points, currency, since, now)),
+        suspect=tuple(o for o in offers if o.suspect and o.price is not None),
+        target_price=colorway.target_prices.get(currency),
+        last_changed=max((o.observed_at for o in offers if o.observed_at), default=None),
+        shops=len({o.source_name for o in offers}),
+    )
 
 
 def my_sizes_in(my_sizes: Iterable[str], sizes: Sequence[Size], size_system: str) -> tuple[str, ...]:
@@ -663,6 +867,88 @@ def size_grid(offers: Sequence[Offer], my_sizes: Sequence[str], size_system: str
 
 
 @dataclass(frozen=True)
+class SizeTile:
+    """One size in the collector's system, as StockX shows it: its lowest in-stock price and where."""
+
+    size: str  # "US 10", or the shop's label when no system could be found for it
+    mine: bool
+    placed: bool
+    price: Decimal | None  # None: sold out at every shop that lists the size
+    currency: str | None
+    source_name: str | None
+    url: str | None
+    shops_in_stock: int
+    shops_listing: int
+
+
+def size_tiles(
+    offers: Sequence[Offer], my_sizes: Sequence[str], size_system: str = US_MEN, currency: str | None = None
+) -> list[SizeTile]:
+    """Every size any shop lists, in the collector's system and in size order, with the lowest in-stock
+    price in the currency (a size's own price, else its listing's) and the shop that asks it."""
+    mine = [collector_size(s, size_system) for s in my_sizes]
+    found: dict[str, dict[str, Any]] = {}
+    for offer in offers:
+        if offer.gone:
+            continue
+        for stored in offer.sizes:
+            size = Size.from_json(stored, system=size_system)
+            order, name, _ = _row_key(size, size_system)
+            tile = found.setdefault(
+                name, {"order": order, "size": size, "best": None, "in": set(), "all": set()}
+            )
+            tile["all"].add(offer.source_name)
+            if stored.get("availability") != IN_STOCK or not buyable(offer) or offer.currency != currency:
+                continue
+            tile["in"].add(offer.source_name)
+            price = to_decimal(stored.get("price")) or offer.price
+            if price is not None and (tile["best"] is None or (price, offer.source_name) < tile["best"][:2]):
+                tile["best"] = (price, offer.source_name, offer.url)
+    return [
+        SizeTile(
+            size=name,
+            mine=any(t["size"].matches(m) for m in mine),
+            placed=t["size"].placed,
+            price=t["best"][0] if t["best"] else None,
+            currency=currency,
+            source_name=t["best"][1] if t["best"] else None,
+            url=t["best"][2] if t["best"] else None,
+            shops_in_stock=len(t["in"]),
+            shops_listing=len(t["all"]),
+        )
+        for name, t in sorted(found.items(), key=lambda item: (item[1]["order"], item[0]))
+    ]
+
+
+@dataclass(frozen=True)
+class ShopOffer:
+    """A shop's offer now, with the collector's sizes it has in stock and their lowest price."""
+
+    offer: Offer
+    my_price: Decimal | None
+    my_sizes: tuple[str, ...]
+
+
+def shops_now(offers: Sequence[Offer], my_sizes: Sequence[str], size_system: str = US_MEN) -> list[ShopOffer]:
+    """Shops listing a colorway now, cheapest first: in stock in the collector's sizes, then in stock,
+    then the rest (sold out, unknown, suspect)."""
+    sizes = SizeMatcher(my_sizes, size_system)
+    rows = []
+    for offer in offers:
+        if offer.gone:
+            continue
+        price, own = sizes.in_stock(offer.sizes, offer.price) if sizes and buyable(offer) else (None, ())
+        rows.append(ShopOffer(offer, price, own))
+
+    def order(row: ShopOffer) -> tuple[int, Decimal, str]:
+        o = row.offer
+        group = 0 if row.my_price is not None else 1 if o.availability == IN_STOCK and buyable(o) else 2
+        return group, row.my_price or o.price or Decimal("Infinity"), o.source_name
+
+    return sorted(rows, key=order)
+
+
+@dataclass(frozen=True)
 class SourceSizes:
     """A source's sizes the tracker could not place in a size system, and those it placed by a guess."""
 
@@ -690,16 +976,6 @@ def size_health(engine: Engine, size_system: str = US_MEN) -> list[SourceSizes]:
         SourceSizes(name, tuple(sorted(unplaced[name])), tuple(sorted(guessed[name])), counts[name])
         for name in sorted(set(unplaced) | set(guessed))
     ]
-
-
-def _forward_fill(values: Sequence[Decimal | None]) -> list[Decimal]:
-    out: list[Decimal] = []
-    last: Decimal | None = None
-    for value in values:
-        last = value if value is not None else last
-        if last is not None:
-            out.append(last)
-    return out
 
 
 def events(
@@ -895,7 +1171,9 @@ def source_health(
 ) -> list[SourceHealth]:
     """Per source: last check, status, and over the window error, blocked and not-modified counts."""
     since = now - window
-    not_ok = sa.case((_RUN.c.status != "ok", 1), else_=0)
+    # A 304 is a shop answering "nothing changed" and a cancelled check was stopped by shutdown:
+    # neither is the shop failing.
+    not_ok = sa.case((_RUN.c.status.not_in(HEALTHY_RUN_STATUSES), 1), else_=0)
     blocked = sa.case((_RUN.c.status == "blocked", 1), else_=0)
     last_error = (
         sa.select(_RUN.c.error)
@@ -1302,3 +1580,8 @@ def cluster_health(engine: Engine, *, window: timedelta = timedelta(minutes=15))
         lag_p95_s=None if lag.p95 is None else float(lag.p95),
         lag_window_s=window.total_seconds(),
     )
+def last_checked(engine: Engine) -> datetime | None:
+    """When the tracker last checked any source (what the overview's prices are as of)."""
+    with engine.connect() as conn:
+        value = conn.execute(sa.select(sa.func.max(_S.c.last_checked_at))).scalar_one_or_none()
+    return value if isinstance(value, datetime) else None

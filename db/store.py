@@ -50,6 +50,23 @@ def sync_catalogue(session: Session, colorways: Iterable[Any], sources: Iterable
     session.flush()
 
 
+def rematch_discovered(session: Session, match: Callable[[Listing], tuple[int, str] | None]) -> list[Listing]:
+    """Give listings that match no colorway the one match(listing) finds now, as (colorway id, method):
+    a colorway just added to the catalogue (or given an alias) gets its listings at once, not when the
+    shop next changes the page (an unchanged page is a 304 and is never matched again)."""
+    matched = []
+    for listing in session.exec(select(Listing).where(col(Listing.colorway_id).is_(None))).all():
+        found = match(listing)
+        if found is None:
+            continue
+        listing.colorway_id, listing.match_method = found
+        listing.discovered = False
+        session.add(listing)
+        matched.append(listing)
+    session.flush()
+    return matched
+
+
 def source_row(session: Session, name: str) -> Source:
     """The source row by name (it exists once sync_catalogue ran)."""
     row = session.exec(select(Source).where(Source.name == name)).one_or_none()

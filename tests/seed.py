@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -98,10 +98,11 @@ EXPECTED = {
     "rda_suspect": Decimal("99"),
     "rdb_best": Decimal("160"),
     "rdb_diff_pct": Decimal("6.7"),
-    # 30-day range for Rain Cloud: Kith 150 (10 d), 135 (15 d), 120 (5 d); Concepts 150 (20 d).
+    # 30 days of Rain Cloud's lowest price in sizes 9 / 10: 150 (10 d, Concepts and Kith), 135 at Kith
+    # (15 d: Concepts sells out 10 days ago), 120 at Kith (5 d); Concepts' 99 is held as suspect.
     "rda_30d_lowest": Decimal("120"),
     "rda_30d_highest": Decimal("150"),
-    "rda_30d_average": Decimal("142.50"),
+    "rda_30d_average": Decimal("137.50"),
     "kith_runs": 10,
     "nb_blocked": 3,
     "nb_runs": 4,
@@ -153,9 +154,7 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
         )
         rho = Colorway(style_code="M2002RHO", name="2002R Grey", line="2002R", watched=False)
         kith = Source(name="Kith", kind="shopify", url="https://kith.example/", last_status="ok")
-        concepts = Source(
-            name="Concepts", kind="shopify", url="https://concepts.example/", last_status="ok"
-        )
+        concepts = Source(name="Concepts", kind="shopify", url="https://concepts.example/", last_status="ok")
         nb = Source(
             name="New Balance",
             kind="page",
@@ -171,9 +170,7 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
         kith.last_checked_at = now - timedelta(minutes=3)
         concepts.last_checked_at = now - timedelta(minutes=4)
 
-        def listing(
-            source: Source, colorway: Colorway | None, ext: str, title: str, **kw: Any
-        ) -> Listing:
+        def listing(source: Source, colorway: Colorway | None, ext: str, title: str, **kw: Any) -> Listing:
             assert source.id
             row = Listing(
                 source_id=source.id,
@@ -210,13 +207,19 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
             {"size": "10", "availability": "OutOfStock", "price": "120"},
             {"size": "11", "availability": "InStock", "price": "125"},
         ]
+        both = [
+            {"size": "9", "availability": "InStock"},
+            {"size": "10", "availability": "InStock"},
+        ]
+        nine = [{"size": "9", "availability": "InStock"}, {"size": "10", "availability": "OutOfStock"}]
+        none_left = [{"size": "9", "availability": "OutOfStock"}]
         s.add_all(
             [
-                _obs(k_rda.id, now - 40 * day, "150", "InStock"),
-                _obs(k_rda.id, now - 20 * day, "135", "InStock"),
+                _obs(k_rda.id, now - 40 * day, "150", "InStock", sizes=both),
+                _obs(k_rda.id, now - 20 * day, "135", "InStock", sizes=nine),
                 _obs(k_rda.id, now - 5 * day, "120", "InStock", sizes=sizes_now),
-                _obs(c_rda.id, now - 40 * day, "150", "InStock"),
-                _obs(c_rda.id, now - 10 * day, "150", "OutOfStock"),
+                _obs(c_rda.id, now - 40 * day, "150", "InStock", sizes=nine),
+                _obs(c_rda.id, now - 10 * day, "150", "OutOfStock", sizes=none_left),
                 _obs(c_rda.id, now - 2 * day, "99", "InStock", suspect=True),
                 _obs(
                     k_rdb.id,
@@ -262,9 +265,7 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
                 )
             )
         # An old run outside the 24 h window must not count.
-        s.add(
-            CheckRun(source_id=nb.id, started_at=now - 3 * day, status="ok", duration_ms=1, requests=1)
-        )
+        s.add(CheckRun(source_id=nb.id, started_at=now - 3 * day, status="ok", duration_ms=1, requests=1))
         ev1 = Event(
             created_at=now - 5 * day,
             kind="price_drop",
@@ -295,9 +296,7 @@ def seed(engine: Engine, now: datetime | None = None) -> Seeded:
         assert ev1.id and ev3.id
         s.add_all(
             [
-                Delivery(
-                    event_id=ev1.id, channel="phone", status="sent", attempts=1, sent_at=now - 5 * day
-                ),
+                Delivery(event_id=ev1.id, channel="phone", status="sent", attempts=1, sent_at=now - 5 * day),
                 Delivery(
                     event_id=ev3.id,
                     channel="phone",
@@ -339,3 +338,134 @@ def sqlite_engine(tmp: Path) -> tuple[str, Engine]:
     """A migrated SQLite database file under tmp."""
     url = f"sqlite:///{tmp / 'tracker.db'}"
     return url, make_engine(url)
+
+
+@dataclass(frozen=True)
+class ShopOffer:
+    """One shop's listing of a colorway as a test lays it out: price, stock and sizes in stock."""
+
+    shop: str
+    price: str
+    in_stock: tuple[str, ...] = ()  # size labels in stock (the rest of SIZES are sold out)
+    availability: str = "InStock"
+    currency: str = "USD"
+    suspect: bool = False
+    size_prices: tuple[tuple[str, str], ...] = ()  # sizes with their own price
+    sizes: tuple[str, ...] = ("8", "9", "9.5", "10", "11", "UK 9.5")
+
+
+OFFERS_CONFIG = """\
+database_url = "{database_url}"
+timezone = "Europe/Paris"
+
+[[colorways]]
+name = "Protection Pack Rain Cloud"
+style_code = "M2002RDA"
+line = "Protection Pack"
+list_price = {{ USD = 150 }}
+target_price = {{ USD = 125 }}
+watched = true
+sizes = [{sizes}]
+"""
+
+
+def seed_offers(engine: Engine, offers: Sequence[ShopOffer], my_sizes: Sequence[str], now: datetime) -> None:
+    """One watched colorway (Rain Cloud, list $150, target $125) and each shop's offer of it now."""
+    with Session(engine) as s:
+        colorway = Colorway(
+            style_code="M2002RDA",
+            name="Protection Pack Rain Cloud",
+            line="Protection Pack",
+            list_prices={"USD": "150"},
+            target_prices={"USD": "125"},
+            sizes=list(my_sizes),
+            watched=True,
+        )
+        s.add(colorway)
+        s.flush()
+        for i, offer in enumerate(offers):
+            source = Source(
+                name=offer.shop, kind="shopify", url=f"https://shop{i}.example/", last_status="ok"
+            )
+            s.add(source)
+            s.flush()
+            assert source.id and colorway.id
+            listing = Listing(
+                source_id=source.id,
+                colorway_id=colorway.id,
+                external_id=f"rda-{i}",
+                url=f"https://shop{i}.example/products/rda",
+                title="2002R Rain Cloud",
+                first_seen_at=now - timedelta(days=3),
+                last_checked_at=now,
+            )
+            s.add(listing)
+            s.flush()
+            assert listing.id
+            own = dict(offer.size_prices)
+            sizes = [
+                {
+                    "size": label,
+                    "availability": "InStock" if label in offer.in_stock else "OutOfStock",
+                    **({"price": own[label]} if label in own else {}),
+                }
+                for label in offer.sizes
+            ]
+            s.add(
+                Observation(
+                    listing_id=listing.id,
+                    observed_at=now - timedelta(hours=i + 1),
+                    price=Decimal(offer.price),
+                    currency=offer.currency,
+                    availability=offer.availability,
+                    sizes=sizes,
+                    suspect=offer.suspect,
+                )
+            )
+        s.commit()
+
+
+def write_offers_config(path: Path, database_url: str, my_sizes: Sequence[str]) -> Path:
+    """The config.toml for seed_offers' colorway, in the collector's sizes."""
+    sizes = ", ".join(f'"{s}"' for s in my_sizes)
+    path.write_text(OFFERS_CONFIG.format(database_url=database_url, sizes=sizes), encoding="utf-8")
+    return path
+
+
+def seed_demo(
+    store: Any, clock: Any, db_url: str, config_path: Path, now: datetime, *, last_step: int | None = None
+) -> Path:
+    """The demo's timeline (markdown, sell-out, one size back, a new colorway) played through the real
+    pipeline against the demo store, one step every two days up to now (stopping after last_step when
+    given); returns its config.toml."""
+    import asyncio
+
+    from tracker.config import parse_text
+    from tracker.demo import demo_config_text
+    from tracker.fetch import Fetcher
+    from tracker.notify.plan import plan_deliveries
+    from tracker.pipeline import Pipeline
+
+    text = demo_config_text(store.base_url, data_dir="unused", timezone="Europe/Paris")
+    text = text.replace('database_url = "sqlite:///unused/tracker.db"', f'database_url = "{db_url}"')
+    config_path.write_text(text, encoding="utf-8")
+    config = parse_text(text)
+    engine = make_engine(db_url)
+    steps = len(store.steps) if last_step is None else last_step + 1
+    moments = [
+        now - timedelta(days=2 * (steps - step) - 1, hours=h) for step in range(steps) for h in (12, 0)
+    ]
+
+    async def play() -> None:
+        async with Fetcher(config.defaults) as fetcher:
+            for i, moment in enumerate(moments):
+                clock.set_step(i // 2)
+                pipeline = Pipeline(
+                    config, engine, fetcher, clock=lambda m=moment: m, planner=plan_deliveries
+                )
+                for src in config.sources:
+                    await pipeline.check(src.name)
+
+    asyncio.run(play())
+    engine.dispose()
+    return config_path

@@ -1,53 +1,50 @@
-"""The dashboard served for real and driven by Chromium: the overview and a colorway chart render."""
+"""The dashboard served for real and looked at in Chromium, at 1400x1000 and 390x844: every page on the
+demo's timeline, on the seeded database and on 25 shops x 30 colorways; what the chart draws, what its
+tooltip lists, that the wheel scrolls the page, and that a phone never scrolls sideways.
+
+Screenshots go to test-output/ (git-ignored)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from dashboard.charts import LIST_PRICE_COLOR
+from bench.bench_dashboard import config_text, generate, style_code
+from bench.pages import ARGS, CHROMIUM, chart_facts, chromium, load, page_paths, screenshot_all, sideways
+from dashboard.charts import LIST_PRICE_COLOR, LOWEST_COLOR, TARGET_COLOR, palette
 from dashboard.serve import serve
-from tests.seed import seed, sqlite_engine, write_config
+from db.engine import make_engine
+from tests.seed import seed, seed_demo, sqlite_engine, write_config
+from tracker.demo import DemoStore, ManualClock
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OUT = Path(__file__).resolve().parent.parent / "test-output"
 
 
 def _free_port() -> int:
+    import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A dashboard on a free port over a seeded SQLite database."""
+@pytest.fixture(scope="module", autouse=True)
+def _needs_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test.sh installs it)")
-    tmp = tmp_path_factory.mktemp("browser")
-    url, engine = sqlite_engine(tmp)
-    seed(engine)
-    engine.dispose()
-    config = write_config(tmp / "config.toml", url)
+
+
+def _serve(config: Path) -> Iterator[str]:
     port = _free_port()
-    proc = serve(config, "127.0.0.1", port)
+    proc = serve(config, "127.0.0.1", port, wait_warm=True)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -58,61 +55,170 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
-def _hex(color: str) -> tuple[int, int, int]:
-    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo's timeline (markdown, sell-out, a size back, a new colorway) over ten days."""
+    tmp = tmp_path_factory.mktemp("demo")
+    clock = ManualClock()
+    store = DemoStore(clock=clock, step_seconds=60)
+    store.start()
+    try:
+        config = seed_demo(
+            store, clock, f"sqlite:///{tmp / 'tracker.db'}", tmp / "config.toml", datetime.now(UTC)
+        )
+        yield from _serve(config)
+    finally:
+        store.stop()
 
 
-def _count_color(png: bytes, color: tuple[int, int, int], tolerance: int = 12) -> int:
-    import io
+@pytest.fixture(scope="module")
+def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The hand-checkable seeded database (tests/seed.py)."""
+    tmp = tmp_path_factory.mktemp("seeded")
+    url, engine = sqlite_engine(tmp)
+    seed(engine)
+    engine.dispose()
+    yield from _serve(write_config(tmp / "config.toml", url))
 
-    from PIL import Image
 
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    raw = image.tobytes()
-    return sum(
-        1
-        for pixel in zip(raw[0::3], raw[1::3], raw[2::3], strict=True)
-        if all(abs(a - b) <= tolerance for a, b in zip(pixel, color, strict=True))
+@pytest.fixture(scope="module")
+def shops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """30 colorways x 25 shops, three weeks of checks (bench/bench_dashboard.py builds a year of it)."""
+    tmp = tmp_path_factory.mktemp("shops")
+    url = f"sqlite:///{tmp / 'tracker.db'}"
+    engine = make_engine(url)
+    generate(engine, datetime.now(UTC), days=21)
+    engine.dispose()
+    config = tmp / "config.toml"
+    config.write_text(config_text(url), encoding="utf-8")
+    yield from _serve(config)
+
+
+def _check_chart(base: str, path: str, *, shops: int, target: bool = True) -> None:
+    """The chart on a desktop: bold lowest line over thin shop lines, labelled rules, ticks that never
+    repeat, a tooltip naming every shown shop, and a wheel that scrolls the page, not the chart."""
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        load(page, f"{base}/{path}", "colorway")
+        facts = chart_facts(page, LOWEST_COLOR)
+        page.screenshot(path=str(OUT / f"chart-{path.split('=')[1].split('&', maxsplit=1)[0]}-hover.png"))
+    assert facts.lowest_width >= 3, facts
+    assert facts.shop_widths and max(facts.shop_widths) < facts.lowest_width
+    assert LIST_PRICE_COLOR.upper() in facts.rule_colors
+    assert any(label.startswith("List $") for label in facts.labels)
+    if target:
+        assert TARGET_COLOR.upper() in facts.rule_colors
+        assert any(label.startswith("Your target $") for label in facts.labels)
+    assert any(label.startswith("Lowest $") for label in facts.labels)
+    assert len(facts.legend) == shops
+    assert facts.x_ticks and len(facts.x_ticks) == len(set(facts.x_ticks)), facts.x_ticks
+    for shop in facts.legend:
+        assert shop in facts.tooltip, (shop, facts.tooltip)
+    assert "When" in facts.tooltip and (
+        "CET" in facts.tooltip or "EST" in facts.tooltip or "UTC" in facts.tooltip
     )
+    assert "$" in facts.tooltip
+    assert facts.scrolled_by_wheel > 0, "the wheel over the chart must scroll the page"
+    assert facts.ticks_after_wheel == facts.x_ticks, "the wheel alone must not zoom the chart"
 
 
-def test_overview_and_colorway_chart_render(server: str) -> None:
-    from playwright.sync_api import sync_playwright
-
+def _check_pages(base: str, paths: dict[str, str], prefix: str) -> None:
+    """Every page at both sizes: no error, and on a phone nothing wider than the screen."""
     OUT.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.goto(server + "/", wait_until="domcontentloaded")
-            page.get_by_text("Protection Pack Rain Cloud").first.wait_for(state="attached", timeout=30_000)
-            page.get_by_text("Discovered 2002R listings").wait_for(timeout=30_000)
-            page.wait_for_timeout(1500)  # let images and sparklines paint before the screenshot
-            page.screenshot(path=str(OUT / "overview.png"), full_page=True)
-            # The overview table is a canvas grid: the heading and the watched names must be there.
-            assert page.get_by_role("heading", name="2002R overview").is_visible()
+    with chromium() as browser:
+        visits = screenshot_all(browser, base, OUT, paths, prefix)
+    for visit in visits:
+        print(f"{visit.screenshot} ({visit.seconds:.1f} s)")
+        assert visit.exceptions == 0, visit
+        if visit.viewport == "phone":
+            assert visit.overflow["doc"] <= visit.overflow["width"], visit
+            assert visit.overflow["main"] <= visit.overflow["width"], visit
+            assert visit.overflow["beyond"] == 0, visit
+    phone_overview = next(v for v in visits if v.name == "overview" and v.viewport == "phone")
+    assert phone_overview.overflow["rows"] > 0
 
-            started = time.monotonic()
-            page.goto(server + "/colorway?style=M2002RDA", wait_until="domcontentloaded")
-            chart = page.locator(".vega-embed canvas, .vega-embed svg").first
-            chart.wait_for(timeout=30_000)
-            render_seconds = time.monotonic() - started
-            page.wait_for_timeout(1000)  # vega draws on the next frames after the canvas exists
-            page.screenshot(path=str(OUT / "colorway.png"), full_page=True)
-            shot = page.locator(".vega-embed").first.screenshot(path=str(OUT / "colorway-chart.png"))
-            # The dashed list-price rule is drawn in its own colour: enough of it must be on the chart.
-            assert _count_color(shot, _hex(LIST_PRICE_COLOR)) > 100
-            assert page.get_by_text("Protection Pack Rain Cloud").first.is_visible()
-            print(f"colorway page: chart rendered {render_seconds:.2f} s after navigation")
 
-            for name in ("releases", "watchlist", "alerts", "health"):
-                page.goto(f"{server}/{name}", wait_until="domcontentloaded")
-                page.locator("h1").first.wait_for(timeout=30_000)
-                page.wait_for_timeout(800)
-                assert not page.locator(".stException").count()
-                page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
-        finally:
-            browser.close()
+def test_every_page_on_the_demo(demo_server: str) -> None:
+    _check_pages(demo_server, page_paths("M2002RDB"), "demo")
+    # Phantom's markdown: the lowest line, the shops, the list price and the collector's target.
+    _check_chart(demo_server, "colorway?style=M2002RDB&range=30d", shops=2)
+
+
+def test_a_sold_out_colorway_says_so_on_the_demo(tmp_path: Path) -> None:
+    """During the demo's sell-out, Sea Salt is "Sold out everywhere", in red, not a blank price."""
+    clock = ManualClock()
+    store = DemoStore(clock=clock, step_seconds=60)
+    store.start()
+    try:
+        config = seed_demo(
+            store,
+            clock,
+            f"sqlite:///{tmp_path / 'tracker.db'}",
+            tmp_path / "config.toml",
+            datetime.now(UTC),
+            last_step=2,
+        )
+        for base in _serve(config):
+            with chromium() as browser:
+                page = browser.new_page(viewport={"width": 390, "height": 844})
+                load(page, f"{base}/overview", "overview")
+                row = page.locator('.ov-row[data-style="M2002RDC"]')
+                badge = row.locator(".c-stock .badge")
+                assert badge.inner_text() == "Sold out everywhere"
+                assert badge.evaluate("e => getComputedStyle(e).color") == "rgb(198, 40, 40)"
+                assert "Not listed" not in row.inner_text()
+                OUT.mkdir(exist_ok=True)
+                page.screenshot(path=str(OUT / "demo-sold-out-overview-phone.png"), full_page=True)
+    finally:
+        store.stop()
+
+
+def test_every_page_on_the_seeded_database(seeded_server: str) -> None:
+    _check_pages(seeded_server, page_paths("M2002RDA"), "seeded")
+    _check_chart(seeded_server, "colorway?style=M2002RDA&range=30d", shops=3)
+
+
+def test_every_page_with_25_shops(shops_server: str) -> None:
+    _check_pages(shops_server, page_paths(style_code(1), "all"), "shops25")
+    _check_chart(shops_server, f"colorway?style={style_code(1)}&range=all", shops=25)
+
+
+def test_25_shops_get_25_colours_and_the_legend_brings_one_forward(shops_server: str) -> None:
+    assert len(set(palette(25))) == 25
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        load(page, f"{shops_server}/colorway?style={style_code(2)}&range=30d", "colorway")
+        strokes = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.vega-embed svg g.mark-line path'))"
+            ".map(p => [p.getAttribute('stroke'), p.getAttribute('stroke-width')])"
+        )
+        colours = {c.upper() for c, _ in strokes} - {LOWEST_COLOR.upper()}
+        assert len(colours) == 25
+        page.locator(".vega-embed svg .role-legend-label text", has_text="Shop 07").click()
+        page.wait_for_timeout(600)
+        widths = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.vega-embed svg g.mark-line path'))"
+            ".map(p => parseFloat(p.getAttribute('stroke-width')))"
+        )
+        assert sorted(widths)[-2:] == [2.6, 3.5]  # Shop 07 forward, under the bold lowest line
+        page.screenshot(path=str(OUT / "shops25-colorway-legend-pick.png"))
+
+
+def test_overview_opened_by_its_address_and_a_row_opens_its_colorway(seeded_server: str) -> None:
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        load(page, f"{seeded_server}/overview", "overview")
+        page.wait_for_timeout(800)
+        assert not page.get_by_text("Page not found").count()
+        # Anywhere on the row opens the colorway page (the link stretches over it).
+        row = page.locator('.ov-row[data-style="M2002RDA"]')
+        box = row.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)
+        page.wait_for_url("**/colorway?style=M2002RDA**", timeout=30_000)
+        page.locator(".vega-embed svg .role-axis").first.wait_for(timeout=60_000)
+        assert page.get_by_role("heading", name="Protection Pack Rain Cloud").is_visible()
+        assert sideways(page)["doc"] <= 1400
 
 
 def test_a_bookmarked_page_shows_the_sign_in_or_the_config_error(
@@ -120,33 +226,19 @@ def test_a_bookmarked_page_shows_the_sign_in_or_the_config_error(
 ) -> None:
     """A deep link to a fresh server never lands on a blank page: the password form, or the error
     naming the config key (unauthenticated visitors see only the form, never the error)."""
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test.sh installs it)")
     url, engine = sqlite_engine(tmp_path)
     seed(engine)
     engine.dispose()
     config = write_config(tmp_path / "config.toml", url)
 
     def first_visit(path: str, wanted: str) -> str:
-        port = _free_port()
-        proc = serve(config, "127.0.0.1", port)
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        for base in _serve(config):
+            with chromium() as browser:
                 page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{port}/{path}")
+                page.goto(f"{base}/{path}")
                 page.locator(wanted).first.wait_for(timeout=30_000)
-                html = page.content()
-                browser.close()
-                return html
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                return str(page.content())
+        raise AssertionError("the server did not start")
 
     monkeypatch.setenv("TRACKER_DASHBOARD_PASSWORD", "open sesame")
     html = first_visit("colorway", "input[type=password]")

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from db.engine import make_engine
 from db.models import CheckRun, Delivery, Event, Listing, Observation, Source
+from tests.dashboard_html import overview_rows
 from tracker.config import Config, parse_text
 from tracker.demo.faults import BY_NAME, FAULTS, FaultStore, fault_config_text, measure
 from tracker.fetch import Fetcher
@@ -124,9 +125,9 @@ def test_suspect_price_is_held_shown_and_never_alerted(
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    row = at.dataframe[0].value.set_index("style code").loc["M2002RDB"]
-    assert "15" not in row["best"] or row["best"] == "$150.00", row["best"]  # never the held price
-    assert "$15,000.00" in row["suspect"] or "$15000.00" in row["suspect"], row["suspect"]
+    row = overview_rows(at)["M2002RDB"]
+    assert "$15,000.00" not in row["any"] + row["mine"] + row["vs"], row  # never the held price
+    assert "⚠ $15,000.00 at price_100x held as suspect" in row["name"], row["name"]
 
     # The shop fixes its page: the held price is never confirmed, nothing was ever announced.
     store.heal("price_100x")

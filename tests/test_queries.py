@@ -56,28 +56,29 @@ def test_empty_database_reads_return_nothing(engine: Engine) -> None:
     assert set(queries.table_counts(engine).values()) == {0}
 
 
-def test_overview_best_price_ignores_suspect_and_counts_my_sizes(engine: Engine, seeded: Seeded) -> None:
-    rows = {r.colorway.style_code: r for r in queries.overview(engine, NOW)}
-    assert set(rows) == {"M2002RDA", "M2002RDB", "M2002RDC"}  # the unwatched one is not shown
-    rda = rows["M2002RDA"]
-    assert rda.best is not None
-    assert rda.best.price == EXPECTED["rda_best"]
-    assert rda.best.source_name == EXPECTED["rda_best_shop"]
-    assert rda.list_price == Decimal(150)
+def test_overview_answers_in_my_sizes_and_ignores_suspect_prices(engine: Engine, seeded: Seeded) -> None:
+    rows = queries.overview(engine, NOW)
+    # Best answers first: at or below target (Rain Cloud), then the rest, never-listed last.
+    assert [r.colorway.style_code for r in rows] == ["M2002RDA", "M2002RDB", "M2002RDC"]
+    rda, rdb, rdc = rows
+    assert rda.mine is not None and rda.mine.price == EXPECTED["rda_best"]
+    assert rda.mine.source_name == EXPECTED["rda_best_shop"] and rda.mine.sizes == ("9",)
+    assert rda.best is not None and rda.best.price == EXPECTED["rda_best"]
+    assert rda.list_price == Decimal(150) and rda.target_price == Decimal(125)
     assert rda.difference == EXPECTED["rda_diff"]
     assert rda.difference_percent == EXPECTED["rda_diff_pct"]
+    assert rda.below_target and rda.below_list
     assert rda.my_sizes_available == EXPECTED["rda_my_sizes"]
     assert [o.price for o in rda.suspect] == [EXPECTED["rda_suspect"]]
-    assert rda.in_stock
-    # One value per day; the last one is today's best.
-    assert len(rda.sparkline) == 30
-    assert rda.sparkline[-1] == 120.0
-    assert rda.sparkline[0] == 135.0 or rda.sparkline[0] == 150.0
-    rdb = rows["M2002RDB"]
-    assert rdb.best is not None and rdb.best.price == EXPECTED["rdb_best"]
+    assert rda.stock == queries.IN_STOCK_NOW and rda.shops == 3
+    assert rda.last_changed == NOW - timedelta(days=1)  # New Balance's unknown-stock observation
+    # The lowest price in any size over 30 days, as steps: Concepts' suspect 99 never counts.
+    assert [s.price for s in rda.sparkline] == [Decimal(150), Decimal(135), Decimal(120)]
+    assert rda.sparkline[0].start == NOW - timedelta(days=30) and rda.sparkline[-1].end == NOW
+    assert rdb.mine is None  # no sizes given: the answer is the cheapest in any size
+    assert rdb.headline is not None and rdb.headline.price == EXPECTED["rdb_best"]
     assert rdb.difference_percent == EXPECTED["rdb_diff_pct"]
-    rdc = rows["M2002RDC"]
-    assert rdc.best is None and not rdc.in_stock
+    assert rdc.best is None and rdc.stock == queries.NOT_LISTED and not rdc.in_stock
     assert rdc.next_release == (NOW + timedelta(days=10)).date()
     # No own list price: the Protection Pack default in dollars.
     assert rdc.list_price == Decimal(150)
@@ -89,27 +90,28 @@ def test_overview_for_given_style_codes(engine: Engine, seeded: Seeded) -> None:
     assert rows[0].list_price == Decimal(130)
 
 
-def test_range_statistics_over_thirty_days(engine: Engine, seeded: Seeded) -> None:
+def test_statistics_of_the_lowest_price_in_my_sizes_over_thirty_days(engine: Engine, seeded: Seeded) -> None:
     since = NOW - timedelta(days=30)
-    points = queries.price_points(engine, [seeded.rain_cloud], since)
-    segs = queries.segments(points, since, NOW)
-    stats = queries.range_stats(segs, "USD", NOW)
-    assert stats.lowest == EXPECTED["rda_30d_lowest"]
-    assert stats.lowest_source == "Kith"
-    assert stats.highest == EXPECTED["rda_30d_highest"]
+    points = queries.price_points(engine, [seeded.rain_cloud], since, with_sizes=True)
+    steps = queries.price_steps(points, "USD", since, NOW, queries.SizeMatcher(["9", "10"]))
+    stats = queries.step_stats(steps, "USD", NOW)
+    assert stats.lowest == EXPECTED["rda_30d_lowest"] and stats.lowest_source == "Kith"
+    assert stats.lowest_at == NOW - timedelta(days=5)
+    assert stats.highest == EXPECTED["rda_30d_highest"] and stats.highest_at == since
     assert stats.average == EXPECTED["rda_30d_average"]
-    assert stats.current == Decimal(120)
+    assert stats.current == Decimal(120) and stats.current_source == "Kith"
 
 
-def test_price_points_include_the_price_held_when_the_range_starts(
-    engine: Engine, seeded: Seeded
-) -> None:
+def test_price_points_include_the_price_held_when_the_range_starts(engine: Engine, seeded: Seeded) -> None:
     since = NOW - timedelta(days=7)
     points = queries.price_points(engine, [seeded.rain_cloud], since)
     kith = [p for p in points if p.listing_id == seeded.kith_rda]
     assert [p.price for p in kith] == [Decimal(135), Decimal(120)]
-    segs = [s for s in queries.segments(points, since, NOW) if s.listing_id == seeded.kith_rda]
-    assert segs[0].start == since and segs[0].end == NOW - timedelta(days=5)
+    steps = queries.shop_steps(points, "USD", since, NOW)["Kith"]
+    assert [(s.start, s.end, s.price) for s in steps] == [
+        (since, NOW - timedelta(days=5), Decimal(135)),
+        (NOW - timedelta(days=5), NOW, Decimal(120)),
+    ]
 
 
 def test_discovered_listings_keep_scraped_text_as_is(engine: Engine, seeded: Seeded) -> None:
@@ -159,8 +161,80 @@ def test_redact_removes_urls() -> None:
     assert queries.redact(None) is None
 
 
-def test_daily_best_is_empty_before_the_first_price() -> None:
-    since = NOW - timedelta(days=3)
-    point = queries.PricePoint(1, 1, "A", NOW - timedelta(hours=20), Decimal(100), "USD", "InStock", False)
-    sold_out = queries.PricePoint(2, 1, "B", since, Decimal(50), "USD", "OutOfStock", False)
-    assert queries.daily_best([point, sold_out], "USD", since, NOW) == [None, None, Decimal(100)]
+def _point(
+    listing: int, shop: str, hours_ago: float, price: str | None, avail: str = "InStock", **kw: object
+) -> queries.PricePoint:
+    return queries.PricePoint(
+        listing,
+        1,
+        shop,
+        NOW - timedelta(hours=hours_ago),
+        None if price is None else Decimal(price),
+        "USD",
+        avail,
+        bool(kw.get("suspect")),
+        tuple(kw.get("sizes", ())),  # type: ignore[arg-type]
+    )
+
+
+def test_price_steps_follow_the_lowest_shop_and_say_when_nothing_is_in_stock() -> None:
+    since = NOW - timedelta(hours=10)
+    points = [
+        _point(1, "A", 12, "100"),
+        _point(2, "B", 8, "90"),
+        _point(2, "B", 6, "90", "OutOfStock"),
+        _point(1, "A", 4, "100", "OutOfStock"),
+        _point(1, "A", 2, "95"),
+        _point(2, "B", 1, "50", suspect=True),  # held, never the lowest
+    ]
+    steps = queries.price_steps(points, "USD", since, NOW)
+    assert [
+        (round((NOW - s.start).total_seconds() / 3600), s.price, s.source_name, s.sold_out) for s in steps
+    ] == [
+        (10, Decimal(100), "A", False),
+        (8, Decimal(90), "B", False),
+        (6, Decimal(100), "A", False),
+        (4, None, None, True),
+        (2, Decimal(95), "A", False),
+    ]
+    assert steps[-1].end == NOW
+    # Before the first observation nothing is drawn; a shop not yet listed is not "sold out".
+    assert queries.price_steps(points[1:2], "USD", since, NOW)[0].start == NOW - timedelta(hours=8)
+
+
+def test_price_steps_in_my_sizes_use_each_size_s_own_price() -> None:
+    nine_in = {"size": "9", "availability": "InStock", "price": "120"}
+    ten_in = {"size": "10", "availability": "InStock", "price": "140"}
+    eleven_in = {"size": "11", "availability": "InStock", "price": "60"}
+    points = [
+        _point(1, "A", 5, "60", sizes=[eleven_in, {"size": "9", "availability": "OutOfStock"}]),
+        _point(2, "B", 5, "120", sizes=[nine_in, ten_in]),
+        _point(2, "B", 3, "120", sizes=[{"size": "9", "availability": "OutOfStock"}, ten_in]),
+        _point(2, "B", 1, "120", sizes=[{"size": "9", "availability": "OutOfStock"}]),
+    ]
+    mine = queries.SizeMatcher(["9", "10"])
+    steps = queries.price_steps(points, "USD", None, NOW, mine)
+    # Shop A's $60 is in size 11 only; B's size 9 is $120, its size 10 $140.
+    assert [(s.price, s.source_name) for s in steps] == [
+        (Decimal(120), "B"),
+        (Decimal(140), "B"),
+        (None, None),
+    ]
+    assert not steps[-1].sold_out  # in stock, just not in these sizes
+    assert [s.price for s in queries.price_steps(points, "USD", None, NOW)] == [Decimal(60)]
+
+
+def test_health_counts_only_failures_as_errors(engine: Engine, seeded: Seeded) -> None:
+    from sqlmodel import Session, select
+
+    from db.models import CheckRun, Source
+
+    with Session(engine) as session:
+        concepts = session.exec(select(Source).where(Source.name == "Concepts")).one()
+        for i, status in enumerate(["not_modified"] * 6 + ["ok", "cancelled", "timeout", "blocked"]):
+            session.add(
+                CheckRun(source_id=concepts.id, started_at=NOW - timedelta(hours=i + 1), status=status)
+            )
+        session.commit()
+    concepts_health = next(h for h in queries.source_health(engine, NOW) if h.name == "Concepts")
+    assert concepts_health.runs == 10 and concepts_health.errors == 2 and concepts_health.error_rate == 0.2

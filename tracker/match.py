@@ -92,6 +92,22 @@ def match_product(product: Product, catalogue: Sequence[CatalogueEntry]) -> Matc
     """Match by style code (exact), else by name when the product carries no style code."""
     code = product_style_code(product)
     is_2002r = bool(code) or mentions_2002r(product.title, product.external_id, product.url, *product.tags)
+    return match_code_or_title(code, product.title, is_2002r, catalogue)
+
+
+def match_listing(
+    style_code: str | None, title: str | None, url: str | None, catalogue: Sequence[CatalogueEntry]
+) -> Match:
+    """Match a listing already stored (its style code, title and URL) as its product was matched: what a
+    catalogue edit needs to connect listings discovered before their colorway was added."""
+    code = find_style_code(style_code, title, url)
+    return match_code_or_title(code, title, bool(code) or mentions_2002r(title, url), catalogue)
+
+
+def match_code_or_title(
+    code: str | None, title: str | None, is_2002r: bool, catalogue: Sequence[CatalogueEntry]
+) -> Match:
+    """The rule itself: the style code (or an alias) exactly, else the name when there is no code."""
     if code:
         for entry in catalogue:
             if entry.style_code == code or code in entry.aliases:
@@ -99,11 +115,11 @@ def match_product(product: Product, catalogue: Sequence[CatalogueEntry]) -> Matc
         # A style code we do not know is a discovery; never fall back to a name for it, since
         # names collide across colorways (two different "Rain Cloud" 2002Rs exist).
         return Match(None, "unmatched", code, is_2002r)
-    if product.title and is_2002r:
+    if title and is_2002r:
         best: tuple[float, CatalogueEntry | None] = (0.0, None)
         for entry in catalogue:
             for name in (entry.name, *entry.aliases):
-                score = name_similarity(name, product.title)
+                score = name_similarity(name, title)
                 if score > best[0]:
                     best = (score, entry)
         if best[1] is not None and best[0] >= NAME_THRESHOLD:

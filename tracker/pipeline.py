@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -30,7 +31,13 @@ from db.models import Source as SourceRow
 from tracker.check import finish
 from tracker.check.collect import Prior, Reader, collector_for
 from tracker.check.pool import PagePool, shared_pool
-from tracker.check.record import ProductRecorder, Recorded, load_catalogue, record_releases
+from tracker.check.record import (
+    ProductRecorder,
+    Recorded,
+    load_catalogue,
+    record_releases,
+    rematch_discovered,
+)
 from tracker.check.summary import RUN_STATUSES, Collected, Failure, RunSummary
 from tracker.check.triage import failure_from, failure_of
 from tracker.config import Config
@@ -41,6 +48,7 @@ from tracker.releases.configured import sync_config_releases
 from tracker.releases.records import after_products
 
 __all__ = ["RUN_STATUSES", "Pipeline", "Planner", "RunSummary"]
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -100,11 +108,15 @@ class Pipeline:
         return read
 
     def sync(self) -> None:
-        """Bring colorway, source and config-dated release rows in line with the config, and plan
-        the alerts of the release events that raises, in one transaction."""
+        """Bring colorway, source and config-dated release rows in line with the config, connect
+        discovered listings to colorways the config now names, and plan the alerts of the release
+        events that raises, in one transaction."""
         now = self.clock()
         with Session(self.engine) as session, session.begin():
             store.sync_catalogue(session, self.config.colorways, self.config.sources)
+            matched = rematch_discovered(session, load_catalogue(session, self.config))
+            if matched:
+                log.info("%d discovered listing(s) matched to the catalogue", len(matched))
             events = sync_config_releases(session, self.config, now)
             session.add_all(events)
             self._plan(session, events, now)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
-from dashboard.format import local
+from dashboard.format import count, delivery_status, event_kind, when
 
 ctx = ui.page_context()
 tz = ctx.config.tz()
@@ -15,7 +15,7 @@ channel_names = {c.name for c in ctx.config.alerts.channels}
 counts = data.delivery_counts(ctx.url)
 cols = st.columns(5)
 for col, status in zip(cols, ["pending", "sending", "sent", "failed", "superseded"], strict=True):
-    col.metric(status.capitalize(), counts.get(status, 0))
+    col.metric(delivery_status(status), count(counts.get(status, 0)))
 
 st.subheader("Deliveries")
 rows = data.deliveries(ctx.url)
@@ -26,13 +26,13 @@ else:
         pd.DataFrame(
             [
                 {
-                    "created": local(d.created_at, tz),
+                    "created": when(d.created_at, tz),
                     # Only configured names are shown: a stored value that is not one may be a URL.
                     "channel": d.channel if d.channel in channel_names else "(unnamed channel)",
-                    "status": d.status,
+                    "status": delivery_status(d.status),
                     "attempts": d.attempts,
-                    "sent": local(d.sent_at, tz),
-                    "event": d.event_kind,
+                    "sent": when(d.sent_at, tz),
+                    "event": event_kind(d.event_kind),
                     "message": d.event_message,
                     "last error": d.last_error or "",
                 }
@@ -42,10 +42,7 @@ else:
         hide_index=True,
         width="stretch",
         key="deliveries_table",
-        column_config={
-            "created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
-            "sent": st.column_config.DatetimeColumn("Sent", format="YYYY-MM-DD HH:mm"),
-        },
+        column_config={"attempts": st.column_config.NumberColumn("Attempts", format="localized")},
     )
 
 st.subheader("Events")
@@ -54,13 +51,13 @@ if not evs:
     ui.no_data("events")
 else:
     kinds = sorted({e.kind for e in evs})
-    chosen = st.multiselect("Kinds", kinds, default=kinds, key="event_kinds")
+    chosen = st.multiselect("Kinds", kinds, default=kinds, format_func=event_kind, key="event_kinds")
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "when": local(e.created_at, tz),
-                    "kind": e.kind,
+                    "when": when(e.created_at, tz),
+                    "kind": event_kind(e.kind),
                     "colorway": e.colorway_name or "",
                     "shop": e.source_name or "",
                     "what": e.message,
@@ -73,5 +70,4 @@ else:
         hide_index=True,
         width="stretch",
         key="events_table",
-        column_config={"when": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")},
     )

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
-from dashboard.format import local, plain
+from dashboard.format import plain, run_status, when
 
 ctx = ui.page_context()
 tz = ctx.config.tz()
@@ -42,8 +42,8 @@ frame = pd.DataFrame(
             "kind": h.kind,
             "enabled": h.enabled,
             "broken": h.broken,
-            "last check": local(h.last_checked_at, tz),
-            "status": h.last_status or "",
+            "last check": when(h.last_checked_at, tz),
+            "status": run_status(h.last_status),
             "checks (24 h)": h.runs,
             "error rate %": _pct(h.error_rate),
             "blocked": h.blocked,
@@ -59,8 +59,24 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     key="health_table",
+    # What tells a working shop from a failing one first; a phone scrolls to the rest.
+    column_order=[
+        "source",
+        "status",
+        "error rate %",
+        "last check",
+        "checks (24 h)",
+        "blocked",
+        "not modified %",
+        "last error",
+        "mean ms",
+        "broken",
+        "enabled",
+        "kind",
+    ],
     column_config={
-        "last check": st.column_config.DatetimeColumn("Last check", format="YYYY-MM-DD HH:mm"),
+        "last check": st.column_config.TextColumn("Last check"),
+        "checks (24 h)": st.column_config.NumberColumn("Checks (24 h)", format="localized"),
         "error rate %": st.column_config.NumberColumn("Error rate", format="%.1f%%"),
         "not modified %": st.column_config.NumberColumn("Not modified", format="%.1f%%"),
         "blocked": st.column_config.NumberColumn("Blocked / challenge", help="Checks answered by a bot wall"),
@@ -68,7 +84,8 @@ st.dataframe(
     },
 )
 st.caption(
-    "Rates over the last 24 hours. Blocked checks count as errors; they never mark a product sold out."
+    "Rates over the last 24 hours. Errors are checks that failed (blocked counts as one, and never marks "
+    "a product sold out); a 304 Not Modified is a healthy answer and counts under Not modified."
 )
 
 sizes = data.size_health(ctx.url, ctx.config.size_system)
@@ -125,7 +142,7 @@ if cluster is not None:
                     "queues": ", ".join(w.queues),
                     "jobs done": w.jobs_done,
                     "failed": w.jobs_failed,
-                    "last seen": local(w.last_seen, tz),
+                    "last seen": when(w.last_seen, tz),
                 }
                 for w in cluster.workers
             ],

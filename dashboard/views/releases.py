@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
-from dashboard.format import countdown, local, money, plain, safe_url
+from dashboard.format import countdown, day, money, plain, safe_url, when
 from db.models import CONFIG_SOURCE
 from db.queries import ReleaseChangeRow, ReleaseRow
 from tracker.calendar import build_ics
@@ -55,7 +55,7 @@ if upcoming:
     st.metric(
         f"Next drop: {plain(nxt.name)}",
         countdown(moment, now) if moment else "date to be confirmed",
-        help=plain(f"{nxt.style_code}, {nxt.release_date} ({nxt.region})"),
+        help=plain(f"{nxt.style_code}, {day(nxt.release_date)} ({nxt.region})"),
     )
 else:
     st.caption("No upcoming release date is known.")
@@ -69,8 +69,9 @@ def _frame(items: list[ReleaseRow]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "date": r.release_date,
-                "time": local(r.release_at, tz),
+                "date": day(r.release_date),
+                # A bare date opens at midnight in your zone; a time is shown with its zone.
+                "time": r.release_at.astimezone(tz).strftime("%H:%M %Z") if r.release_at else "",
                 "colorway": r.name,
                 "style code": r.style_code,
                 "region": r.region,
@@ -78,7 +79,7 @@ def _frame(items: list[ReleaseRow]) -> pd.DataFrame:
                 "countdown": countdown(m, now) if (m := _moment(r)) and m > now else "",
                 "source": _source(r),
                 "other dates": "; ".join(f"{src}: {day.isoformat()}" for src, day in r.disputed),
-                "link": safe_url(r.url),
+                "link": safe_url(r.url) or "",
             }
             for r in items
         ],
@@ -98,8 +99,8 @@ def _frame(items: list[ReleaseRow]) -> pd.DataFrame:
 
 
 config = {
-    "date": st.column_config.DateColumn("Date"),
-    "time": st.column_config.DatetimeColumn("Opens", format="HH:mm"),
+    "date": st.column_config.TextColumn("Date"),
+    "time": st.column_config.TextColumn("Opens"),
     "link": st.column_config.LinkColumn("Link", display_text="open ↗"),
     "other dates": st.column_config.TextColumn(
         "Other dates", help="Dates calendars or shops give that the tracker does not follow: yours wins"
@@ -147,11 +148,11 @@ if history:
         pd.DataFrame(
             [
                 {
-                    "when": local(h.changed_at, tz),
+                    "when": when(h.changed_at, tz),
                     "colorway": h.name,
                     "region": h.region,
-                    "date": h.new_date,
-                    "was": h.old_date if h.applied and h.old_date != h.new_date else None,
+                    "date": day(h.new_date) or "to be confirmed",
+                    "was": day(h.old_date) if h.applied and h.old_date != h.new_date else "",
                     "from": "your config.toml" if h.source_name == CONFIG_SOURCE else h.source_name or "",
                     "tracker": _verdict(h),
                 }
@@ -162,9 +163,9 @@ if history:
         hide_index=True,
         width="stretch",
         column_config={
-            "when": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
-            "date": st.column_config.DateColumn("Date given"),
-            "was": st.column_config.DateColumn("Was"),
+            "when": st.column_config.TextColumn("When"),
+            "date": st.column_config.TextColumn("Date given"),
+            "was": st.column_config.TextColumn("Was"),
         },
         key="history",
     )

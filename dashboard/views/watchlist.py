@@ -21,8 +21,15 @@ st.caption(
     "(comments and order kept). A running tracker applies them within seconds."
 )
 
-if notice := st.session_state.pop("watchlist_notice", None):
-    st.success(plain(notice), icon=":material/check:")
+notice = st.session_state.pop("watchlist_notice", None)  # (form, message): shown by that form
+
+
+def _show_notice(form: str) -> None:
+    """The outcome of a save, under the button that saved it (and as a toast, wherever the user is)."""
+    if notice and notice[0] == form:
+        st.success(plain(notice[1]), icon=":material/check:")
+        st.toast(plain(notice[1]), icon=":material/check:")
+
 
 colorways = list(ctx.config.colorways)
 if colorways:
@@ -84,7 +91,7 @@ def _save_colorway(code: str) -> None:
         if code == NEW:  # an empty form for the next new colorway
             for key in [k for k in st.session_state if str(k).startswith("cw_") and str(k).endswith(NEW)]:
                 del st.session_state[key]
-        st.session_state["watchlist_notice"] = f"Saved {form.name} ({form.style_code.upper()})."
+        st.session_state["watchlist_notice"] = ("colorway", f"Saved {form.name} ({form.style_code.upper()}).")
         st.session_state["cw_choice"] = form.style_code.strip().upper()
 
 
@@ -93,7 +100,7 @@ def _remove_colorway(code: str) -> None:
     outcome = watchlist.save(ctx.path, text, watchlist.remove_colorway(text, code))
     st.session_state["cw_errors"] = outcome.errors
     if not outcome.errors:
-        st.session_state["watchlist_notice"] = f"Removed {code}."
+        st.session_state["watchlist_notice"] = ("colorway", f"Removed {code}.")
         st.session_state["cw_choice"] = NEW
 
 
@@ -179,6 +186,7 @@ with st.form(f"colorway-{choice}", border=True):
         _show_error("image")
     _show_error("")
     st.form_submit_button("Save colorway", type="primary", on_click=_save_colorway, args=(choice,))
+_show_notice("colorway")
 
 if current is not None:
     with st.expander(f"Remove {current.name}"):

@@ -23,7 +23,7 @@ from tracker.config import Source as SourceConfig
 from tracker.events import Context, Draft, State, detect, detect_new
 from tracker.extract.calendar import ReleaseInfo
 from tracker.extract.model import Product
-from tracker.match import CatalogueEntry, Match, match_product
+from tracker.match import CatalogueEntry, Match, match_listing, match_product
 from tracker.pricing import effective_list_prices
 from tracker.releases.records import record_release, resolve
 from tracker.sizes import US_MEN
@@ -52,6 +52,16 @@ def load_catalogue(session: Session, config: Config) -> Catalogue:
         if r.id is not None
     ]
     return Catalogue(entries, {r.id: r for r in rows if r.id is not None})
+
+
+def rematch_discovered(session: Session, catalogue: Catalogue) -> list[Listing]:
+    """Connect listings that matched no colorway to the one the catalogue now has for them."""
+
+    def find(listing: Listing) -> tuple[int, str] | None:
+        match = match_listing(listing.style_code, listing.title, listing.url, catalogue.entries)
+        return None if match.colorway_id is None else (match.colorway_id, match.method)
+
+    return store.rematch_discovered(session, find)
 
 
 @dataclass

@@ -77,7 +77,7 @@ def _colorway_lines(engine: Engine, colorway: queries.ColorwayInfo, now: datetim
     lines = [f"{colorway.name} ({colorway.style_code})"]
     stats = None
     if currency is not None:
-        stats = queries.range_stats(queries.segments(points, since, now), currency, now)
+        stats = queries.step_stats(queries.price_steps(points, currency, since, now), currency, now)
     if stats is not None and stats.lowest is not None:
         line = f"  Lowest this week: {format_money(stats.lowest, currency, locale)}"
         line += f" at {stats.lowest_source}" if stats.lowest_source else ""

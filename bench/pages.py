@@ -1,0 +1,231 @@
+"""Every dashboard page in Chromium, as a person sees it: screenshots at desktop and phone sizes, what
+the price chart draws, whether the phone has to scroll sideways, and how long each page takes.
+
+Used by tests/test_browser.py (on seeded and demo databases) and by bench/bench_dashboard.py (on a
+year of data). Chromium is Debian's (/usr/bin/chromium), driven by Playwright.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORTS = {"desktop": (1400, 1000), "phone": (390, 844)}
+# What shows that a page has finished: its own content, not just the app's frame.
+READY = {
+    "overview": ".ov-row[data-style], [data-testid=stAlert]",
+    "colorway": ".vega-embed svg .role-axis, [data-testid=stAlert]",
+    "releases": "[data-testid=stDataFrame], [data-testid=stAlert]",
+    "watchlist": "[data-testid=stForm]",
+    "alerts": "[data-testid=stMetric]",
+    "health": "[data-testid=stDataFrame], [data-testid=stAlert]",
+    "baseline": "h1",
+}
+
+
+# The pages' headings, to tell the page reached from the one left (the colorway's is its name).
+TITLES = {
+    "overview": "2002R overview",
+    "releases": "Releases",
+    "watchlist": "Watchlist",
+    "alerts": "Alerts",
+    "health": "Source health",
+}
+
+
+def page_paths(style: str | None = None, range_param: str = "30d") -> dict[str, str]:
+    """Page name -> path (the colorway page on one colorway and range when given)."""
+    colorway = f"colorway?style={style}&range={range_param}" if style else "colorway"
+    return {
+        "overview": "overview",
+        "colorway": colorway,
+        "releases": "releases",
+        "watchlist": "watchlist",
+        "alerts": "alerts",
+        "health": "health",
+    }
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (Playwright's browser object)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def load(page: Any, url: str, name: str, *, timeout: float = 90.0) -> float:
+    """Open a page and wait for its own content; seconds from navigation to ready."""
+    started = time.perf_counter()
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator(READY[name]).first.wait_for(state="attached", timeout=timeout * 1000)
+    # Streamlit keeps rendering until the script ends: wait for its status to go quiet.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout * 1000
+    )
+    return time.perf_counter() - started
+
+
+def switch(page: Any, name: str, *, timeout: float = 90.0) -> float:
+    """Go to a page by its link in the navigation, as a person moves around the running app (no new
+    session, no reload); seconds from the click to its content."""
+    # The overview is the default page: its link is the app's root.
+    path = "" if name == "overview" else page_paths()[name]
+    link = page.locator(f'[data-testid=stSidebarNav] a[href$="/{path}"]').first
+    started = time.perf_counter()
+    link.click()
+    page.wait_for_url(f"**/{path}" if not path else f"**/{path}**", timeout=timeout * 1000)
+    page.wait_for_function(
+        "([sel, title]) => { const h = document.querySelector('h1');"
+        " return h && (!title || h.textContent.trim() === title) && document.querySelector(sel)"
+        " && !document.querySelector('[data-testid=stStatusWidget]')"
+        " && !document.querySelector('[data-stale=true]'); }",
+        arg=[READY[name], TITLES.get(name, "")],
+        timeout=timeout * 1000,
+    )
+    return time.perf_counter() - started
+
+
+@dataclass
+class ChartFacts:
+    """What the colorway chart draws, read from its SVG and its tooltip."""
+
+    lowest_width: float = 0.0  # stroke width of the bold lowest line (0: none)
+    shop_widths: list[float] = field(default_factory=list)
+    rule_colors: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # texts drawn in the plot (rules, markers)
+    x_ticks: list[str] = field(default_factory=list)
+    legend: list[str] = field(default_factory=list)
+    tooltip: str = ""
+    scrolled_by_wheel: float = 0.0  # how far the page moved when the wheel turned over the chart
+    ticks_after_wheel: list[str] = field(default_factory=list)
+
+
+_CHART_JS = """(lowest) => {
+  const svg = document.querySelector('.vega-embed svg');
+  const widths = (sel) => Array.from(svg.querySelectorAll(sel)).map(p => [p.getAttribute('stroke'),
+      parseFloat(p.getAttribute('stroke-width') || '0')]);
+  const lines = widths('g.mark-line path');
+  const xAxis = Array.from(svg.querySelectorAll('g.role-axis')).find(
+      g => (g.getAttribute('aria-label') || '').startsWith('X-axis'));
+  return {
+    lowest: lines.filter(([c]) => (c || '').toUpperCase() === lowest).map(([, w]) => w),
+    shops: lines.filter(([c]) => (c || '').toUpperCase() !== lowest).map(([, w]) => w),
+    rules: Array.from(svg.querySelectorAll('g.mark-rule.role-mark line')).map(l => l.getAttribute('stroke')),
+    labels: Array.from(svg.querySelectorAll('g.mark-text.role-mark text')).map(t => t.textContent),
+    ticks: xAxis ? Array.from(xAxis.querySelectorAll('.role-axis-label text')).map(t => t.textContent) : [],
+    legend: Array.from(svg.querySelectorAll('.role-legend-label text')).map(t => t.textContent),
+  };
+}"""
+
+
+_TICKS_READY = """() => Array.from(document.querySelectorAll('.vega-embed svg g.role-axis')).some(
+    g => (g.getAttribute('aria-label') || '').startsWith('X-axis')
+         && g.querySelector('.role-axis-label text'))"""
+
+
+def _scroll_top(page: Any) -> float:
+    return float(
+        page.evaluate(
+            "() => (document.querySelector('[data-testid=stMain]') || document.scrollingElement).scrollTop"
+        )
+    )
+
+
+def chart_facts(page: Any, lowest_color: str) -> ChartFacts:
+    """Read the chart, hover its middle for the crosshair tooltip, turn the wheel over it."""
+    page.wait_for_function(_TICKS_READY, timeout=60_000)
+    raw = page.evaluate(_CHART_JS, lowest_color.upper())
+    facts = ChartFacts(
+        lowest_width=max(raw["lowest"], default=0.0),
+        shop_widths=raw["shops"],
+        rule_colors=[c.upper() for c in raw["rules"] if c],
+        labels=raw["labels"],
+        x_ticks=raw["ticks"],
+        legend=raw["legend"],
+    )
+    # The crosshair's own hit area (Vega's voronoi cells) covers the plot and nothing else.
+    plot = page.locator(".vega-embed svg g.role-mark[class*=voronoi]").first
+    box = page.locator(".vega-embed svg").first.bounding_box()
+    if box:
+        target = plot.bounding_box() or box
+        x, y = target["x"] + target["width"] * 0.55, target["y"] + min(target["height"], 300) * 0.5
+        page.mouse.move(x, y)
+        from playwright.sync_api import TimeoutError as NoTooltip
+
+        tooltip = page.locator("#vg-tooltip-element")
+        try:
+            tooltip.wait_for(state="visible", timeout=5000)
+            facts.tooltip = tooltip.inner_text()
+        except NoTooltip:  # no tooltip is a fact the caller asserts on
+            facts.tooltip = ""
+        before = _scroll_top(page)
+        page.mouse.wheel(0, 300)
+        page.wait_for_timeout(600)
+        facts.scrolled_by_wheel = _scroll_top(page) - before
+        facts.ticks_after_wheel = page.evaluate(_CHART_JS, lowest_color.upper())["ticks"]
+    return facts
+
+
+_OVERFLOW_JS = """() => {
+  const width = window.innerWidth;
+  const main = document.querySelector('[data-testid=stMain]') || document.scrollingElement;
+  const rows = Array.from(document.querySelectorAll('.ov-row[data-style]'));
+  const beyond = rows.filter(r => r.getBoundingClientRect().right > width + 1).length;
+  return {doc: document.scrollingElement.scrollWidth, main: main.scrollWidth, width,
+          rows: rows.length, beyond};
+}"""
+
+
+def sideways(page: Any) -> dict[str, int]:
+    """How wide the page is against the window, and overview rows reaching past its right edge."""
+    return dict(page.evaluate(_OVERFLOW_JS))
+
+
+@dataclass
+class Visit:
+    """One page at one viewport: where its screenshot is and how long it took."""
+
+    name: str
+    viewport: str
+    seconds: float
+    screenshot: Path
+    exceptions: int
+    overflow: dict[str, int]
+
+
+def screenshot_all(browser: Any, base: str, out: Path, paths: dict[str, str], prefix: str) -> list[Visit]:
+    """Every page at desktop and phone size, full-page screenshots under out/PREFIX-PAGE-VIEWPORT.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    visits = []
+    for viewport, (width, height) in VIEWPORTS.items():
+        page = browser.new_page(viewport={"width": width, "height": height})
+        for name, path in paths.items():
+            seconds = load(page, f"{base}/{path}", name)
+            page.wait_for_timeout(800)  # images and the chart's last frame
+            shot = out / f"{prefix}-{name}-{viewport}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            visits.append(
+                Visit(name, viewport, seconds, shot, page.locator(".stException").count(), sideways(page))
+            )
+        page.close()
+    return visits

@@ -1,0 +1,81 @@
+"""The chart's and the sparkline's rules that hold without a browser: colours, ticks, the markdown."""
+
+from __future__ import annotations
+
+import base64
+import colorsys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from dashboard import render
+from dashboard.charts import LIST_PRICE_COLOR, TARGET_COLOR, palette, time_axis
+from db.queries import Step
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _hue(colour: str) -> float:
+    r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return colorsys.rgb_to_hls(r, g, b)[0] * 360
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 11, 20, 21, 25, 40])
+def test_palette_never_repeats_and_keeps_clear_of_the_rules(n: int) -> None:
+    colours = palette(n)
+    assert len(colours) == n and len(set(colours)) == n
+    for rule in (LIST_PRICE_COLOR, TARGET_COLOR):
+        for colour in colours:
+            distance = abs(_hue(colour) - _hue(rule)) % 360
+            assert min(distance, 360 - distance) > 10, (colour, rule)
+
+
+def _ticks(since: datetime, until: datetime) -> list[str]:
+    """The labels Vega would write: one per interval boundary (every `step`), in the axis format."""
+    fmt, count = time_axis(since, until)
+    unit, step = count["interval"], count["step"]
+    moment = since.replace(minute=0, second=0, microsecond=0)
+    if unit != "hour":
+        moment = moment.replace(hour=0)
+    out = []
+    while moment <= until:
+        on_step = {
+            "hour": moment.hour % step == 0,
+            "day": (moment.day - 1) % step == 0,
+            "week": moment.weekday() == 6,
+            "month": moment.day == 1 and (moment.month - 1) % step == 0,
+        }[unit]
+        if on_step and moment >= since:
+            out.append(moment.strftime(fmt))
+        moment += timedelta(hours=1) if unit == "hour" else timedelta(days=1)
+    return out
+
+
+@pytest.mark.parametrize(
+    "span",
+    [timedelta(hours=h) for h in (3, 19)] + [timedelta(days=d) for d in (2, 7, 30, 90, 365, 800, 1500)],
+    ids=lambda d: f"{d.total_seconds() / 86400:g}d",
+)
+def test_time_ticks_never_read_the_same_twice(span: timedelta) -> None:
+    ticks = _ticks(NOW - span, NOW)
+    assert ticks and len(ticks) == len(set(ticks)), ticks
+    if span > timedelta(days=120):
+        assert all(t[-4:].isdigit() for t in ticks), "a long range names the year"
+
+
+def test_the_sparkline_shows_the_markdown_against_the_list_price() -> None:
+    steps = [
+        Step(NOW - timedelta(days=30), NOW - timedelta(days=10), Decimal(150), "A"),
+        Step(NOW - timedelta(days=10), NOW - timedelta(days=5), None, None, sold_out=True),
+        Step(NOW - timedelta(days=5), NOW, Decimal(120), "B"),
+    ]
+    uri = render.sparkline(steps, Decimal(150), NOW)
+    svg = base64.b64decode(uri.split(",", 1)[1]).decode()
+    assert f'stroke="{LIST_PRICE_COLOR}"' in svg and "stroke-dasharray" in svg  # the baseline
+    assert f'stroke="{render.GOOD}"' in svg  # $120 under list, in green
+    assert 'fill="#9E9E9E"' in svg  # the sold-out days
+    # The markdown sits lower than the list price (SVG y grows downwards).
+    ys = [float(part.split('"')[1]) for part in svg.split("y1=")[1:]]
+    assert max(ys) > ys[0]
+    assert render.sparkline([], Decimal(150), NOW) == ""
