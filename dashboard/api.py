@@ -53,6 +53,13 @@ def _offer(offer: queries.Offer) -> dict[str, Any]:
     }
 
 
+def _cheapest(found: queries.Cheapest | None) -> dict[str, Any] | None:
+    """A cheapest offer: the shop's offer at the price it asks in the sizes that made it cheapest."""
+    if found is None:
+        return None
+    return {**_offer(found.offer), "price": _money(found.price), "my_sizes": list(found.sizes)}
+
+
 def _summary(row: queries.OverviewRow) -> dict[str, Any]:
     colorway = row.colorway
     return {
@@ -66,7 +73,8 @@ def _summary(row: queries.OverviewRow) -> dict[str, Any]:
         "target_price": {cur: str(amount) for cur, amount in colorway.target_prices.items()},
         "currency": row.currency,
         "list_price_in_currency": _money(row.list_price),
-        "best": None if row.best is None else _offer(row.best),
+        "best": _cheapest(row.best),
+        "best_in_my_sizes": _cheapest(row.mine),
         "difference_from_list": _money(row.difference),
         "difference_percent": _money(row.difference_percent),
         "in_stock": row.in_stock,
@@ -107,15 +115,16 @@ def price_history(
         since = now - timedelta(days=DEFAULT_HISTORY_DAYS)
     points = queries.price_points(engine, [info.id], since)
     start = since or min((p.observed_at for p in points), default=now)
-    segments = queries.segments(points, start, now)
     stats = {}
     for currency in queries.currencies(points, info.list_prices):
-        s = queries.range_stats(segments, currency, now)
+        s = queries.step_stats(queries.price_steps(points, currency, start, now), currency, now)
         stats[currency] = {
             "lowest": _money(s.lowest),
             "lowest_at": _time(s.lowest_at),
             "lowest_shop": s.lowest_source,
             "highest": _money(s.highest),
+            "highest_at": _time(s.highest_at),
+            "highest_shop": s.highest_source,
             "average": _money(s.average),
             "current": _money(s.current),
             "list_price": _money(queries.list_price(info, currency)),
