@@ -14,3 +14,7 @@ else
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req" -e .
 fi
+# Compile the installed packages once: without .pyc files every process (the CLI, each worker,
+# the dashboard, the alert sender) would compile Streamlit, SQLAlchemy and the rest on each start
+# (the few files some packages ship that are not Python 3 are skipped).
+.venv/bin/python -m compileall -q -j 0 .venv/lib/python*/site-packages tracker db dashboard >/dev/null 2>&1 || true

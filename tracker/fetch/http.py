@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -20,11 +17,17 @@ from protego import Protego
 from tracker.blocks import detect_block
 from tracker.config import Defaults, Render, Source
 from tracker.errors import FetchError
+from tracker.fetch.politeness import (
+    HostGate,
+    HostState,
+    backoff_wait,
+    host_key,
+    retry_after_seconds,
+    start_wait,
+)
 from tracker.fetch.robots import ROBOTS_MAX_BYTES, Robots, parse_robots
 
 MAX_REDIRECTS = 5
-BACKOFF_BASE = 1.0
-BACKOFF_MAX = 60.0
 _ERROR_BODY_BYTES = 65_536  # enough of an error page to recognise a challenge
 _DECODE_STEP = 65_536  # decompress in slices so a bomb is stopped after one slice past the cap
 
@@ -49,15 +52,6 @@ class FetchResult:
     last_modified: str | None
 
 
-def backoff_wait(attempt: int, retry_after: float | None) -> float:
-    """Seconds before retry number `attempt`: the shop's Retry-After, else exponential with jitter."""
-    if retry_after is not None:
-        return retry_after
-    backoff = min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** (attempt - 1))
-    # Jitter spreads retries from many checks so they do not hit the shop together.
-    return backoff + random.uniform(0, backoff * 0.25)
-
-
 @dataclass(frozen=True)
 class Settings:
     timeout: float
@@ -71,51 +65,12 @@ class Settings:
     proxy: str | None
 
 
-@dataclass
-class _Host:
-    """Politeness state for one host: a concurrency gate and when the last request started."""
-
-    semaphore: asyncio.Semaphore
-    delay: float
-    limit: int = 1
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    last_start: float | None = None
-
-
 @dataclass(frozen=True)
 class _Response:
     status: int
     headers: dict[str, str]
     body: bytes
     url: str
-
-
-class HostGate(Protocol):
-    """Per-host politeness kept outside this process, so that workers on several machines share it.
-
-    Hosts are keys such as ``shop.example`` or ``127.0.0.2:8080``; every wait is a duration
-    measured on the gate's own clock, so a machine whose clock is wrong still waits right.
-    """
-
-    async def enter(self, host: str, *, concurrency: int, delay: float, hold: float) -> tuple[object, float]:
-        """Take one of the host's `concurrency` slots (waiting for one to be free), then wait until
-        `delay` has passed since the previous request start to the host, from any process; returns
-        (ticket, seconds waited for the delay) when the request may be sent. A slot not given back
-        is free again after `hold` seconds at most (its holder died)."""
-        ...
-
-    async def leave(self, host: str, ticket: object) -> None:
-        """Give the slot back."""
-        ...
-
-    async def paused_for(self, host: str) -> float:
-        """Seconds the host asked not to be asked again for (a long Retry-After), as far as known
-        here without asking (enter() raises FetchError(rate_limited) for a pause set elsewhere)."""
-        ...
-
-    async def pause(self, host: str, seconds: float) -> None:
-        """Nobody asks the host again for `seconds`."""
-        ...
 
 
 class _Retry(Exception):
@@ -152,7 +107,7 @@ class Fetcher:
         self._sleep = sleep
         self._clock = clock
         self._clients: dict[str | None, httpx.AsyncClient] = {}
-        self._hosts: dict[str, _Host] = {}
+        self._hosts: dict[str, HostState] = {}
         self._robots: dict[str, Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -170,7 +125,7 @@ class Fetcher:
         self.defaults = defaults
         limit, delay = defaults.per_host_concurrency, defaults.per_host_delay
         for key, host in self._hosts.items():
-            self._hosts[key] = _Host(asyncio.Semaphore(limit), delay, limit, last_start=host.last_start)
+            self._hosts[key] = HostState(asyncio.Semaphore(limit), delay, limit, last_start=host.last_start)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -220,7 +175,7 @@ class Fetcher:
         seen = {url}
         attempts = 0
         for _hop in range(MAX_REDIRECTS + 1):
-            wait = await self._paused_for(_host_key(current))
+            wait = await self._paused_for(host_key(current))
             if wait > 0:
                 # The shop asked for a pause longer than we wait in a check: no request until then.
                 raise FetchError(
@@ -239,7 +194,7 @@ class Fetcher:
                 if target in seen:
                     raise FetchError(f"{url}: redirect loop through {target}", kind="redirect_loop")
                 seen.add(target)
-                if _host_key(target) != _host_key(current):
+                if host_key(target) != host_key(current):
                     # Credentials meant for one shop are not handed to whatever host it redirects to.
                     for name in [h for h in headers if h.lower() in ("authorization", "cookie")]:
                         del headers[name]
@@ -260,7 +215,7 @@ class Fetcher:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"{url}: not an http(s) URL", kind="connection")
-        wait = await self._paused_for(_host_key(url))
+        wait = await self._paused_for(host_key(url))
         if wait > 0:
             raise FetchError(
                 f"{url}: rate limited, the shop asked for a pause; not asking again for {wait:.0f}s",
@@ -281,9 +236,9 @@ class Fetcher:
         in this process, and for every worker when a gate shares politeness."""
         if retry_after is None or retry_after <= self.max_retry_after:
             return False
-        self.not_before[_host_key(url)] = self._clock() + retry_after
+        self.not_before[host_key(url)] = self._clock() + retry_after
         if self.gate is not None:
-            await self.gate.pause(_host_key(url), retry_after)
+            await self.gate.pause(host_key(url), retry_after)
         return True
 
     async def pause(self, wait: float) -> None:
@@ -306,7 +261,7 @@ class Fetcher:
             self._clients = {}  # their pools belong to a finished loop and cannot be closed from here
             self._robots_locks = {}
             for key, host in self._hosts.items():
-                self._hosts[key] = _Host(
+                self._hosts[key] = HostState(
                     asyncio.Semaphore(host.limit), host.delay, host.limit, last_start=host.last_start
                 )
         self._loop = loop
@@ -349,12 +304,12 @@ class Fetcher:
             self._clients[proxy] = client
         return client
 
-    def _host(self, url: str, settings: Settings) -> _Host:
-        key = _host_key(url)
+    def _host(self, url: str, settings: Settings) -> HostState:
+        key = host_key(url)
         host = self._hosts.get(key)
         if host is None:
             # The first source to reach a host sets its limits; sources sharing a host share them.
-            host = _Host(asyncio.Semaphore(settings.concurrency), settings.delay, settings.concurrency)
+            host = HostState(asyncio.Semaphore(settings.concurrency), settings.delay, settings.concurrency)
             self._hosts[key] = host
         return host
 
@@ -372,7 +327,7 @@ class Fetcher:
                 await self._keep_distance(host)
                 yield
             return
-        key = _host_key(url)
+        key = host_key(url)
         ticket, waited = await self.gate.enter(
             key, concurrency=settings.concurrency, delay=settings.delay, hold=settings.timeout * 2 + 30
         )
@@ -424,16 +379,15 @@ class Fetcher:
             except httpx.HTTPError as exc:
                 raise FetchError(f"{url}: request failed: {_reason(exc)}", kind="connection") from None
 
-    async def _keep_distance(self, host: _Host) -> None:
+    async def _keep_distance(self, host: HostState) -> None:
         """Wait until the host's minimum delay since the previous request start has passed."""
         async with host.lock:
             now = self._clock()
-            if host.last_start is not None and host.delay > 0:
-                wait = host.last_start + host.delay - now
-                if wait > 0:
-                    self.delays.append(wait)
-                    await self._sleep(wait)
-                    now = self._clock()
+            wait = start_wait(host.last_start, host.delay, now)
+            if wait > 0:
+                self.delays.append(wait)
+                await self._sleep(wait)
+                now = self._clock()
             host.last_start = now
 
     async def _send(
@@ -568,11 +522,6 @@ class Fetcher:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _host_key(url: str) -> str:
-    parts = urlsplit(url)
-    return (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-
-
 def _headers(response: httpx.Response) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in response.headers.multi_items():
@@ -591,22 +540,6 @@ def is_challenge(headers: dict[str, str], body: bytes) -> bool:
     if headers.get("cf-mitigated", "").lower() == "challenge":
         return True
     return detect_block(body[:_ERROR_BODY_BYTES].decode("utf-8", errors="replace")) is not None
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 async def _read_capped(response: httpx.Response, cap: int, url: str, *, truncate: bool = False) -> bytes:

@@ -25,7 +25,8 @@ from typing import Any
 
 from tracker.config import Render, Source
 from tracker.errors import FetchError
-from tracker.fetch.http import Fetcher, FetchResult, Settings, backoff_wait, is_challenge, retry_after_seconds
+from tracker.fetch.http import Fetcher, FetchResult, Settings, is_challenge
+from tracker.fetch.politeness import backoff_wait, retry_after_seconds
 
 log = logging.getLogger("tracker.render")
 
