@@ -16,7 +16,8 @@ from sqlmodel import Session, col, func, select
 from db.models import Colorway, Listing, Release, ReleaseChange
 from db.models import Source as SourceRow
 from db.queries import release_disputes
-from tracker.config import Config, zone_named
+from tracker.config import Config
+from tracker.zones import zone_named
 
 PRODID = "-//2002R tracker//release calendar//EN"
 UID_DOMAIN = "2002r-tracker"

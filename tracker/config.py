@@ -28,11 +28,12 @@ from pydantic import (
     model_validator,
 )
 
+from tracker import DEFAULT_CONFIG, DEFAULT_MAX_BODY_BYTES
 from tracker.errors import ConfigError
 from tracker.money import is_currency
 from tracker.sizes import SYSTEMS, Chart, collector_size, system_named
+from tracker.zones import zone_named
 
-DEFAULT_CONFIG = Path("config.toml")
 DEFAULT_USER_AGENT = (
     "2002r-tracker/0.1 (+self-hosted price and release tracker; checks at most every few minutes)"
 )
@@ -90,16 +91,6 @@ def _within(low: float, high: float) -> AfterValidator:
         return seconds
 
     return AfterValidator(check)
-
-
-def zone_named(name: str | None) -> ZoneInfo | None:
-    """The time zone of that IANA name, or None for no name or an unknown one."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def parse_money(value: Any) -> Decimal:
@@ -169,7 +160,7 @@ class Defaults(_Strict):
     jitter: Jitter = 60.0
     timeout: Timeout = 20.0
     retries: int = Field(default=2, ge=0, le=10, strict=True)
-    max_body_bytes: int = Field(default=8_000_000, ge=10_000, le=200_000_000, strict=True)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=10_000, le=200_000_000, strict=True)
     per_host_concurrency: int = Field(default=2, ge=1, le=64, strict=True)
     per_host_delay: HostDelay = 1.0
     user_agent: str = DEFAULT_USER_AGENT
@@ -237,6 +228,7 @@ class Source(_Strict):
     def chart(self) -> Chart | None:
         """The shop's own size chart (size_chart), tried before New Balance's."""
         return Chart.from_columns(self.size_chart) if self.size_chart else None
+
     # Fetch through headless Chromium (pages whose price or sizes only appear after their JavaScript
     # runs), and optionally wait for this CSS selector before reading.
     render: StrictBool = False
@@ -260,6 +252,7 @@ class Source(_Strict):
         if not v.strip() or not _css_ok(v):
             raise ValueError(f"{v!r} is not a CSS selector")
         return v
+
     # Workers on several machines: only workers started with `--queue NAME` check this source.
     queue: str = DEFAULT_QUEUE
 
@@ -325,6 +318,8 @@ def _release_time(value: Any) -> Any:
         raise ValueError(f"{zone!r} is not a time zone such as America/New_York")
     at = time(int(match.group("H")), int(match.group("M")), int(match.group("S") or 0))
     return ReleaseTime(at=at, zone=zone)
+
+
 def _css_ok(selector: str) -> bool:
     """Whether a CSS selector parses (the same parser the extractor uses)."""
     from selectolax.lexbor import LexborHTMLParser, SelectolaxError

@@ -181,8 +181,10 @@ async def _shopify(url: str, config: Config, fetcher: Fetcher) -> Probe | None:
         path = f"/collections/{collection.group(1)}/products.json"
     products: list[Product] = []
     for page in range(1, PREVIEW_PAGES + 1):
-        payload = first if page == 1 and not collection else await _json(
-            fetcher, f"{origin}{path}?limit=250&page={page}"
+        payload = (
+            first
+            if page == 1 and not collection
+            else await _json(fetcher, f"{origin}{path}?limit=250&page={page}")
         )
         if not isinstance(payload, dict) or not isinstance(payload.get("products"), list):
             break
@@ -271,7 +273,7 @@ async def probe(url: str, config: Config, fetcher: Fetcher, *, name: str | None 
         source = {"name": unique_name(config, name or _name_for(url)), **values}
         found = replace(found, source=source, existing=source_for_url(config, source["url"]))
         if "currency" not in source and found.kind in ("shopify", "shopify_product"):
-            found.notes.append("The shop's currency is unknown: add currency = \"...\" to the source.")
+            found.notes.append('The shop\'s currency is unknown: add currency = "..." to the source.')
     products = found.products
     if found.readable and products and not any(p.is_2002r for p in products):
         found.notes.append("What the page shows is not a 2002R: the tracker records it only if it is one.")

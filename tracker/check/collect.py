@@ -253,9 +253,7 @@ async def collect_calendar(src: SourceConfig, fetcher: Fetcher, prior: Prior, re
     return out
 
 
-async def collect_unsupported(
-    src: SourceConfig, fetcher: Fetcher, prior: Prior, read: Reader
-) -> Collected:
+async def collect_unsupported(src: SourceConfig, fetcher: Fetcher, prior: Prior, read: Reader) -> Collected:
     """A kind this version cannot check: recorded as such on the run."""
     raise FetchError(f"{src.name}: sources of kind {src.kind!r} are not checked yet", kind="unsupported")
 

@@ -308,7 +308,7 @@ class DemoStore:
         )
         step = self.steps[self.current_step]
         return (
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>2002R demo store</title></head><body>"
+            '<!doctype html><html><head><meta charset="utf-8"><title>2002R demo store</title></head><body>'
             f"<h1>2002R demo store</h1><p>Step {step.index}: {step.description}</p>"
             f"<h2>Demo Boutique</h2><ul>{items}</ul><h2>Demo Brand Store</h2><ul>{brand}</ul></body></html>"
         )

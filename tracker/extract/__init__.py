@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.blocks import detect_block
-from tracker.config import Selectors
 from tracker.errors import ExtractError
 from tracker.extract.jsonpath import extract_json
 from tracker.extract.limits import parse_json
@@ -13,6 +12,9 @@ from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.page import decode, extract_page
 from tracker.extract.prices import parse_price
 from tracker.extract.shopify import extract_shopify_catalogue, extract_shopify_product_js
+
+if TYPE_CHECKING:
+    from tracker.config import Selectors  # read only; extraction never builds the config's schema
 
 __all__ = [
     "Availability",

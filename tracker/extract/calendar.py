@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
 
-from tracker.config import Selectors
 from tracker.errors import ExtractError
 from tracker.extract.dates import When, parse_when
 from tracker.extract.jsonld import iter_nodes, loads_lenient, type_names
@@ -20,6 +19,9 @@ from tracker.extract.limits import bound_depth
 from tracker.extract.page import decode
 from tracker.extract.prices import parse_price
 from tracker.stylecode import find_style_code
+
+if TYPE_CHECKING:
+    from tracker.config import Selectors  # read only; extraction never builds the config's schema
 
 GLOBAL = "global"
 

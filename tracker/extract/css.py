@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bs4 import BeautifulSoup, Tag
 
-from tracker.config import Selectors
 from tracker.extract.jsonld import availability_of
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.prices import parse_amount, parse_price
 from tracker.extract.visible import IN_STOCK_TEXT, SOLD_OUT, SOLD_OUT_CJK
+
+if TYPE_CHECKING:
+    from tracker.config import Selectors  # read only; extraction never builds the config's schema
 
 # Attributes whose presence (or a true value) means the size cannot be bought.
 _NEGATIVE_ATTRS = frozenset(

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from datetime import timezone as fixed_offset
 from typing import Any
 
-from tracker.config import zone_named
+from tracker.zones import zone_named
 
 _MONTHS = {
     name: i

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tracker.config import Selectors
 from tracker.errors import ExtractError
 from tracker.extract.jsonld import availability_of
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.prices import parse_amount, parse_price
 from tracker.extract.shopify import load_json
+
+if TYPE_CHECKING:
+    from tracker.config import Selectors  # read only; extraction never builds the config's schema
 
 _SIZE_KEYS = ("size", "displayValue", "label", "name", "value", "title")
 _TOKEN = re.compile(r"\.([A-Za-z_$@*][\w$@-]*)|\[(\d+|\*)\]|\[['\"]([^'\"]+)['\"]\]")

@@ -33,13 +33,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from selectolax.lexbor import LexborHTMLParser
 
 from tracker.blocks import detect_block
-from tracker.config import Selectors
 from tracker.extract.evidence import Evidence, decide
 from tracker.extract.jsonld import (
     OfferData,
@@ -66,6 +65,9 @@ from tracker.extract.visible import (
 )
 from tracker.sizes import looks_like_size, split_title_size
 from tracker.stylecode import find_style_code
+
+if TYPE_CHECKING:
+    from tracker.config import Selectors  # read only; extraction never builds the config's schema
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.I)
 _LISTING_HINT = re.compile(

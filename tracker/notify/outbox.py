@@ -60,10 +60,8 @@ class DeliveryStats:
     errors: list[str] = field(default_factory=list)
 
 
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
 
 
 @dataclass(frozen=True)
@@ -100,8 +98,11 @@ def _recover_stale(engine: sa.Engine, config: Config, now: datetime) -> int:
         failed = conn.execute(
             sa.update(_D)
             .where(stale, _D.c.attempts >= config.alerts.max_attempts)
-            .values(status="failed", claim_token=None, last_error="the sender stopped while sending, "
-                    f"{config.alerts.max_attempts} times: giving up")
+            .values(
+                status="failed",
+                claim_token=None,
+                last_error=f"the sender stopped while sending, {config.alerts.max_attempts} times: giving up",
+            )
         )
         held = conn.execute(
             sa.update(_D)
@@ -188,9 +189,7 @@ def _jobs(
         groups[(row.channel, row.token)].append(row)
     jobs: list[_Job] = []
     for (name, token), rows in groups.items():
-        items = [
-            (events[r.event_id], colorways.get(events[r.event_id].colorway_id or -1)) for r in rows
-        ]
+        items = [(events[r.event_id], colorways.get(events[r.event_id].colorway_id or -1)) for r in rows]
         if token.startswith(_DIGEST) and len(rows) > 1:
             listings_only = all(e.kind in LISTING_KINDS for e, _ in items)
             reason = "new listings found at once" if listings_only else "during quiet hours"
@@ -201,8 +200,9 @@ def _jobs(
             job_rows = [[r] for r in rows]
         for part in job_rows:
             if len(part) == 1:
-                event, colorway = events[part[0].event_id], colorways.get(
-                    events[part[0].event_id].colorway_id or -1
+                event, colorway = (
+                    events[part[0].event_id],
+                    colorways.get(events[part[0].event_id].colorway_id or -1),
                 )
                 title, body, image = render_message(event, colorway, config.locale)
                 kind, link = event.kind, (event.data or {}).get("url")
@@ -263,7 +263,11 @@ def _send_and_record(
         image=job.image_url,
     )
     error = send_via_apprise(
-        job.url, job.title, job.body, image=image, idempotency_key=job.key,
+        job.url,
+        job.title,
+        job.body,
+        image=image,
+        idempotency_key=job.key,
         inbox=delivery if inbox else None,
         timeout=job.timeout,
     )
@@ -381,11 +385,9 @@ def recent_deliveries(engine: sa.Engine, limit: int = 50) -> list[dict[str, Any]
         return [dict(row._mapping) for row in conn.execute(stmt)]
 
 
-
 def unfinished(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         count = conn.execute(
             sa.select(sa.func.count()).select_from(_D).where(_D.c.status.in_(("pending", "held", "sending")))
         ).scalar_one()
     return int(count)
-

@@ -58,7 +58,6 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-
 def quiet_until(config: Config, now: datetime) -> datetime | None:
     """When the current quiet hours end (UTC), or None when now is not inside them."""
     quiet = config.alerts.quiet_hours
@@ -79,9 +78,7 @@ def quiet_until(config: Config, now: datetime) -> datetime | None:
     return datetime.combine(end_day, quiet.end, tzinfo=tz).astimezone(UTC)
 
 
-def _recent(
-    session: Session, event: Event, channel: str, since: datetime
-) -> list[tuple[Delivery, Event]]:
+def _recent(session: Session, event: Event, channel: str, since: datetime) -> list[tuple[Delivery, Event]]:
     stmt = (
         select(Delivery, Event)
         .join(Event, col(Event.id) == col(Delivery.event_id))
@@ -231,4 +228,3 @@ def plan_deliveries(
             session.flush()
             added.append(delivery)
     return added
-

@@ -16,11 +16,12 @@ from sqlmodel import Session, col, select
 
 from db.models import CONFIG_SOURCE, Colorway, Event, Listing, Observation, Release, ReleaseChange
 from db.models import Source as SourceRow
-from tracker.config import Config, zone_named
+from tracker.config import Config
 from tracker.extract.calendar import GLOBAL, ReleaseInfo
 from tracker.extract.dates import When, parse_when
 from tracker.extract.model import Availability, Product
 from tracker.match import CatalogueEntry, match_product
+from tracker.zones import zone_named
 
 _COMING_SOON_TAGS = (
     "coming soon",

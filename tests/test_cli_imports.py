@@ -1,0 +1,81 @@
+"""A command imports only what it uses: `tracker --help` and a mistyped option load no library, and
+`tracker extract` reads a page without the config's schema, the database or the network stack.
+(What this saves is measured by bench/bench_cli.py; here only which modules load.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Runs the command in a fresh interpreter and prints the modules it loaded, whatever its exit.
+PROBE = """
+import json, sys
+from tracker.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+HEAVY = ("pydantic", "sqlalchemy", "sqlmodel", "alembic", "httpx", "asyncio", "apprise", "streamlit", "babel")
+
+
+def _loaded(args: list[str], cwd: Path, stdin: bytes | None = None) -> tuple[int, set[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    report = json.loads(proc.stderr.decode().strip().splitlines()[-1])
+    names = set(report["modules"])
+    return int(report["code"] or 0), names | {m.split(".")[0] for m in names}
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["check", "--help"], ["check", "--no-such-option"], ["--version"]]
+)
+def test_help_and_argument_errors_load_no_library(args: list[str], tmp_path: Path) -> None:
+    code, modules = _loaded(args, tmp_path)
+    assert code in (0, 2)
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+    assert "tracker" in modules and "tracker.commands" not in modules
+
+
+def test_extract_reads_a_page_without_the_config_schema_the_database_or_the_network(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<html><head><script type="application/ld+json">{"@type": "Product", "name": "2002R",'
+        ' "offers": {"price": "150.00", "priceCurrency": "USD"}}</script></head></html>',
+        encoding="utf-8",
+    )
+    code, modules = _loaded(["extract", str(page)], tmp_path)
+    assert code == 0
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_extract_with_a_config_that_sets_the_body_cap_validates_it(tmp_path: Path) -> None:
+    """The light path does not skip the config when it says something that matters to extract."""
+    (tmp_path / "config.toml").write_text("[defaults]\nmax_body_bytes = 10\n", encoding="utf-8")
+    (tmp_path / "page.html").write_text("<html></html>", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tracker.cli", "extract", "page.html"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 2
+    assert "defaults.max_body_bytes" in proc.stderr, proc.stderr
