@@ -149,8 +149,13 @@ def sparkline(
     return _svg_uri(svg)
 
 
+# Streamlit reads markdown (links, emphasis, $math$) even around HTML: a shop's text must not become
+# a link or formatting, so these characters are written as entities too.
+_MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "[]()*_`$~\\"})
+
+
 def _e(text: object) -> str:
-    return escape("" if text is None else str(text), quote=True)
+    return escape("" if text is None else str(text), quote=True).translate(_MARKDOWN)
 
 
 def colorway_href(style_code: str) -> str:

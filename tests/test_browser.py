@@ -340,7 +340,7 @@ def test_wrong_passwords_back_off_then_lock_the_address_out_even_for_the_right_o
     assert not [u for u in requests if urlsplit(u).path.startswith("/media/")]
 
 
-def test_the_calendar_downloads_from_the_page_itself_never_from_media(server: str) -> None:
+def test_the_calendar_downloads_from_the_page_itself_never_from_media(seeded_server: str) -> None:
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
@@ -349,7 +349,7 @@ def test_the_calendar_downloads_from_the_page_itself_never_from_media(server: st
         try:
             page = browser.new_page(accept_downloads=True)
             page.on("request", lambda request: requests.append(request.url))
-            page.goto(f"{server}/releases", wait_until="domcontentloaded")
+            page.goto(f"{seeded_server}/releases", wait_until="domcontentloaded")
             link = page.get_by_text("Download the calendar (.ics)")
             link.wait_for(timeout=30_000)
             with page.expect_download(timeout=30_000) as download:

@@ -630,4 +630,4 @@ def test_releases_page_says_which_date_the_tracker_acts_on(
     history = at.dataframe[-1].value
     assert history["from"].tolist() == ["Calendar", "your config.toml"]
     assert history["tracker"].tolist() == ["not followed: your config.toml date wins", "acted on"]
-    assert history["date"].tolist() == [day + timedelta(days=2), day]
+    assert history["date"].tolist() == [str(day + timedelta(days=2)), str(day)]

@@ -1,0 +1,148 @@
+"""How long a person waits for the `tracker` command, from process start to exit.
+
+    .venv/bin/python bench/bench_cli.py [--runs 7]
+
+Times, as median and best of --runs fresh processes: a bare `python -c pass` (the baseline every
+command pays), `tracker --help`, `tracker extract` of a small JSON-LD page, and `tracker check` of
+one local Shopify store listing 300 products (a real HTTP server on 127.0.0.1, a new SQLite file
+each run, so every run migrates and writes). Prints each with its ratio to the baseline and the
+modules each command imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = (
+    '<html><head><script type="application/ld+json">{"@type": "Product", "name": "New Balance 2002R",'
+    ' "sku": "M2002RDA", "offers": {"price": "150.00", "priceCurrency": "USD",'
+    ' "availability": "https://schema.org/InStock"}}</script></head><body><h1>2002R</h1></body></html>'
+)
+
+
+def _product(i: int) -> dict[str, object]:
+    code = f"M2002R{i:03d}"
+    return {
+        "id": 1000 + i,
+        "title": f"New Balance 2002R {code}",
+        "handle": f"2002r-{i}",
+        "vendor": "New Balance",
+        "product_type": "Sneakers",
+        "tags": ["2002R"],
+        "variants": [
+            {
+                "id": 100_000 + i * 20 + s,
+                "title": str(size),
+                "option1": str(size),
+                "sku": f"{code}-{size}",
+                "available": s % 3 != 0,
+                "price": "150.00",
+                "compare_at_price": None,
+            }
+            for s, size in enumerate((7, 7.5, 8, 8.5, 9, 9.5, 10, 10.5, 11, 12))
+        ],
+        "images": [],
+    }
+
+
+class _Store(BaseHTTPRequestHandler):
+    products: ClassVar[list[dict[str, object]]] = [_product(i) for i in range(300)]
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path != "/products.json":
+            self.send_error(404)
+            return
+        query = parse_qs(parts.query)
+        limit = min(int(query.get("limit", ["30"])[0]), 250)
+        page = max(int(query.get("page", ["1"])[0]), 1)
+        body = json.dumps({"products": self.products[(page - 1) * limit : page * limit]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _time(argv: list[str], cwd: Path, runs: int, fresh: Path | None = None) -> tuple[float, float]:
+    times = []
+    for _ in range(runs):
+        if fresh is not None:
+            for f in fresh.parent.glob(fresh.name + "*"):
+                f.unlink()
+        started = time.perf_counter()
+        subprocess.run(argv, cwd=cwd, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), min(times)
+
+
+def _modules(args: list[str], cwd: Path) -> int:
+    probe = (
+        "import sys\nfrom tracker.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(len(sys.modules), file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    return int(proc.stderr.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Store)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "page.html").write_text(PAGE, encoding="utf-8")
+        (work / "config.toml").write_text(
+            f'database_url = "sqlite:///tracker.db"\n[defaults]\nrespect_robots = false\n'
+            f'[[sources]]\nname = "Local Shopify"\nkind = "shopify"\nurl = "{base}"\n',
+            encoding="utf-8",
+        )
+        py = [sys.executable]
+        cli = [*py, "-m", "tracker.cli"]
+        rows = [
+            ("python -c pass (baseline)", [*py, "-c", "pass"], None, None),
+            ("tracker --help", [*cli, "--help"], ["--help"], None),
+            ("tracker extract (small page)", [*cli, "extract", "page.html"], ["extract", "page.html"], None),
+            (
+                "tracker check (Shopify, 300 products)",
+                [*cli, "check", "--quiet"],
+                None,
+                work / "tracker.db",
+            ),
+        ]
+        baseline = None
+        print(f"{'command':<40} {'median':>8} {'best':>8} {'x base':>7} {'modules':>8}")
+        for name, argv, probe_args, fresh in rows:
+            median, best = _time(argv, work, args.runs, fresh)
+            baseline = baseline or median
+            loaded = _modules(probe_args, work) if probe_args else 0
+            print(
+                f"{name:<40} {median * 1000:7.0f}ms {best * 1000:7.0f}ms"
+                f" {median / baseline:6.1f}x {loaded or '':>8}"
+            )
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
