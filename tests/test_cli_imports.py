@@ -1,6 +1,7 @@
 """A command imports only what it uses: `tracker --help` and a mistyped option load no library, and
 `tracker extract` reads a page without the config's schema, the database or the network stack.
-(What this saves is measured by bench/bench_cli.py; here only which modules load.)"""
+(What this saves is measured by bench/bench_cli.py; here only which modules load.) A database already
+at the newest migration opens without Alembic."""
 
 from __future__ import annotations
 
@@ -79,3 +80,28 @@ def test_extract_with_a_config_that_sets_the_body_cap_validates_it(tmp_path: Pat
     )
     assert proc.returncode == 2
     assert "defaults.max_body_bytes" in proc.stderr, proc.stderr
+
+
+def test_the_engine_knows_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from db.engine import HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_database_at_the_newest_migration_opens_without_alembic(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = f"sqlite:///{tmp_path / 'tracker.db'}" if kind == "sqlite" else request.getfixturevalue("pg_url")
+    probe = (
+        "import sys\nfrom db.engine import make_engine\n"
+        "make_engine(sys.argv[1]).dispose()\nprint('alembic' in sys.modules)"
+    )
+    run = [sys.executable, "-c", probe, url]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    first = subprocess.run(run, capture_output=True, text=True, timeout=120, check=True, env=env)
+    assert first.stdout.strip() == "True"  # a new database is migrated by Alembic
+    again = subprocess.run(run, capture_output=True, text=True, timeout=120, check=True, env=env)
+    assert again.stdout.strip() == "False"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -78,7 +79,6 @@ async def _check_all(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from tracker.fetch import Fetcher
-    from tracker.notify.outbox import deliver_due
 
     summaries: list[Any] = []
     # SIGTERM ends the pass like Ctrl+C: checks in flight are recorded as cancelled and the browser
@@ -87,6 +87,9 @@ async def _check_all(
     loop = asyncio.get_running_loop()
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    # The page readers start (a fork server, then the workers) while the database opens and the
+    # first pages download, instead of after the first download.
+    warming = asyncio.ensure_future(asyncio.to_thread(pool.start))
     async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher, pool)
         with Progress(
@@ -107,7 +110,12 @@ async def _check_all(
                 progress.update(task, advance=1, description=f"{name}: {summary.status}")
 
             await asyncio.gather(*(one(n) for n in names))
-        if any(s.events for s in summaries):
+        with contextlib.suppress(Exception):  # a reader that failed to start was reported by its check
+            await warming
+        if any(s.events for s in summaries) and any(c.enabled for c in config.alerts.channels):
+            # The sender (and Apprise with its plugins) loads only when there is somewhere to send.
+            from tracker.notify.outbox import deliver_due
+
             await deliver_due(pipeline.engine, config)
     order = {n: i for i, n in enumerate(names)}
     return sorted(summaries, key=lambda s: order[s.source])
