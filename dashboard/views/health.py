@@ -151,7 +151,7 @@ if cluster is not None:
         hide_index=True,
         width="stretch",
         key="workers_table",
-        column_config={"last seen": st.column_config.DatetimeColumn("Last seen", format="HH:mm:ss")},
+        column_config={"last seen": st.column_config.TextColumn("Last seen")},
     )
     st.dataframe(
         pd.DataFrame(

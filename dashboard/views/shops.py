@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, probe, ui, watchlist
-from dashboard.format import local, money, plain, safe_url
+from dashboard.format import money, plain, safe_url, when
 from db import queries
 from tracker.config import Source
 from tracker.configedit import add_source, update_source
@@ -97,7 +97,7 @@ if sources:
                     "shop": s.name,
                     "kind": KINDS.get(s.kind, s.kind) + (" (rendered)" if s.render else ""),
                     "health": _health(s, healths.get(s.name)),
-                    "last check": local(healths[s.name].last_checked_at, tz) if s.name in healths else pd.NaT,
+                    "last check": when(healths[s.name].last_checked_at, tz) if s.name in healths else "",
                     "last result": _last_result(results.get(s.name, [])),
                     "last error": (healths[s.name].last_error or "") if s.name in healths else "",
                     "url": s.url or (s.urls[0] if s.urls else ""),
@@ -109,7 +109,7 @@ if sources:
         width="stretch",
         key="shops_table",
         column_config={
-            "last check": st.column_config.DatetimeColumn("Last check", format="YYYY-MM-DD HH:mm"),
+            "last check": st.column_config.TextColumn("Last check"),
             "url": st.column_config.LinkColumn("URL"),
         },
     )
