@@ -137,6 +137,13 @@ MATRIX = [
         True,
     ),
     ({"on": ["price_drop"], "min_drop_percent": 5}, ev("price_drop", price="100"), RAIN_CLOUD, False),
+    # A drop from nothing (an old price of 0) is no drop of any size, never a division by zero.
+    (
+        {"on": ["price_drop"], "min_drop_percent": 5},
+        ev("price_drop", price="100", old_price="0"),
+        RAIN_CLOUD,
+        False,
+    ),
     ({"on": ["price_rise"]}, ev("price_rise", price="160", old_price="150"), RAIN_CLOUD, True),
     ({"on": ["price_rise"]}, ev("price_drop", price="140", old_price="150"), RAIN_CLOUD, False),
     ({"on": ["price_rise"]}, ev("restock", price="160"), RAIN_CLOUD, False),
