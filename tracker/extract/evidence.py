@@ -10,7 +10,7 @@ table (tests/test_evidence.py checks that they match, and has a fixture page for
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tracker.extract.model import Availability, SizeOffer
 
@@ -44,6 +44,8 @@ class Row:
     outcome: str
     applies: Callable[[Evidence], bool]
     decide: Callable[[Evidence], Availability]
+    # The parts of the evidence the row looks at (tests/test_evidence.py checks them).
+    reads: frozenset[str] = field(default_factory=frozenset)
 
 
 RULES: tuple[Row, ...] = (
@@ -53,6 +55,7 @@ RULES: tuple[Row, ...] = (
         "unknown (never sold out)",
         lambda e: e.blocked,
         lambda e: UNKNOWN,
+        frozenset({"blocked"}),
     ),
     Row(
         "size_available",
@@ -60,6 +63,7 @@ RULES: tuple[Row, ...] = (
         "in stock (beats a stale top-level OutOfStock and sold-out text)",
         lambda e: e.sizes_available(e.size_data),
         lambda e: IN,
+        frozenset({"size_data"}),
     ),
     Row(
         "sizes_sold_out",
@@ -67,6 +71,7 @@ RULES: tuple[Row, ...] = (
         "out of stock (beats a top-level InStock)",
         lambda e: e.all_sold_out(e.size_data),
         lambda e: OUT,
+        frozenset({"size_data"}),
     ),
     Row(
         "cart_and_sizes",
@@ -74,6 +79,7 @@ RULES: tuple[Row, ...] = (
         "in stock (beats a bare top-level OutOfStock)",
         lambda e: e.cart == IN and e.sizes_available(e.picker),
         lambda e: IN,
+        frozenset({"cart", "picker"}),
     ),
     Row(
         "stale_in_stock",
@@ -82,6 +88,7 @@ RULES: tuple[Row, ...] = (
         "out of stock",
         lambda e: e.structured == IN and e.words == OUT and e.cart != IN and not e.sizes_available(e.picker),
         lambda e: OUT,
+        frozenset({"structured", "words", "cart", "picker"}),
     ),
     Row(
         "structured",
@@ -89,6 +96,7 @@ RULES: tuple[Row, ...] = (
         "what it says",
         lambda e: e.structured != UNKNOWN,
         lambda e: e.structured,
+        frozenset({"structured"}),
     ),
     Row(
         "cart",
@@ -96,6 +104,7 @@ RULES: tuple[Row, ...] = (
         "in stock",
         lambda e: e.cart == IN,
         lambda e: IN,
+        frozenset({"cart"}),
     ),
     Row(
         "cart_sold_out",
@@ -103,6 +112,7 @@ RULES: tuple[Row, ...] = (
         "out of stock",
         lambda e: e.cart == OUT,
         lambda e: OUT,
+        frozenset({"cart"}),
     ),
     Row(
         "picker_sold_out",
@@ -110,6 +120,7 @@ RULES: tuple[Row, ...] = (
         "out of stock",
         lambda e: e.all_sold_out(e.picker),
         lambda e: OUT,
+        frozenset({"picker"}),
     ),
     Row(
         "stock_text",
@@ -117,6 +128,7 @@ RULES: tuple[Row, ...] = (
         "what it says",
         lambda e: e.words != UNKNOWN,
         lambda e: e.words,
+        frozenset({"words"}),
     ),
     Row(
         "unknown",
@@ -124,8 +136,24 @@ RULES: tuple[Row, ...] = (
         "unknown",
         lambda e: True,
         lambda e: UNKNOWN,
+        frozenset(),
     ),
 )
+
+
+# What the page's structured data and app state tell; the rest is read from the visible page.
+STRUCTURED_PARTS = frozenset({"blocked", "structured", "size_data"})
+
+
+def needs_visible(evidence: Evidence) -> bool:
+    """Whether the visible page (picker, cart, stock text) can change the decision: False when a row
+    that reads only structured parts applies before any row that reads the visible page."""
+    for row in RULES:
+        if not row.reads <= STRUCTURED_PARTS:
+            return True
+        if row.applies(evidence):
+            return False
+    return True  # pragma: no cover  (the last row reads nothing and always applies)
 
 
 def decide(evidence: Evidence) -> tuple[Availability, str]:

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlparse
 from selectolax.lexbor import LexborHTMLParser
 
 from tracker.blocks import detect_block
-from tracker.extract.evidence import Evidence, decide
+from tracker.extract.evidence import Evidence, decide, needs_visible
 from tracker.extract.jsonld import (
     OfferData,
     ProductData,
@@ -542,14 +542,13 @@ def extract_page(
         if near:
             compare_at = strike.amount
 
-    picker = size_picker(tree, cache)
-    evidence = Evidence(
-        structured=availability,
-        size_data=sizes,
-        picker=picker,
-        cart=buy_button(tree, cache),
-        words=stock_text(tree, cache),
-    )
+    evidence = Evidence(structured=availability, size_data=sizes)
+    if needs_visible(evidence) or not sizes:
+        # Per-size data that settles stock makes the picker, cart and stock text moot: not read.
+        evidence = replace(
+            evidence, picker=size_picker(tree, cache), cart=buy_button(tree, cache), words=stock_text(tree, cache)
+        )
+    picker = evidence.picker
     availability, rule = decide(evidence)
     extra["availability_rule"] = rule
     if rule == "stale_in_stock":
