@@ -272,22 +272,30 @@ class _Walk:
     ) -> Iterator[tuple[dict[str, Any], tuple[str, ...]]]:
         """Every object under value with the keys leading to it (references followed once); objects
         under related / recommended / cart keys are skipped with everything below them."""
-        value = self.deref(value)
-        if depth > MAX_DEPTH or self.visited > MAX_NODES:
-            return
-        if isinstance(value, dict):
-            if id(value) in self.seen:
-                return
-            self.seen.add(id(value))
-            self.visited += 1
-            yield value, path
-            for key, child in value.items():
-                if isinstance(child, dict | list) and not _other_key(key):
-                    yield from self.objects(child, (*path, str(key)), depth + 1)
-        elif isinstance(value, list):
-            for child in value:
-                if isinstance(child, dict | list):
-                    yield from self.objects(child, path, depth + 1)
+        # Depth first, children in order, as recursion would go; a stack of its own because a chain
+        # of 40 nested generators hands every object up 40 times.
+        stack: list[tuple[Any, tuple[str, ...], int]] = [(value, path, depth)]
+        while stack:
+            value, path, depth = stack.pop()
+            value = self.deref(value)
+            if depth > MAX_DEPTH or self.visited > MAX_NODES:
+                continue
+            if isinstance(value, dict):
+                if id(value) in self.seen:
+                    continue
+                self.seen.add(id(value))
+                self.visited += 1
+                yield value, path
+                children = [
+                    (child, (*path, str(key)), depth + 1)
+                    for key, child in value.items()
+                    if isinstance(child, dict | list) and not _other_key(key)
+                ]
+            elif isinstance(value, list):
+                children = [(child, path, depth + 1) for child in value if isinstance(child, dict | list)]
+            else:
+                continue
+            stack.extend(reversed(children))
 
 
 def _get(obj: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, Any] | None:
