@@ -153,7 +153,9 @@ def folder_medians(folder: Path, runs: int) -> tuple[int, float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print page size, extract_page median ms, the parses' median ms and the ratios."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("folder", nargs="?", help="folder of labelled pages (labels.json, html/*.html.gz)")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--page-runs", type=int, default=5, help="runs per labelled page (default 5)")
@@ -164,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     product = extract_page(page, url)
     assert product.price is not None and str(product.price) == "150.00", product
     text = page.decode()
-    extract_ms, lexbor_ms = _in_turns(lambda: extract_page(page, url), lambda: LexborHTMLParser(text), args.runs)
+    extract_ms, lexbor_ms = _in_turns(
+        lambda: extract_page(page, url), lambda: LexborHTMLParser(text), args.runs
+    )
     # CPU time too: on a shared machine the wall clock also counts time spent waiting for a core.
     extract_cpu_ms = _median_ms(lambda: extract_page(page, url), args.runs, time.process_time)
     bs4_runs = max(5, args.runs // 10)

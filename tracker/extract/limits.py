@@ -121,8 +121,7 @@ def _depth_of(tags: list[str]) -> int:
                 continue
             names.append(tag)
             count[tag] = count.get(tag, 0) + 1
-            if len(names) > deepest:
-                deepest = len(names)
+            deepest = max(deepest, len(names))
     return deepest
 
 

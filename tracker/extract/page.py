@@ -545,9 +545,8 @@ def extract_page(
     evidence = Evidence(structured=availability, size_data=sizes)
     if needs_visible(evidence) or not sizes:
         # Per-size data that settles stock makes the picker, cart and stock text moot: not read.
-        evidence = replace(
-            evidence, picker=size_picker(tree, cache), cart=buy_button(tree, cache), words=stock_text(tree, cache)
-        )
+        cart, words = buy_button(tree, cache), stock_text(tree, cache)
+        evidence = replace(evidence, picker=size_picker(tree, cache), cart=cart, words=words)
     picker = evidence.picker
     availability, rule = decide(evidence)
     extra["availability_rule"] = rule
