@@ -93,6 +93,11 @@ class _Stack:
         self.deepest = max(self.deepest, len(self.names))
 
 
+# "div" -> "/div": the stack keeps each element as the end tag that closes it, so an end tag is
+# compared as read, without cutting its "/" off (filled as names are met, up to a bound).
+_CLOSER: dict[str, str] = {}
+
+
 def _depth_of(tags: list[str]) -> int:
     """How deeply the tags nest as a parser would open and close them (approximately)."""
     if not tags:
@@ -101,27 +106,31 @@ def _depth_of(tags: list[str]) -> int:
     # One lower() over all the tags is the same as one per tag when they are ASCII, and cheaper.
     lower = joined.lower().split("\x00") if joined.isascii() else [tag.lower() for tag in tags]
     # _Stack's rules, inlined: a page is 10,000 tags, and most end tags close the innermost element.
-    names: list[str] = []
+    stack: list[str] = []
     count: dict[str, int] = {}
     deepest = 0
     for tag in lower:
         if tag[0] == "/":
-            name = tag[1:]
-            if names and names[-1] == name:
-                names.pop()
-                count[name] -= 1
-            elif count.get(name):
+            if stack and stack[-1] == tag:
+                stack.pop()
+                count[tag] -= 1
+            elif count.get(tag):
                 while True:
-                    top = names.pop()
+                    top = stack.pop()
                     count[top] -= 1
-                    if top == name:
+                    if top == tag:
                         break
         elif tag not in _VOID:
-            if names and names[-1] == tag and tag in _SELF_SIBLING:
+            closer = _CLOSER.get(tag)
+            if closer is None:
+                closer = "/" + tag
+                if len(_CLOSER) < 10_000:
+                    _CLOSER[tag] = closer
+            if stack and stack[-1] == closer and tag in _SELF_SIBLING:
                 continue
-            names.append(tag)
-            count[tag] = count.get(tag, 0) + 1
-            deepest = max(deepest, len(names))
+            stack.append(closer)
+            count[closer] = count.get(closer, 0) + 1
+            deepest = max(deepest, len(stack))
     return deepest
 
 
