@@ -346,6 +346,9 @@ def price_candidates(
     out: list[PriceCandidate] = []
     seen: set[int] = set()
     cache = {} if cache is None else cache
+    # Carousels repeat the same class text on every card: what it says is read once per page.
+    own_words: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
+    per_variant: dict[str, bool] = {}
     heading = main_heading(tree)
     heading_levels = _levels(heading)
     nodes = tree.css(_price_selector(lang)) or tree.css(_TEST_PRICE_SELECTOR)
@@ -380,7 +383,8 @@ def price_candidates(
             approx = _APPROX.search(before, max(0, at - 20), max(0, at)) if at > 0 else None
         # A container of several prices ("49 890 тг. 44 890 тг."): its children are candidates of
         # their own; the container only counts, weakly, for its lowest amount (the sale price).
-        several = len(_MONEY.findall(text)) > 1
+        money = _MONEY.findall(text)
+        several = len(money) > 1
         key = hash((node.tag == "meta", text))
         if key in seen:
             continue
@@ -399,27 +403,31 @@ def price_candidates(
         chain = _chain(node, cache)
         if any(a.hidden for a in chain[:4]) and node.tag != "meta":
             continue
+        says = own_words.get(own)
+        if says is None:
+            says = own_words[own] = _own_words(own)
+        own_old, own_now, own_other, own_net, own_shipping = says
         old = (
-            bool(_OLD_WORDS.search(own))
+            own_old
             or node.tag in ("del", "s", "strike")
             or any(a.tag in ("del", "s", "strike") for a in chain[:3])
             or any(a.old for a in chain[:2])
         )
         score = 1.0
-        if _MONEY.search(text):
+        if money:
             score += 1.0
         if node.attributes.get("itemprop") == "price":
             score += 1.5
-        if _NOW_WORDS.search(own):
+        if own_now:
             score += 0.5
         if "price" in (node.attributes.get("id") or "").lower():
             score += 0.5
-        other = any(a.other for a in chain) or bool(_OTHER_WORDS.search(own))
+        other = any(a.other for a in chain) or own_other
         if other:
             score -= 2.5
-        if _NET_WORDS.search(own) or any(a.net for a in chain[:4]):
+        if own_net or any(a.net for a in chain[:4]):
             score -= 1.0
-        if _SHIPPING.search(text) or _SHIPPING.search(own) or any(a.shipping for a in chain[:5]):
+        if _SHIPPING.search(text) or own_shipping or any(a.shipping for a in chain[:5]):
             score -= 2.0
         if _FROM_TEXT.search(text):
             score -= 0.5
@@ -433,7 +441,7 @@ def price_candidates(
         if approx is not None:
             score -= 2.0
         # A price on a size / colour swatch is that variant's, shown beside the product's own.
-        if any(a.attrs and _PER_VARIANT.search(a.attrs) for a in chain[:8]):
+        if any(a.attrs and _variant_words(a.attrs, per_variant) for a in chain[:8]):
             score -= 1.5
             other = True
         near = None if other or node.tag == "meta" else _shared_level(node, heading_levels, cache)
@@ -444,6 +452,25 @@ def price_candidates(
         )
     _score_nearness(out)
     return out
+
+
+def _own_words(own: str) -> tuple[bool, bool, bool, bool, bool]:
+    """What a candidate's own class / id text says: (old, now, other product, net, shipping)."""
+    return (
+        bool(_OLD_WORDS.search(own)),
+        bool(_NOW_WORDS.search(own)),
+        bool(_OTHER_WORDS.search(own)),
+        bool(_NET_WORDS.search(own)),
+        bool(_SHIPPING.search(own)),
+    )
+
+
+def _variant_words(attrs: str, seen: dict[str, bool]) -> bool:
+    """Whether an ancestor's class / id text marks a size or colour swatch (memoised per page)."""
+    found = seen.get(attrs)
+    if found is None:
+        found = seen[attrs] = bool(_PER_VARIANT.search(attrs))
+    return found
 
 
 def _score_nearness(cands: list[PriceCandidate]) -> None:
