@@ -70,6 +70,8 @@ def detect_block(text: str, status_code: int | None = None) -> str | None:
     head = text[:30_000].lower() if len(text) > _SMALL_PAGE else text.lower()
     small = len(text) <= _SMALL_PAGE
     has_product = _product_hints(head if not small else text)
+    if has_product and not small:
+        return None  # every rule below wants a small page or one without product data
     for marker in _CAPTCHA:
         if marker in head and (small or not has_product):
             return "captcha"

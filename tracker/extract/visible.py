@@ -111,8 +111,9 @@ class PriceCandidate:
 _MARK_ATTRS = frozenset({"class", "id", "data-testid", "data-test", "data-qa", "data-auto", "itemprop"})
 
 
-def _attrs_text(node: Any) -> str:
-    attrs = node.attributes
+def _attrs_text(node: Any, attrs: dict[str, str | None] | None = None) -> str:
+    """The element's class, id and test-attribute values in one text (attrs: its attributes, if read)."""
+    attrs = node.attributes if attrs is None else attrs
     return " ".join(v for k, v in attrs.items() if k in _MARK_ATTRS and v)
 
 
@@ -193,18 +194,20 @@ def _ancestor(node: Any, cache: dict[int, _Ancestor]) -> _Ancestor:
     key = node.mem_id
     hit = cache.get(key)
     if hit is None:
-        attrs = _attrs_text(node)
+        attributes = node.attributes  # a new dict at every read: read once
+        attrs = _attrs_text(node, attributes)
         # One pass over the class / id text finds every kind of word it holds.
         kinds = {m.lastgroup for m in _ANCESTOR_WORDS.finditer(attrs.lower())} if attrs else set()
+        tag = node.tag
         hit = _Ancestor(
-            tag=node.tag,
+            tag=tag,
             attrs=attrs,
             parent=node.parent,
-            other="other" in kinds or node.tag in _CHROME_TAGS,
+            other="other" in kinds or tag in _CHROME_TAGS,
             shipping="shipping" in kinds,
             net="net" in kinds,
             old="old" in kinds,
-            hidden=_is_hidden(node.attributes),
+            hidden=_is_hidden(attributes),
         )
         cache[key] = hit
     return hit
@@ -355,16 +358,18 @@ def price_candidates(
     for order, node in enumerate(nodes):
         if len(out) >= _MAX_CANDIDATES:
             break
-        if node.tag in ("script", "style", "link", "input", "option", "select", "template"):
+        tag = node.tag  # each read of a node's tag or attributes builds a new object: read once
+        attributes = node.attributes
+        if tag in ("script", "style", "link", "input", "option", "select", "template"):
             continue
-        if node.tag == "meta":
+        if tag == "meta":
             # <meta itemprop="price" content="259.00"> states the price for machines; keep it.
-            content = node.attributes.get("content")
-            if node.attributes.get("itemprop") != "price" or not content:
+            content = attributes.get("content")
+            if attributes.get("itemprop") != "price" or not content:
                 continue
             text = content + " " + (currency_hint or "")
         else:
-            if _is_hidden(node.attributes):
+            if _is_hidden(attributes):
                 continue
             # Cents in a <sup> read as "229 99"; parse_price joins them back.
             text = _visible_text(node)
@@ -385,7 +390,7 @@ def price_candidates(
         # their own; the container only counts, weakly, for its lowest amount (the sale price).
         money = _MONEY.findall(text)
         several = len(money) > 1
-        key = hash((node.tag == "meta", text))
+        key = hash((tag == "meta", text))
         if key in seen:
             continue
         seen.add(key)
@@ -399,9 +404,9 @@ def price_candidates(
             amount, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
         if amount is None:
             continue
-        own = _attrs_text(node)
+        own = _attrs_text(node, attributes)
         chain = _chain(node, cache)
-        if any(a.hidden for a in chain[:4]) and node.tag != "meta":
+        if any(a.hidden for a in chain[:4]) and tag != "meta":
             continue
         says = own_words.get(own)
         if says is None:
@@ -409,18 +414,18 @@ def price_candidates(
         own_old, own_now, own_other, own_net, own_shipping = says
         old = (
             own_old
-            or node.tag in ("del", "s", "strike")
+            or tag in ("del", "s", "strike")
             or any(a.tag in ("del", "s", "strike") for a in chain[:3])
             or any(a.old for a in chain[:2])
         )
         score = 1.0
         if money:
             score += 1.0
-        if node.attributes.get("itemprop") == "price":
+        if attributes.get("itemprop") == "price":
             score += 1.5
         if own_now:
             score += 0.5
-        if "price" in (node.attributes.get("id") or "").lower():
+        if "price" in (attributes.get("id") or "").lower():
             score += 0.5
         other = any(a.other for a in chain) or own_other
         if other:
@@ -444,10 +449,10 @@ def price_candidates(
         if any(a.attrs and _variant_words(a.attrs, per_variant) for a in chain[:8]):
             score -= 1.5
             other = True
-        near = None if other or node.tag == "meta" else _shared_level(node, heading_levels, cache)
+        near = None if other or tag == "meta" else _shared_level(node, heading_levels, cache)
         out.append(
             PriceCandidate(
-                amount, currency, score - order * 0.002, old, order, text, node.tag == "meta", near
+                amount, currency, score - order * 0.002, old, order, text, tag == "meta", near
             )
         )
     _score_nearness(out)
