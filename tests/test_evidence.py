@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 
 import tracker.extract.page
 from tracker.extract import extract_page
-from tracker.extract.evidence import RULES, STRUCTURED_PARTS, Evidence, decide, needs_visible
+from tracker.extract.evidence import RULES, STRUCTURED_PARTS, VISIBLE_PARTS, Evidence, decide, decide_reading
 from tracker.extract.model import Availability, SizeOffer
 
 DATA = Path(__file__).parent / "data" / "evidence"
@@ -115,22 +115,42 @@ def test_each_row_reads_the_parts_it_says_it_reads() -> None:
         read: set[str] = set()
         for evidence in _every_evidence():
             recorder = _Recorder(evidence)
-            row.applies(recorder)  # type: ignore[arg-type]
+            row.applies(recorder)
             read |= recorder.read & parts
         assert read == row.reads, row.name
 
 
-def test_the_visible_page_is_left_unread_only_when_it_cannot_change_the_decision() -> None:
-    skipped = 0
+def test_reading_the_visible_parts_on_demand_decides_as_reading_them_all() -> None:
+    untouched = {"picker": 0, "cart": 0, "words": 0}
     for evidence in _every_evidence():
-        structured_only = Evidence(
+        known = Evidence(
             blocked=evidence.blocked, structured=evidence.structured, size_data=evidence.size_data
         )
-        if not needs_visible(structured_only):
-            skipped += 1
-            assert decide(evidence) == decide(structured_only), evidence
-    assert skipped  # per-size data in or out of stock settles it
+        calls: list[str] = []
+
+        def reader(name: str, evidence: Evidence = evidence, calls: list[str] = calls) -> Any:
+            calls.append(name)
+            return getattr(evidence, name)
+
+        readers = {name: (lambda name=name: reader(name)) for name in VISIBLE_PARTS}
+        availability, rule, read = decide_reading(known, readers)
+        assert (availability, rule) == decide(evidence), evidence
+        assert len(calls) == len(set(calls))  # each part is read at most once
+        for name in VISIBLE_PARTS:
+            assert getattr(read, name) == (getattr(evidence, name) if name in calls else getattr(known, name))
+            untouched[name] += name not in calls
+    # Per-size data that settles stock leaves all three unread; an enabled cart leaves the text unread.
+    assert all(untouched.values()), untouched
     assert {"blocked", "structured", "size_data"} == STRUCTURED_PARTS
+
+
+def test_an_enabled_cart_with_sizes_to_choose_leaves_the_stock_text_unread() -> None:
+    known = Evidence(structured=IN)
+    calls: list[str] = []
+    parts = {"picker": (SizeOffer("9", IN),), "cart": IN, "words": OUT}
+    readers = {name: (lambda name=name: calls.append(name) or parts[name]) for name in VISIBLE_PARTS}
+    assert decide_reading(known, readers)[:2] == (IN, "cart_and_sizes")
+    assert calls == ["cart", "picker"]
 
 
 def _every_fixture() -> list[Path]:
@@ -138,11 +158,16 @@ def _every_fixture() -> list[Path]:
     return sorted(p for folder in folders for p in (DATA.parent / folder).glob("*.htm*"))
 
 
+def _read_everything(known: Evidence, readers: dict[str, Any]) -> tuple[Availability, str, Evidence]:
+    evidence = replace(known, **{name: read() for name, read in readers.items()})
+    return (*decide(evidence), evidence)
+
+
 def test_leaving_the_visible_page_unread_changes_no_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     url = "https://shop.example/products/m2002rda"
     pages = [(path, path.read_bytes()) for path in _every_fixture()]
     quick = [extract_page(body, url) for _, body in pages]
-    monkeypatch.setattr(tracker.extract.page, "needs_visible", lambda evidence: True)
+    monkeypatch.setattr(tracker.extract.page, "decide_reading", _read_everything)
     for (path, body), product in zip(pages, quick, strict=True):
         assert extract_page(body, url) == product, path.name
 

@@ -10,7 +10,8 @@ table (tests/test_evidence.py checks that they match, and has a fixture page for
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 from tracker.extract.model import Availability, SizeOffer
 
@@ -86,7 +87,8 @@ RULES: tuple[Row, ...] = (
         "Top-level InStock, but sold-out text near the product, no enabled add-to-cart and no size "
         "that can be chosen",
         "out of stock",
-        lambda e: e.structured == IN and e.words == OUT and e.cart != IN and not e.sizes_available(e.picker),
+        # The add-to-cart is looked at before the stock text: with an enabled one, the text is not read.
+        lambda e: e.structured == IN and e.cart != IN and e.words == OUT and not e.sizes_available(e.picker),
         lambda e: OUT,
         frozenset({"structured", "words", "cart", "picker"}),
     ),
@@ -143,17 +145,7 @@ RULES: tuple[Row, ...] = (
 
 # What the page's structured data and app state tell; the rest is read from the visible page.
 STRUCTURED_PARTS = frozenset({"blocked", "structured", "size_data"})
-
-
-def needs_visible(evidence: Evidence) -> bool:
-    """Whether the visible page (picker, cart, stock text) can change the decision: False when a row
-    that reads only structured parts applies before any row that reads the visible page."""
-    for row in RULES:
-        if not row.reads <= STRUCTURED_PARTS:
-            return True
-        if row.applies(evidence):
-            return False
-    return True  # pragma: no cover  (the last row reads nothing and always applies)
+VISIBLE_PARTS = ("picker", "cart", "words")
 
 
 def decide(evidence: Evidence) -> tuple[Availability, str]:
@@ -162,3 +154,30 @@ def decide(evidence: Evidence) -> tuple[Availability, str]:
         if row.applies(evidence):
             return row.decide(evidence), row.name
     raise AssertionError("the last row always applies")  # pragma: no cover
+
+
+class _OnDemand:
+    """An Evidence whose visible parts are read from the page the first time a row looks at them."""
+
+    def __init__(self, known: Evidence, readers: dict[str, Callable[[], Any]]) -> None:
+        self.known = known
+        self.readers = readers
+        self.read: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        reader = self.readers.get(name)
+        if reader is None:
+            return getattr(self.known, name)
+        if name not in self.read:
+            self.read[name] = reader()
+        return self.read[name]
+
+
+def decide_reading(
+    known: Evidence, readers: dict[str, Callable[[], Any]]
+) -> tuple[Availability, str, Evidence]:
+    """decide(), with the visible parts (picker, cart, words) read through readers only when a row
+    looks at them; also the evidence as read (a part never looked at keeps its default)."""
+    lazy = _OnDemand(known, readers)
+    availability, rule = decide(cast(Evidence, lazy))
+    return availability, rule, replace(known, **lazy.read)

@@ -31,6 +31,7 @@ stays unknown).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ from urllib.parse import parse_qs, urlparse
 from selectolax.lexbor import LexborHTMLParser
 
 from tracker.blocks import detect_block
-from tracker.extract.evidence import Evidence, decide, needs_visible
+from tracker.extract.evidence import Evidence, decide, decide_reading
 from tracker.extract.jsonld import (
     OfferData,
     ProductData,
@@ -553,13 +554,22 @@ def extract_page(
         if near:
             compare_at = strike.amount
 
-    evidence = Evidence(structured=availability, size_data=sizes)
-    if needs_visible(evidence) or not sizes:
-        # Per-size data that settles stock makes the picker, cart and stock text moot: not read.
-        cart, words = buy_button(tree, cache), stock_text(tree, cache)
-        evidence = replace(evidence, picker=size_picker(tree, cache), cart=cart, words=words)
-    picker = evidence.picker
-    availability, rule = decide(evidence)
+    # The picker, cart and stock text are read only when a row of the table looks at them (per-size
+    # data that settles stock makes all three moot); the picker also when there are no sizes yet.
+    picked: list[tuple[SizeOffer, ...]] = []
+
+    def read_picker() -> tuple[SizeOffer, ...]:
+        if not picked:
+            picked.append(size_picker(tree, cache))
+        return picked[0]
+
+    readers: dict[str, Callable[[], Any]] = {
+        "picker": read_picker,
+        "cart": lambda: buy_button(tree, cache),
+        "words": lambda: stock_text(tree, cache),
+    }
+    availability, rule, _ = decide_reading(Evidence(structured=availability, size_data=sizes), readers)
+    picker = read_picker() if not sizes else ()
     extra["availability_rule"] = rule
     if rule == "stale_in_stock":
         extra["conflict_availability"] = {"structured": "InStock", "visible": "OutOfStock"}

@@ -451,9 +451,7 @@ def price_candidates(
             other = True
         near = None if other or tag == "meta" else _shared_level(node, heading_levels, cache)
         out.append(
-            PriceCandidate(
-                amount, currency, score - order * 0.002, old, order, text, tag == "meta", near
-            )
+            PriceCandidate(amount, currency, score - order * 0.002, old, order, text, tag == "meta", near)
         )
     _score_nearness(out)
     return out
