@@ -143,8 +143,7 @@ RULES: tuple[Row, ...] = (
 )
 
 
-# What the page's structured data and app state tell; the rest is read from the visible page.
-STRUCTURED_PARTS = frozenset({"blocked", "structured", "size_data"})
+# The parts read from the visible page, each only when a row first looks at it (decide_reading).
 VISIBLE_PARTS = ("picker", "cart", "words")
 
 

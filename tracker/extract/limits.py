@@ -141,9 +141,7 @@ def html_depth(text: str) -> int:
 
 def bound_depth(text: str, limit: int = MAX_HTML_DEPTH) -> str:
     """The page with every tag nested deeper than limit removed (the page itself when none is)."""
-    if text.count("<") <= limit:
-        return text
-    if html_depth(text) <= limit:
+    if text.count("<") <= limit or html_depth(text) <= limit:
         return text
     stack = _Stack()
     dropped: dict[str, int] = {}
