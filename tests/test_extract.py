@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tracker.blocks import _product_hints
 from tracker.config import Selectors
 from tracker.errors import ExtractError
 from tracker.extract import (
@@ -19,6 +22,7 @@ from tracker.extract import (
     extract_shopify_catalogue,
     extract_shopify_product_js,
 )
+from tracker.extract.page import _zero_price
 from tracker.extract.prices import parse_amount, parse_price
 
 DATA = Path(__file__).parent / "data" / "extract"
@@ -499,3 +503,42 @@ def test_currency_codes_read_in_page_text_are_real_iso_4217_codes() -> None:
 
     assert all(is_currency(code) for code in _KNOWN_ISO)
     assert all(is_currency(code) for _, code in _SYMBOLS)
+
+
+# The single alternations these checks were written as, ignoring case: the split patterns must say
+# the same about every text, the letters that fold to ASCII ("ı", "İ", "ſ", the Kelvin sign) included.
+_ZERO_PRICE_ONE_PATTERN = re.compile(
+    r"\"price\"\s*:\s*\"?0+(?:[.,]0+)?\"?\s*[,}]|itemprop=\"price\"[^>]*content=\"0+(?:[.,]0+)?\"", re.I
+)
+_PRODUCT_HINTS_ONE_PATTERN = re.compile(
+    r'"@type"\s*:\s*"product"|itemtype="https?://schema\.org/product', re.I
+)
+
+
+def _random_texts(parts: list[str], seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(parts) for _ in range(rng.randint(1, 8))) for _ in range(30_000)]
+
+
+def test_the_zero_price_check_answers_as_one_pattern_would() -> None:
+    parts = [
+        'itemprop="price"', 'ItemProp="PRICE"', '\u0131temprop="price"', 'data-x="price"', ' content="0"',
+        ' content="0.00"', ' content="1"', ">", '"price": "0",', '"Price":0}', '"price": 10,', "x", " ",
+        "itemprop", '="price"', 'content="00,0"', "\u0130temprop", "\u017f",
+    ]  # fmt: skip
+    texts = _random_texts(parts, 15)
+    assert any(_ZERO_PRICE_ONE_PATTERN.search(t) for t in texts)
+    for text in texts:
+        assert _zero_price(text) == bool(_ZERO_PRICE_ONE_PATTERN.search(text)), text
+
+
+def test_the_product_hints_answer_as_one_pattern_would() -> None:
+    parts = [
+        "itemtype", "ItemType", "\u0131temtype", "\u0130temtype", '="http://schema.org/Product"',
+        '="https://SCHEMA.org/product', '="https://schema.org/Offer', '"@type"', ": ", '"Product"',
+        '"@type":"product"', "x", " ", "data-itemtype", "=",
+    ]  # fmt: skip
+    texts = _random_texts(parts, 16)
+    assert any(_PRODUCT_HINTS_ONE_PATTERN.search(t) for t in texts)
+    for text in texts:
+        assert _product_hints(text) == bool(_PRODUCT_HINTS_ONE_PATTERN.search(text)), text

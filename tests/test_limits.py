@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -15,7 +17,16 @@ from tests.servers import product_page
 from tracker.errors import ExtractError
 from tracker.extract import extract_body, extract_page
 from tracker.extract.calendar import extract_releases
-from tracker.extract.limits import MAX_HTML_DEPTH, bound_depth, html_depth, json_depth, parse_json
+from tracker.extract.limits import (
+    _SKIPPED,
+    _VOID,
+    MAX_HTML_DEPTH,
+    _depth_of,
+    bound_depth,
+    html_depth,
+    json_depth,
+    parse_json,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -119,6 +130,84 @@ def test_a_calendar_page_with_150000_nested_elements_beside_its_releases_is_read
         == len(extract_releases(page, "https://cal.example/"))
         > 0
     )
+
+
+def _parser_depth(page: str) -> int:
+    node = LexborHTMLParser(page).body
+    depth = 0
+    while node is not None and node.child is not None:
+        node = node.last_child if node.last_child is not None else node.child
+        depth += 1
+    return depth
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        # Stray end tags first, so that a counter of start minus end tags stays at 0.
+        "</div>" * 20_000 + "<div>" * 20_000 + "x",
+        "</span>" * 20_000 + "<div>" * 20_000 + "x",
+        # An end tag after every start tag, but never of an open element.
+        "<div></span>" * 20_000 + "x",
+        "<DIV></Span>" * 20_000 + "x",
+        # Voids and self-closing siblings between them change nothing.
+        "<div><br><li></li></p>" * 20_000 + "x",
+    ],
+    ids=["same-name-first", "other-name-first", "interleaved", "upper-case", "voids-and-siblings"],
+)
+def test_a_deep_page_behind_stray_end_tags_is_still_bounded(page: str) -> None:
+    html = f"<html><body>{page}</body></html>"
+    assert html_depth(html) > 20_000
+    bounded = bound_depth(html)
+    assert html_depth(bounded) <= MAX_HTML_DEPTH
+    assert _parser_depth(bounded) <= MAX_HTML_DEPTH + 2
+
+
+def _reference_depth(tags: list[str]) -> int:
+    """The stack rules written the plain way: every tag lower-cased, end tags close the nearest."""
+    names: list[str] = []
+    deepest = 0
+    for found in tags:
+        tag = found.lower()
+        if tag.startswith("/"):
+            if tag[1:] in names:
+                del names[len(names) - 1 - names[::-1].index(tag[1:]) :]
+        elif tag not in _VOID:
+            if (
+                names
+                and names[-1] == tag
+                and tag in ("p", "li", "dt", "dd", "option", "tr", "td", "th", "rt", "rp")
+            ):
+                continue
+            names.append(tag)
+            deepest = max(deepest, len(names))
+    return deepest
+
+
+def test_the_depth_follows_the_stack_rules_on_random_tags() -> None:
+    rng = random.Random(15)
+    names = ["div", "DIV", "span", "p", "P", "li", "td", "tr", "option", "br", "img", "a", "Straße", "İ"]
+    for _ in range(5_000):
+        tags = [("/" if rng.random() < 0.45 else "") + rng.choice(names) for _ in range(rng.randint(0, 60))]
+        assert _depth_of(tags) == _reference_depth(tags), tags
+
+
+_SKIPPED_NAMES = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes")
+_SKIPPED_PLAIN = re.compile(
+    r"<(script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext|svg|math)\b|<!--", re.I
+)
+
+
+def test_the_quick_finder_of_comments_and_scripts_finds_what_the_names_alone_find() -> None:
+    # The finder first looks at the letter after "<"; with case folding a few non-ASCII letters
+    # match too ("ſ" is an "s", "K" the Kelvin sign a "k"): every character of the first plane and a
+    # few beyond are tried in front of every name.
+    names = [*_SKIPPED_NAMES, "plaintext", "svg", "math", "!--"]
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF] + ["\U0001d42c", "\U0001f600"]
+    for name in names:
+        for char in chars:
+            text = f"<{char}{name[1:]}>"
+            assert bool(_SKIPPED.match(text)) == bool(_SKIPPED_PLAIN.match(text)), (name, hex(ord(char)))
 
 
 def _peak_kb(argv: list[str], stdin: Path) -> tuple[int, str]:

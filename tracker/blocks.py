@@ -48,7 +48,18 @@ _DENIED = (
 _GENERIC_CAPTCHA = re.compile(r"g-recaptcha|h-captcha|hcaptcha\.com|recaptcha/api", re.I)
 # A real product page is large and carries product data; challenge pages are small.
 _SMALL_PAGE = 60_000
-_PRODUCT_HINTS = re.compile(r'"@type"\s*:\s*"product"|itemtype="https?://schema\.org/product', re.I)
+# Each starts with a character that has no case, so the engine skips to it instead of trying the
+# words at every position of the page; "itemtype" is checked just before a match of the second.
+_JSONLD_PRODUCT = re.compile(r'"@type"\s*:\s*"product"', re.I)
+_SCHEMA_PRODUCT = re.compile(r'="https?://schema\.org/product', re.I)
+_ITEMTYPE = re.compile("itemtype", re.I)
+
+
+def _product_hints(text: str) -> bool:
+    """Whether the text declares a schema.org Product (JSON-LD "@type": "Product", or an itemtype)."""
+    if _JSONLD_PRODUCT.search(text):
+        return True
+    return any(_ITEMTYPE.fullmatch(text, m.start() - 8, m.start()) for m in _SCHEMA_PRODUCT.finditer(text))
 
 
 def detect_block(text: str, status_code: int | None = None) -> str | None:
@@ -58,7 +69,9 @@ def detect_block(text: str, status_code: int | None = None) -> str | None:
     # Block pages put their markers early; a long product page is only scanned at its head.
     head = text[:30_000].lower() if len(text) > _SMALL_PAGE else text.lower()
     small = len(text) <= _SMALL_PAGE
-    has_product = bool(_PRODUCT_HINTS.search(head if not small else text))
+    has_product = _product_hints(head if not small else text)
+    if has_product and not small:
+        return None  # every rule below wants a small page or one without product data
     for marker in _CAPTCHA:
         if marker in head and (small or not has_product):
             return "captcha"

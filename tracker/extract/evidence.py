@@ -10,7 +10,8 @@ table (tests/test_evidence.py checks that they match, and has a fixture page for
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 from tracker.extract.model import Availability, SizeOffer
 
@@ -44,6 +45,8 @@ class Row:
     outcome: str
     applies: Callable[[Evidence], bool]
     decide: Callable[[Evidence], Availability]
+    # The parts of the evidence the row looks at (tests/test_evidence.py checks them).
+    reads: frozenset[str] = field(default_factory=frozenset)
 
 
 RULES: tuple[Row, ...] = (
@@ -53,6 +56,7 @@ RULES: tuple[Row, ...] = (
         "unknown (never sold out)",
         lambda e: e.blocked,
         lambda e: UNKNOWN,
+        frozenset({"blocked"}),
     ),
     Row(
         "size_available",
@@ -60,6 +64,7 @@ RULES: tuple[Row, ...] = (
         "in stock (beats a stale top-level OutOfStock and sold-out text)",
         lambda e: e.sizes_available(e.size_data),
         lambda e: IN,
+        frozenset({"size_data"}),
     ),
     Row(
         "sizes_sold_out",
@@ -67,6 +72,7 @@ RULES: tuple[Row, ...] = (
         "out of stock (beats a top-level InStock)",
         lambda e: e.all_sold_out(e.size_data),
         lambda e: OUT,
+        frozenset({"size_data"}),
     ),
     Row(
         "cart_and_sizes",
@@ -74,14 +80,17 @@ RULES: tuple[Row, ...] = (
         "in stock (beats a bare top-level OutOfStock)",
         lambda e: e.cart == IN and e.sizes_available(e.picker),
         lambda e: IN,
+        frozenset({"cart", "picker"}),
     ),
     Row(
         "stale_in_stock",
         "Top-level InStock, but sold-out text near the product, no enabled add-to-cart and no size "
         "that can be chosen",
         "out of stock",
-        lambda e: e.structured == IN and e.words == OUT and e.cart != IN and not e.sizes_available(e.picker),
+        # The add-to-cart is looked at before the stock text: with an enabled one, the text is not read.
+        lambda e: e.structured == IN and e.cart != IN and e.words == OUT and not e.sizes_available(e.picker),
         lambda e: OUT,
+        frozenset({"structured", "words", "cart", "picker"}),
     ),
     Row(
         "structured",
@@ -89,6 +98,7 @@ RULES: tuple[Row, ...] = (
         "what it says",
         lambda e: e.structured != UNKNOWN,
         lambda e: e.structured,
+        frozenset({"structured"}),
     ),
     Row(
         "cart",
@@ -96,6 +106,7 @@ RULES: tuple[Row, ...] = (
         "in stock",
         lambda e: e.cart == IN,
         lambda e: IN,
+        frozenset({"cart"}),
     ),
     Row(
         "cart_sold_out",
@@ -103,6 +114,7 @@ RULES: tuple[Row, ...] = (
         "out of stock",
         lambda e: e.cart == OUT,
         lambda e: OUT,
+        frozenset({"cart"}),
     ),
     Row(
         "picker_sold_out",
@@ -110,6 +122,7 @@ RULES: tuple[Row, ...] = (
         "out of stock",
         lambda e: e.all_sold_out(e.picker),
         lambda e: OUT,
+        frozenset({"picker"}),
     ),
     Row(
         "stock_text",
@@ -117,6 +130,7 @@ RULES: tuple[Row, ...] = (
         "what it says",
         lambda e: e.words != UNKNOWN,
         lambda e: e.words,
+        frozenset({"words"}),
     ),
     Row(
         "unknown",
@@ -124,8 +138,13 @@ RULES: tuple[Row, ...] = (
         "unknown",
         lambda e: True,
         lambda e: UNKNOWN,
+        frozenset(),
     ),
 )
+
+
+# The parts read from the visible page, each only when a row first looks at it (decide_reading).
+VISIBLE_PARTS = ("picker", "cart", "words")
 
 
 def decide(evidence: Evidence) -> tuple[Availability, str]:
@@ -134,3 +153,30 @@ def decide(evidence: Evidence) -> tuple[Availability, str]:
         if row.applies(evidence):
             return row.decide(evidence), row.name
     raise AssertionError("the last row always applies")  # pragma: no cover
+
+
+class _OnDemand:
+    """An Evidence whose visible parts are read from the page the first time a row looks at them."""
+
+    def __init__(self, known: Evidence, readers: dict[str, Callable[[], Any]]) -> None:
+        self.known = known
+        self.readers = readers
+        self.read: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        reader = self.readers.get(name)
+        if reader is None:
+            return getattr(self.known, name)
+        if name not in self.read:
+            self.read[name] = reader()
+        return self.read[name]
+
+
+def decide_reading(
+    known: Evidence, readers: dict[str, Callable[[], Any]]
+) -> tuple[Availability, str, Evidence]:
+    """decide(), with the visible parts (picker, cart, words) read through readers only when a row
+    looks at them; also the evidence as read (a part never looked at keeps its default)."""
+    lazy = _OnDemand(known, readers)
+    availability, rule = decide(cast(Evidence, lazy))
+    return availability, rule, replace(known, **lazy.read)

@@ -272,22 +272,31 @@ class _Walk:
     ) -> Iterator[tuple[dict[str, Any], tuple[str, ...]]]:
         """Every object under value with the keys leading to it (references followed once); objects
         under related / recommended / cart keys are skipped with everything below them."""
-        value = self.deref(value)
-        if depth > MAX_DEPTH or self.visited > MAX_NODES:
-            return
-        if isinstance(value, dict):
-            if id(value) in self.seen:
-                return
-            self.seen.add(id(value))
-            self.visited += 1
-            yield value, path
-            for key, child in value.items():
-                if isinstance(child, dict | list) and not _other_key(key):
-                    yield from self.objects(child, (*path, str(key)), depth + 1)
-        elif isinstance(value, list):
-            for child in value:
-                if isinstance(child, dict | list):
-                    yield from self.objects(child, path, depth + 1)
+        # Depth first, children in order, as recursion would go; a stack of its own because a chain
+        # of 40 nested generators hands every object up 40 times.
+        stack: list[tuple[Any, tuple[str, ...], int]] = [(value, path, depth)]
+        while stack:
+            value, path, depth = stack.pop()
+            if isinstance(value, dict) and len(value) <= 3:  # only a small object can be a reference
+                value = self.deref(value)
+            if depth > MAX_DEPTH or self.visited > MAX_NODES:
+                continue
+            if isinstance(value, dict):
+                if id(value) in self.seen:
+                    continue
+                self.seen.add(id(value))
+                self.visited += 1
+                yield value, path
+                children = [
+                    (child, (*path, str(key)), depth + 1)
+                    for key, child in value.items()
+                    if isinstance(child, dict | list) and not _other_key(key)
+                ]
+            elif isinstance(value, list):
+                children = [(child, path, depth + 1) for child in value if isinstance(child, dict | list)]
+            else:
+                continue
+            stack.extend(reversed(children))
 
 
 def _get(obj: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, Any] | None:
@@ -548,7 +557,10 @@ def _agreement(normal: dict[str, Any], name: str, page: PageIdentity, heading: s
     slug, then name."""
     score = 0.0
     for key in _ID_KEYS:
-        value = _text(normal.get(key))
+        raw = normal.get(key)
+        if raw is None:  # most keys are absent: _text(None) is None
+            continue
+        value = _text(raw)
         if not value or len(value) < 4:
             continue
         lowered = value.lower()
@@ -559,7 +571,10 @@ def _agreement(normal: dict[str, Any], name: str, page: PageIdentity, heading: s
         ):
             return 3.0
     for key in _URL_KEYS:
-        value = _text(normal.get(key))
+        raw = normal.get(key)
+        if raw is None:
+            continue
+        value = _text(raw)
         if not value:
             continue
         path = urlparse(value).path.rstrip("/").lower()
@@ -585,12 +600,27 @@ class _Candidate:
     where: str
 
 
+# Whether objects with these keys, in this order, can be a product (a name, and a price or sizes):
+# a blob holds thousands of objects of a few shapes, so each shape's keys are normalised once.
+_SHAPES: dict[tuple[Any, ...], bool] = {}
+
+
+def _may_be_product(obj: dict[Any, Any]) -> bool:
+    shape = tuple(obj)
+    found = _SHAPES.get(shape)
+    if found is None:
+        keys = [_norm(k) for k in shape if isinstance(k, str)]
+        found = not (_NAME_SET.isdisjoint(keys) or _PRODUCT_SET.isdisjoint(keys))
+        if len(shape) <= 64 and len(_SHAPES) < 20_000:  # an id-keyed map of 10,000 entries is no shape
+            _SHAPES[shape] = found
+    return found
+
+
 def _candidates(where: str, data: Any, page: PageIdentity) -> Iterator[_Candidate]:
     walk = _Walk(data)
     heading = _words(page.heading)
     for obj, path in walk.objects(data):
-        keys = [_norm(k) for k in obj if isinstance(k, str)]
-        if _NAME_SET.isdisjoint(keys) or _PRODUCT_SET.isdisjoint(keys):
+        if not _may_be_product(obj):
             continue  # most objects in a state blob are not products: two set checks say so
         normal = {_norm(k): v for k, v in obj.items() if isinstance(k, str)}
         name = next((_text(normal[k]) for k in _NAME_KEYS if normal.get(k) not in (None, "")), None)

@@ -111,8 +111,9 @@ class PriceCandidate:
 _MARK_ATTRS = frozenset({"class", "id", "data-testid", "data-test", "data-qa", "data-auto", "itemprop"})
 
 
-def _attrs_text(node: Any) -> str:
-    attrs = node.attributes
+def _attrs_text(node: Any, attrs: dict[str, str | None] | None = None) -> str:
+    """The element's class, id and test-attribute values in one text (attrs: its attributes, if read)."""
+    attrs = node.attributes if attrs is None else attrs
     return " ".join(v for k, v in attrs.items() if k in _MARK_ATTRS and v)
 
 
@@ -193,18 +194,20 @@ def _ancestor(node: Any, cache: dict[int, _Ancestor]) -> _Ancestor:
     key = node.mem_id
     hit = cache.get(key)
     if hit is None:
-        attrs = _attrs_text(node)
+        attributes = node.attributes  # a new dict at every read: read once
+        attrs = _attrs_text(node, attributes)
         # One pass over the class / id text finds every kind of word it holds.
         kinds = {m.lastgroup for m in _ANCESTOR_WORDS.finditer(attrs.lower())} if attrs else set()
+        tag = node.tag
         hit = _Ancestor(
-            tag=node.tag,
+            tag=tag,
             attrs=attrs,
             parent=node.parent,
-            other="other" in kinds or node.tag in _CHROME_TAGS,
+            other="other" in kinds or tag in _CHROME_TAGS,
             shipping="shipping" in kinds,
             net="net" in kinds,
             old="old" in kinds,
-            hidden=_is_hidden(node.attributes),
+            hidden=_is_hidden(attributes),
         )
         cache[key] = hit
     return hit
@@ -346,22 +349,27 @@ def price_candidates(
     out: list[PriceCandidate] = []
     seen: set[int] = set()
     cache = {} if cache is None else cache
+    # Carousels repeat the same class text on every card: what it says is read once per page.
+    own_words: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
+    per_variant: dict[str, bool] = {}
     heading = main_heading(tree)
     heading_levels = _levels(heading)
     nodes = tree.css(_price_selector(lang)) or tree.css(_TEST_PRICE_SELECTOR)
     for order, node in enumerate(nodes):
         if len(out) >= _MAX_CANDIDATES:
             break
-        if node.tag in ("script", "style", "link", "input", "option", "select", "template"):
+        tag = node.tag  # each read of a node's tag or attributes builds a new object: read once
+        attributes = node.attributes
+        if tag in ("script", "style", "link", "input", "option", "select", "template"):
             continue
-        if node.tag == "meta":
+        if tag == "meta":
             # <meta itemprop="price" content="259.00"> states the price for machines; keep it.
-            content = node.attributes.get("content")
-            if node.attributes.get("itemprop") != "price" or not content:
+            content = attributes.get("content")
+            if attributes.get("itemprop") != "price" or not content:
                 continue
             text = content + " " + (currency_hint or "")
         else:
-            if _is_hidden(node.attributes):
+            if _is_hidden(attributes):
                 continue
             # Cents in a <sup> read as "229 99"; parse_price joins them back.
             text = _visible_text(node)
@@ -380,8 +388,9 @@ def price_candidates(
             approx = _APPROX.search(before, max(0, at - 20), max(0, at)) if at > 0 else None
         # A container of several prices ("49 890 тг. 44 890 тг."): its children are candidates of
         # their own; the container only counts, weakly, for its lowest amount (the sale price).
-        several = len(_MONEY.findall(text)) > 1
-        key = hash((node.tag == "meta", text))
+        money = _MONEY.findall(text)
+        several = len(money) > 1
+        key = hash((tag == "meta", text))
         if key in seen:
             continue
         seen.add(key)
@@ -395,31 +404,35 @@ def price_candidates(
             amount, currency = parse_price(text, currency_hint=currency_hint, page_lang=lang)
         if amount is None:
             continue
-        own = _attrs_text(node)
+        own = _attrs_text(node, attributes)
         chain = _chain(node, cache)
-        if any(a.hidden for a in chain[:4]) and node.tag != "meta":
+        if any(a.hidden for a in chain[:4]) and tag != "meta":
             continue
+        says = own_words.get(own)
+        if says is None:
+            says = own_words[own] = _own_words(own)
+        own_old, own_now, own_other, own_net, own_shipping = says
         old = (
-            bool(_OLD_WORDS.search(own))
-            or node.tag in ("del", "s", "strike")
+            own_old
+            or tag in ("del", "s", "strike")
             or any(a.tag in ("del", "s", "strike") for a in chain[:3])
             or any(a.old for a in chain[:2])
         )
         score = 1.0
-        if _MONEY.search(text):
+        if money:
             score += 1.0
-        if node.attributes.get("itemprop") == "price":
+        if attributes.get("itemprop") == "price":
             score += 1.5
-        if _NOW_WORDS.search(own):
+        if own_now:
             score += 0.5
-        if "price" in (node.attributes.get("id") or "").lower():
+        if "price" in (attributes.get("id") or "").lower():
             score += 0.5
-        other = any(a.other for a in chain) or bool(_OTHER_WORDS.search(own))
+        other = any(a.other for a in chain) or own_other
         if other:
             score -= 2.5
-        if _NET_WORDS.search(own) or any(a.net for a in chain[:4]):
+        if own_net or any(a.net for a in chain[:4]):
             score -= 1.0
-        if _SHIPPING.search(text) or _SHIPPING.search(own) or any(a.shipping for a in chain[:5]):
+        if _SHIPPING.search(text) or own_shipping or any(a.shipping for a in chain[:5]):
             score -= 2.0
         if _FROM_TEXT.search(text):
             score -= 0.5
@@ -433,17 +446,34 @@ def price_candidates(
         if approx is not None:
             score -= 2.0
         # A price on a size / colour swatch is that variant's, shown beside the product's own.
-        if any(a.attrs and _PER_VARIANT.search(a.attrs) for a in chain[:8]):
+        if any(a.attrs and _variant_words(a.attrs, per_variant) for a in chain[:8]):
             score -= 1.5
             other = True
-        near = None if other or node.tag == "meta" else _shared_level(node, heading_levels, cache)
+        near = None if other or tag == "meta" else _shared_level(node, heading_levels, cache)
         out.append(
-            PriceCandidate(
-                amount, currency, score - order * 0.002, old, order, text, node.tag == "meta", near
-            )
+            PriceCandidate(amount, currency, score - order * 0.002, old, order, text, tag == "meta", near)
         )
     _score_nearness(out)
     return out
+
+
+def _own_words(own: str) -> tuple[bool, bool, bool, bool, bool]:
+    """What a candidate's own class / id text says: (old, now, other product, net, shipping)."""
+    return (
+        bool(_OLD_WORDS.search(own)),
+        bool(_NOW_WORDS.search(own)),
+        bool(_OTHER_WORDS.search(own)),
+        bool(_NET_WORDS.search(own)),
+        bool(_SHIPPING.search(own)),
+    )
+
+
+def _variant_words(attrs: str, seen: dict[str, bool]) -> bool:
+    """Whether an ancestor's class / id text marks a size or colour swatch (memoised per page)."""
+    found = seen.get(attrs)
+    if found is None:
+        found = seen[attrs] = bool(_PER_VARIANT.search(attrs))
+    return found
 
 
 def _score_nearness(cands: list[PriceCandidate]) -> None:
