@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -195,7 +196,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 # -- the config -----------------------------------------------------------------------------------
 
 
-def config_text(folder: Path, sources: int, hosts: int, port: int, interval: int, workers: int) -> str:
+def config_text(
+    folder: Path, sources: int, hosts: int, port: int, *, interval: int, workers: int, delay: float
+) -> str:
     """A config.toml of `sources` shops over `hosts` hosts, the demo colorways and an inbox."""
     from tracker.demo import pages
     from tracker.demo.catalogue import brand_products
@@ -211,8 +214,8 @@ def config_text(folder: Path, sources: int, hosts: int, port: int, interval: int
         'jitter = "1m"',
         'timeout = "10s"',
         f"extract_workers = {workers}",
-        "# The shops are on this machine: no need to be as gentle as with a real shop.",
-        'per_host_delay = "0s"',
+        "# The shops are on this machine: gentler than with a real shop, but a delay all the same.",
+        f'per_host_delay = "{delay * 1000:g}ms"',
         "",
     ]
     for code, name, watched, sizes in (
@@ -506,6 +509,7 @@ async def run(config_path: Path, args: argparse.Namespace, shop_pid: int, contro
             serving = asyncio.create_task(service.serve(install_signals=False))
             await asyncio.sleep(0)
             executor = service.scheduler._lookup_executor("default")
+            await settle(executor)  # the first checks, delivery and planning, at the start
             started = time.monotonic()
             cpu0 = cpu_seconds([me, *descendants(me, {shop_pid})])
             sample(0, service, fetcher)
@@ -606,6 +610,8 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=5.0, help="simulated seconds per step")
     parser.add_argument("--idle", type=float, default=60.0, help="real seconds of the idle window")
     parser.add_argument("--workers", type=int, default=2, help="extract_workers")
+    parser.add_argument("--delay", type=float, default=0.1, help="per_host_delay, seconds")
+    parser.add_argument("--keep", type=Path, help="copy the database and config here at the end")
     parser.add_argument("--log", type=Path, help="keep the tracker's log here (default: discarded)")
     parser.add_argument("--progress", action="store_true", help="print each hour's sample as it is taken")
     parser.add_argument("--serve", nargs=3, type=int, help=argparse.SUPPRESS)
@@ -626,7 +632,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-memory.") as tmp:
             folder = Path(tmp)
             config_path = folder / "config.toml"
-            config_path.write_text(config_text(folder, args.sources, args.hosts, port, args.interval, args.workers))
+            config_path.write_text(config_text(
+                folder,
+                args.sources,
+                args.hosts,
+                port,
+                interval=args.interval,
+                workers=args.workers,
+                delay=args.delay,
+            ))
             logging.basicConfig(
                 level=logging.INFO,
                 format="%(asctime)s %(levelname)s %(message)s",
@@ -636,6 +650,10 @@ def main() -> None:
                 logging.getLogger(noisy).setLevel(logging.WARNING)
             outcome = asyncio.run(run(config_path, args, shops.pid, control))
             report(outcome, database_counts(folder / "tracker.db"), shops_say(control, "/_stats"), args)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for name in ("tracker.db", "config.toml"):
+                    shutil.copy2(folder / name, args.keep / name)
     finally:
         shops.kill()
         shops.wait()
