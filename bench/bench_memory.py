@@ -41,7 +41,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -122,7 +122,7 @@ def shop_body(path: str, hour: int, host: str) -> tuple[int, bytes, str]:
         data = {"products": [pages.shopify_product(p, base) for p in products]}
         return 200, json.dumps(data).encode(), "application/json"
     for product in brand_products(0):
-        if path.split("?")[0] == pages.brand_url(f"/s{source}", product):
+        if path.split("?", maxsplit=1)[0] == pages.brand_url(f"/s{source}", product):
             page = pages.brand_page(shop_state(product, source, hour), base)
             return 200, page.encode(), "text/html; charset=utf-8"
     return 404, b"not found\n", "text/plain"
@@ -139,7 +139,9 @@ def serve_shops(hosts: int, port: int, control: int) -> None:
                 head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
                 lines = head.split("\r\n")
                 path = lines[0].split(" ")[1]
-                headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+                headers = {
+                    k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
+                }
                 status, body, kind = shop_body(path, state["hour"], headers.get("host", ""))
                 state["requests"] += 1
                 etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
@@ -276,7 +278,6 @@ def config_text(
     return "\n".join(lines) + "\n"
 
 
-
 # -- the simulated clock --------------------------------------------------------------------------
 
 
@@ -345,13 +346,13 @@ class Memory:
     @staticmethod
     def of(pid: int | str = "self") -> Memory:
         status = _kb_fields(Path(f"/proc/{pid}/status"), ("VmRSS",))
-        rollup = _kb_fields(
-            Path(f"/proc/{pid}/smaps_rollup"), ("Pss", "Private_Clean", "Private_Dirty")
-        )
+        rollup = _kb_fields(Path(f"/proc/{pid}/smaps_rollup"), ("Pss", "Private_Clean", "Private_Dirty"))
         pss = rollup.get("Pss")
         uss = rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0) if rollup else None
         return Memory(
-            status.get("VmRSS", 0) / 1024, pss / 1024 if pss is not None else None, uss / 1024 if uss else None
+            status.get("VmRSS", 0) / 1024,
+            pss / 1024 if pss is not None else None,
+            uss / 1024 if uss else None,
         )
 
     def __add__(self, other: Memory) -> Memory:
@@ -486,7 +487,9 @@ async def run(config_path: Path, args: argparse.Namespace, shop_pid: int, contro
             )
         )
         if args.progress:
-            print(f"  hour {hour:2d}: {samples[-1].tracker.text()}; checks {sum(checks.values())}", flush=True)
+            print(
+                f"  hour {hour:2d}: {samples[-1].tracker.text()}; checks {sum(checks.values())}", flush=True
+            )
 
     with PagePool(config.defaults.extract_workers) as pool:
         await asyncio.gather(asyncio.to_thread(warm_up_channels, config), asyncio.to_thread(pool.start))
@@ -499,7 +502,9 @@ async def run(config_path: Path, args: argparse.Namespace, shop_pid: int, contro
             async def deliver() -> object:
                 return await deliver_due(pipeline.engine, pipeline.config, now=clock())
 
-            service = Service(config, pipeline, deliver=deliver, on_summary=on_summary, config_path=config_path)
+            service = Service(
+                config, pipeline, deliver=deliver, on_summary=on_summary, config_path=config_path
+            )
             ran: Counter[str] = Counter()
 
             def count_job(event: JobExecutionEvent) -> None:
@@ -554,7 +559,7 @@ def database_counts(db: Path) -> dict[str, int]:
 
     with sqlite3.connect(db) as conn:
         return {
-            table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+            table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
             for table in ("check_runs", "observations", "events", "deliveries", "inbox_messages")
         }
 
@@ -576,10 +581,11 @@ def report(outcome: Outcome, counts: dict[str, int], shops: dict[str, int], args
         )
     a, b = by_hour[mid], by_hour[last]
     growth = b.tracker.rss - a.tracker.rss
+    share = growth / max(a.tracker.rss, 1) * 100
+    uss = (b.tracker.uss or 0) - (a.tracker.uss or 0)
     print(
-        f"  growth hour {mid} -> {last}: RSS {growth:+.1f} MB ({growth / max(a.tracker.rss, 1) * 100:+.1f} %), "
-        f"USS {(b.tracker.uss or 0) - (a.tracker.uss or 0):+.1f} MB, Python objects {b.objects - a.objects:+d}, "
-        f"allocated blocks {b.blocks - a.blocks:+d}"
+        f"  growth hour {mid} -> {last}: RSS {growth:+.1f} MB ({share:+.1f} %), USS {uss:+.1f} MB, "
+        f"Python objects {b.objects - a.objects:+d}, allocated blocks {b.blocks - a.blocks:+d}"
     )
     peak = max(s.tracker.rss for s in outcome.samples)
     print(f"  peak tracker RSS {peak:.1f} MB (target <= 200 MB); kept structures at hour {last}: {b.sizes}")
@@ -632,15 +638,17 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-memory.") as tmp:
             folder = Path(tmp)
             config_path = folder / "config.toml"
-            config_path.write_text(config_text(
-                folder,
-                args.sources,
-                args.hosts,
-                port,
-                interval=args.interval,
-                workers=args.workers,
-                delay=args.delay,
-            ))
+            config_path.write_text(
+                config_text(
+                    folder,
+                    args.sources,
+                    args.hosts,
+                    port,
+                    interval=args.interval,
+                    workers=args.workers,
+                    delay=args.delay,
+                )
+            )
             logging.basicConfig(
                 level=logging.INFO,
                 format="%(asctime)s %(levelname)s %(message)s",
