@@ -248,3 +248,12 @@ def test_recent_keeps_between_keep_and_twice_keep_of_the_latest() -> None:
     assert kept[-1] == 9999.0 and len(kept) >= 100
     assert kept == [float(i) for i in range(10_000 - len(kept), 10_000)]
     assert http.Recent(3) == [], "compares as the list it is"
+
+
+def test_the_browser_pool_keeps_only_its_latest_browsers() -> None:
+    from tracker.fetch.render import RenderStats
+
+    stats = RenderStats()
+    for pid in range(10_000):
+        stats.browser_pids.append(pid)
+    assert 32 <= len(stats.browser_pids) < 64 and stats.browser_pids[-1] == 9999

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -27,6 +27,7 @@ from tracker.fetch.politeness import (
 )
 from tracker.fetch.robots import ROBOTS_MAX_BYTES, Robots, parse_robots
 
+T = TypeVar("T")
 MAX_REDIRECTS = 5
 _ERROR_BODY_BYTES = 65_536  # enough of an error page to recognise a challenge
 _DECODE_STEP = 65_536  # decompress in slices so a bomb is stopped after one slice past the cap
@@ -41,14 +42,14 @@ RECENT = 1000
 HOST_MEMORY = 512
 
 
-class Recent(list[float]):
+class Recent(list[T]):
     """A list of the latest values: past twice `keep`, the oldest are dropped down to `keep`."""
 
     def __init__(self, keep: int) -> None:
         super().__init__()
         self.keep = keep
 
-    def append(self, value: float, /) -> None:
+    def append(self, value: T, /) -> None:
         """Add value; the oldest go once the list holds twice `keep` (amortised: no copy per value)."""
         super().append(value)
         if len(self) >= 2 * self.keep:
@@ -132,8 +133,8 @@ class Fetcher:
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         # Observable for tests, benchmarks and the health page.
-        self.waits = Recent(RECENT)  # retry backoff / Retry-After waits, in order (the latest)
-        self.delays = Recent(RECENT)  # per-host politeness waits, in order (the latest)
+        self.waits: Recent[float] = Recent(RECENT)  # retry backoff / Retry-After waits (the latest)
+        self.delays: Recent[float] = Recent(RECENT)  # per-host politeness waits (the latest)
         self.robots_notes: dict[str, str] = {}  # host -> why its robots.txt was not used
         self.requests = 0  # HTTP requests sent, robots.txt included
         # host -> clock time before which it asked not to be asked again (a long Retry-After).
