@@ -392,14 +392,29 @@ def descendants(root: int, skip: set[int]) -> list[int]:
     return found
 
 
+def _schedstat_ns(pid: int | str) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return None
+
+
+# Nanoseconds on the CPU, where the kernel counts them (this process has run, so it is not 0).
+SCHEDSTAT = bool(_schedstat_ns("self"))
+
+
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes so far (0 for one that is gone)."""
-    total = 0
+    """CPU seconds of these processes so far (0 for one that is gone): from /proc/PID/schedstat in
+    nanoseconds where the kernel has it, else user + system time in clock ticks."""
+    total = 0.0
     for pid in pids:
+        if SCHEDSTAT and (ns := _schedstat_ns(pid)) is not None:
+            total += ns / 1e9
+            continue
         fields = _stat(pid)
         if fields is not None:
-            total += int(fields[11]) + int(fields[12])
-    return total / TICK
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
 
 
 @dataclass(frozen=True)
@@ -443,6 +458,7 @@ class Outcome:
     checks: Counter[str]
     sim_cpu: float
     idle_cpu: float
+    idle_tracker_cpu: float
     idle_seconds: float
     idle_jobs: Counter[str]
     wall: float
@@ -544,14 +560,15 @@ async def run(config_path: Path, args: argparse.Namespace, shop_pid: int, contro
             await settle(executor)
             ran.clear()
             pids = [me, *descendants(me, {shop_pid})]
-            idle0, t0 = cpu_seconds(pids), time.monotonic()
+            idle0, own0, t0 = cpu_seconds(pids), cpu_seconds([me]), time.monotonic()
             await asyncio.sleep(args.idle)
             idle_cpu, idle_seconds = cpu_seconds(pids) - idle0, time.monotonic() - t0
+            idle_own = cpu_seconds([me]) - own0
             idle_jobs = Counter(ran)
             service.stop()
             await serving
             engine.dispose()
-    return Outcome(samples, checks, sim_cpu, idle_cpu, idle_seconds, idle_jobs, wall)
+    return Outcome(samples, checks, sim_cpu, idle_cpu, idle_own, idle_seconds, idle_jobs, wall)
 
 
 def database_counts(db: Path) -> dict[str, int]:
@@ -600,7 +617,8 @@ def report(outcome: Outcome, counts: dict[str, int], shops: dict[str, int], args
     )
     per_minute = outcome.idle_cpu / outcome.idle_seconds * 60
     print(
-        f"  idle: {outcome.idle_cpu:.3f} CPU s over {outcome.idle_seconds:.1f} s real without a check due "
+        f"  idle: {outcome.idle_cpu:.3f} CPU s ({outcome.idle_tracker_cpu:.3f} in the tracker's process) "
+        f"over {outcome.idle_seconds:.1f} s real without a check due "
         f"= {per_minute:.3f} CPU s per idle minute ({per_minute / 60 * 100:.2f} % of one core; "
         f"= {per_minute / (outcome.sim_cpu / max(total, 1)):.1f} checks' worth); "
         f"jobs that ran: {dict(outcome.idle_jobs)}"
