@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -505,6 +506,13 @@ def currencies(points: Iterable[PricePoint | Offer], preferred: Iterable[str] = 
 
 
 _SIZE_MEMO: dict[tuple[tuple[str, ...], str], dict[tuple[Any, ...], tuple[str, ...]]] = {}
+_SIZE_MEMO_LOCK = threading.Lock()
+# Bounds of the memo in a dashboard that runs for months: the latest SIZE_MEMO_SETS sets of the
+# collector's sizes (an edited watchlist leaves its old sizes behind), each remembering at most
+# SIZE_MEMO_ENTRIES stored sizes before it starts over. A memo entry never goes stale: it depends
+# only on the stored size and the collector's sizes.
+SIZE_MEMO_SETS = 8
+SIZE_MEMO_ENTRIES = 4096
 
 
 class SizeMatcher:
@@ -515,7 +523,12 @@ class SizeMatcher:
         self.system = size_system
         self.mine = [(own, collector_size(own, size_system)) for own in my_sizes]
         # Shared by every matcher for the same sizes: placing and comparing a size costs ~0.3 ms.
-        self._memo = _SIZE_MEMO.setdefault((tuple(my_sizes), size_system), {})
+        key = (tuple(my_sizes), size_system)
+        with _SIZE_MEMO_LOCK:
+            memo = _SIZE_MEMO.pop(key, None)
+            while len(_SIZE_MEMO) >= SIZE_MEMO_SETS:
+                del _SIZE_MEMO[next(iter(_SIZE_MEMO))]  # the least recently made matcher's sizes
+            self._memo = _SIZE_MEMO[key] = {} if memo is None else memo
 
     def __bool__(self) -> bool:
         return bool(self.mine)
@@ -529,6 +542,8 @@ class SizeMatcher:
         if found is None:
             size = Size.from_json(stored, system=self.system)
             found = tuple(own for own, wanted in self.mine if size.matches(wanted))
+            if len(self._memo) >= SIZE_MEMO_ENTRIES:
+                self._memo.clear()
             self._memo[key] = found
         return found
 

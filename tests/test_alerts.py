@@ -423,6 +423,35 @@ def test_stale_claim_is_taken_back_after_the_lease(engine: sa.Engine, hook: Hook
     assert len(hook.received) == 1
 
 
+def test_a_pass_with_nothing_due_only_reads(engine: sa.Engine, hook: Hook) -> None:
+    """The sender runs every few seconds in a tracker that is idle most of the time: such a pass
+    reads, and writes nothing (no claim, no recovery), until something is due."""
+    world = seed(engine)
+    config = make_config({"hook": hook.url()}, [{"on": ["restock"]}])
+    [planned] = record(world, config, [make_event(world, "restock", **IN)], NOW)
+    with engine.begin() as conn:  # its next attempt is in an hour (a retry's backoff)
+        conn.execute(
+            sa.update(Delivery)
+            .where(Delivery.id == planned.id)  # type: ignore[arg-type]
+            .values(next_attempt_at=NOW + timedelta(hours=1))
+        )
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert deliver(engine, config, NOW + timedelta(minutes=59)).sent == 0
+        idle = list(statements)
+        assert deliver(engine, config, NOW + timedelta(hours=1)).sent == 1
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert idle and set(idle) == {"SELECT"}, idle
+    assert "UPDATE" in statements[len(idle) :]
+    assert len(hook.received) == 1
+
+
 def test_channel_removed_from_config_fails_its_rows(engine: sa.Engine, hook: Hook) -> None:
     world = seed(engine)
     config = make_config({"hook": hook.url(), "old": hook.url("old")}, [{"on": ["restock"]}])

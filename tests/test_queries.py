@@ -238,3 +238,19 @@ def test_health_counts_only_failures_as_errors(engine: Engine, seeded: Seeded) -
         session.commit()
     concepts_health = next(h for h in queries.source_health(engine, NOW) if h.name == "Concepts")
     assert concepts_health.runs == 10 and concepts_health.errors == 2 and concepts_health.error_rate == 0.2
+
+
+def test_the_size_memo_stays_bounded_and_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dashboard up for months: watchlists edited, shops writing ever new size labels."""
+    monkeypatch.setattr(queries, "_SIZE_MEMO", {})
+    monkeypatch.setattr(queries, "SIZE_MEMO_ENTRIES", 50)
+    for n in range(40):  # forty edits of the watchlist's sizes
+        queries.SizeMatcher([str(7 + n % 7), f"{8 + n // 7}.5"])
+    assert len(queries._SIZE_MEMO) == queries.SIZE_MEMO_SETS
+    mine = queries.SizeMatcher(["9.5", "10"])
+    for n in range(500):  # labels the memo has never seen, as a shop might write them
+        assert mine.of({"size": f"Kids {n}"}) == ()
+        assert len(mine._memo) <= 50
+    # Still right once it started over: a UK 9.5 is a US 10, a US 9.5 is itself.
+    assert mine.of({"size": "UK 9.5", "us": "10", "systems": {"uk": "9.5", "us_men": "10"}}) == ("10",)
+    assert mine.of({"size": "9.5", "us": "9.5", "systems": {"us_men": "9.5"}}) == ("9.5",)

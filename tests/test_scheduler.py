@@ -280,3 +280,31 @@ def test_defaults_edited_in_a_running_tracker_apply_and_restart_keys_are_named(
 def test_storage_errors_back_off_sooner_than_a_refusing_shop() -> None:
     assert backoff_delay(60, 10, longest=MAX_STORAGE_BACKOFF) == MAX_STORAGE_BACKOFF
     assert backoff_delay(60, 1, longest=MAX_STORAGE_BACKOFF) == 120
+
+
+def test_a_removed_source_leaves_no_backoff_behind(tmp_path: Path) -> None:
+    """A running tracker whose shops come and go keeps nothing of the ones that went."""
+    path = tmp_path / "config.toml"
+    shops = [f'[[sources]]\nname = "{n}"\nkind = "page"\nurl = "https://{n}.example/p"\n' for n in "ab"]
+    path.write_text('[defaults]\ninterval = "1h"\njitter = "0s"\n' + "".join(shops), encoding="utf-8")
+
+    class Refusing:
+        config: Any = None
+
+        async def check(self, name: str) -> RunSummary:
+            return RunSummary(name, "rate_limited", 1)
+
+    service = Service(load_config(path), Refusing(), config_path=path)  # type: ignore[arg-type]
+
+    async def main() -> tuple[dict[str, int], bool]:
+        service.schedule()  # the scheduler is not started: the test runs the checks itself
+        await service.run_source("a")
+        await service.run_source("b")
+        failing = dict(service.failures)
+        path.write_text('[defaults]\ninterval = "1h"\njitter = "0s"\n' + shops[1], encoding="utf-8")
+        return failing, service.reload_if_changed()
+
+    failing, reloaded = asyncio.run(main())
+    assert failing == {"a": 1, "b": 1} and reloaded
+    assert service.failures == {"b": 1}
+    assert service.scheduler.get_job("source:a") is None

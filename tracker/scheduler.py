@@ -336,6 +336,7 @@ class Service:
         wanted = {s.name: (s, source_interval(new, s)) for s in new.sources if s.enabled}
         for name in before.keys() - wanted.keys():
             self.scheduler.remove_job(f"source:{name}")
+            self.failures.pop(name, None)  # nothing of a removed source is kept
             log.info("source %s removed from the schedule", name)
         for name, (src, timing) in wanted.items():
             if before.get(name) != (src, timing):

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -27,12 +27,33 @@ from tracker.fetch.politeness import (
 )
 from tracker.fetch.robots import ROBOTS_MAX_BYTES, Robots, parse_robots
 
+T = TypeVar("T")
 MAX_REDIRECTS = 5
 _ERROR_BODY_BYTES = 65_536  # enough of an error page to recognise a challenge
 _DECODE_STEP = 65_536  # decompress in slices so a bomb is stopped after one slice past the cap
 
 DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"
 _REDIRECTS = {301, 302, 303, 307, 308}
+# What a fetcher keeps of its waits: at least the latest RECENT (a process that runs for months
+# must not keep every wait it ever made).
+RECENT = 1000
+# The per-host memory (politeness, robots.txt, long pauses) is swept of the hosts that no longer
+# need it once it holds this many entries, then each time it has doubled since the last sweep.
+HOST_MEMORY = 512
+
+
+class Recent(list[T]):
+    """A list of the latest values: past twice `keep`, the oldest are dropped down to `keep`."""
+
+    def __init__(self, keep: int) -> None:
+        super().__init__()
+        self.keep = keep
+
+    def append(self, value: T, /) -> None:
+        """Add value; the oldest go once the list holds twice `keep` (amortised: no copy per value)."""
+        super().append(value)
+        if len(self) >= 2 * self.keep:
+            del self[: -self.keep]
 
 
 @dataclass(frozen=True)
@@ -112,12 +133,13 @@ class Fetcher:
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         # Observable for tests, benchmarks and the health page.
-        self.waits: list[float] = []  # retry backoff / Retry-After waits, in order
-        self.delays: list[float] = []  # per-host politeness waits, in order
+        self.waits: Recent[float] = Recent(RECENT)  # retry backoff / Retry-After waits (the latest)
+        self.delays: Recent[float] = Recent(RECENT)  # per-host politeness waits (the latest)
         self.robots_notes: dict[str, str] = {}  # host -> why its robots.txt was not used
         self.requests = 0  # HTTP requests sent, robots.txt included
         # host -> clock time before which it asked not to be asked again (a long Retry-After).
         self.not_before: dict[str, float] = {}
+        self._sweep_at = HOST_MEMORY
 
     def reconfigure(self, defaults: Defaults) -> None:
         """Apply edited [defaults]: timeouts, retries, caps, robots and user agent at once; per-host
@@ -237,6 +259,7 @@ class Fetcher:
         if retry_after is None or retry_after <= self.max_retry_after:
             return False
         self.not_before[host_key(url)] = self._clock() + retry_after
+        self._sweep_if_large()
         if self.gate is not None:
             await self.gate.pause(host_key(url), retry_after)
         return True
@@ -308,10 +331,34 @@ class Fetcher:
         key = host_key(url)
         host = self._hosts.get(key)
         if host is None:
+            self._sweep_if_large()  # before adding: a new host is forgettable until it is used
             # The first source to reach a host sets its limits; sources sharing a host share them.
             host = HostState(asyncio.Semaphore(settings.concurrency), settings.delay, settings.concurrency)
             self._hosts[key] = host
         return host
+
+    def _sweep_if_large(self) -> None:
+        """Forget the hosts whose memory no longer changes anything, once that memory has grown.
+
+        A host is forgotten when a fresh start would behave the same: its politeness state when no
+        request holds or waits for a slot and its delay has passed, its robots.txt once stale (it
+        would be fetched again anyway), its long pause once over. So a tracker that meets new hosts
+        for months (shops added and removed, redirects) keeps about the hosts of the last day.
+        """
+        size = len(self._hosts) + len(self._robots) + len(self.not_before)
+        if size < self._sweep_at:
+            return
+        now = self._clock()
+        self._hosts = {k: h for k, h in self._hosts.items() if not h.forgettable(now)}
+        self._robots = {k: r for k, r in self._robots.items() if not r.stale(now)}
+        # A lock just released may still have a waiter: its origin's robots.txt is fresh then.
+        self._robots_locks = {
+            k: lock for k, lock in self._robots_locks.items() if lock.locked() or k in self._robots
+        }
+        self.robots_notes = {k: note for k, note in self.robots_notes.items() if k in self._robots}
+        self.not_before = {k: until for k, until in self.not_before.items() if until > now}
+        kept = len(self._hosts) + len(self._robots) + len(self.not_before)
+        self._sweep_at = max(HOST_MEMORY, 2 * kept)
 
     async def _paused_for(self, key: str) -> float:
         if self.gate is not None:
@@ -323,9 +370,13 @@ class Fetcher:
         """Hold one of the host's request slots, starting no sooner than its delay allows."""
         if self.gate is None:
             host = self._host(url, settings)
-            async with host.semaphore:
-                await self._keep_distance(host)
-                yield
+            host.active += 1  # before any wait: a sweep never forgets a host a request is using
+            try:
+                async with host.semaphore:
+                    await self._keep_distance(host)
+                    yield
+            finally:
+                host.active -= 1
             return
         key = host_key(url)
         ticket, waited = await self.gate.enter(
@@ -472,6 +523,7 @@ class Fetcher:
             if robots is None or robots.stale(self._clock()):
                 robots = Robots(await self._load_robots(key, client, settings), self._clock())
                 self._robots[key] = robots
+                self._sweep_if_large()
         if not robots.allows(url, settings.user_agent):
             raise FetchError(f"{url}: disallowed by {key}/robots.txt", kind="robots")
 

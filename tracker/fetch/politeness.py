@@ -45,6 +45,13 @@ class HostState:
     limit: int = 1
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_start: float | None = None
+    # Requests holding or waiting for one of the host's slots.
+    active: int = 0
+
+    def forgettable(self, now: float) -> bool:
+        """Whether a fresh state would do the same: nobody holds or waits for a slot, and the delay
+        since the last request start has passed."""
+        return self.active == 0 and start_wait(self.last_start, self.delay, now) == 0.0
 
 
 class HostGate(Protocol):

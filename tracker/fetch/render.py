@@ -25,7 +25,7 @@ from typing import Any
 
 from tracker.config import Render, Source
 from tracker.errors import FetchError
-from tracker.fetch.http import Fetcher, FetchResult, Settings, is_challenge
+from tracker.fetch.http import Fetcher, FetchResult, Recent, Settings, is_challenge
 from tracker.fetch.politeness import backoff_wait, retry_after_seconds
 
 log = logging.getLogger("tracker.render")
@@ -86,7 +86,9 @@ class RenderStats:
     last_memory: int = 0
     open_peak: int = 0
     blocked_requests: int = 0
-    browser_pids: list[int] = field(default_factory=list)
+    # The latest browsers' process groups: enough to tell a new browser from one still retiring,
+    # and no list that grows with every launch of a tracker running for months.
+    browser_pids: Recent[int] = field(default_factory=lambda: Recent(32))
 
 
 def _proc_stat(pid: str) -> tuple[int, int] | None:

@@ -89,6 +89,18 @@ class _Job:
     timeout: float
 
 
+def _anything_to_do(engine: sa.Engine, config: Config, now: datetime) -> bool:
+    """Whether a row is due, or left 'sending' past its lease: one read through the status index.
+
+    Most passes of a running tracker find nothing; they end here, without a write transaction.
+    """
+    cutoff = now - timedelta(seconds=config.alerts.claim_lease)
+    due = sa.exists().where(_D.c.status.in_(WAITING_STATUSES), _D.c.next_attempt_at <= now)
+    stale = sa.exists().where(_D.c.status == "sending", _D.c.claimed_at < cutoff)
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.select(sa.or_(due, stale))).scalar())
+
+
 def _recover_stale(engine: sa.Engine, config: Config, now: datetime) -> int:
     """Rows left 'sending' by a sender that died go back to be sent again (or fail when out of tries)."""
     cutoff = now - timedelta(seconds=config.alerts.claim_lease)
@@ -300,6 +312,8 @@ async def deliver_due(
     """Claim due outbox rows, send each through Apprise (channels in parallel), confirm or reschedule."""
     now = as_utc(now) if now is not None else _utcnow()
     stats = DeliveryStats()
+    if not _anything_to_do(engine, config, now):
+        return stats
     stats.recovered = _recover_stale(engine, config, now)
     claimed = _claim(engine, now, limit)
     if not claimed:
