@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -76,7 +75,10 @@ def test_two_workers_share_a_hosts_concurrency_delay_and_pause(pg_url: str) -> N
             pair = [_fetcher(g, per_host_delay="0.5s") for g in (g1, g2)]
             await asyncio.gather(*(f.fetch(f"{host.base}/d{i}") for i in range(2) for f in pair))
             starts = sorted(h.start for h in host.hits)
-            assert min(b - a for a, b in pairwise(starts)) >= 0.5 - 0.2
+            # One request reaching the shop late (a busy machine) shortens one gap and lengthens the
+            # next: every two turns and the whole run still take their delays, less the margin.
+            assert all(c - a >= 2 * 0.5 - 0.2 for a, c in zip(starts, starts[2:], strict=False)), starts
+            assert starts[-1] - starts[0] >= 3 * 0.5 - 0.2, starts
             # A long Retry-After told to one worker stops the other from asking.
             host.answers["/busy"] = (429, {"Retry-After": "600"})
             with pytest.raises(FetchError) as first:
