@@ -426,6 +426,7 @@ class Sample:
     objects: int
     blocks: int
     sizes: dict[str, int]
+    types: Counter[str]
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -497,9 +498,10 @@ async def run(config_path: Path, args: argparse.Namespace, shop_pid: int, contro
                 Memory.of(),
                 total,
                 len(readers),
-                len(gc.get_objects()),
+                len(objects := gc.get_objects()),
                 sys.getallocatedblocks(),
                 internals(service, fetcher),
+                Counter(type(o).__qualname__ for o in objects),
             )
         )
         if args.progress:
@@ -560,10 +562,10 @@ async def run(config_path: Path, args: argparse.Namespace, shop_pid: int, contro
             await settle(executor)
             ran.clear()
             pids = [me, *descendants(me, {shop_pid})]
-            idle0, own0, t0 = cpu_seconds(pids), cpu_seconds([me]), time.monotonic()
+            own0, helpers0, t0 = cpu_seconds([me]), cpu_seconds(pids[1:]), time.monotonic()
             await asyncio.sleep(args.idle)
-            idle_cpu, idle_seconds = cpu_seconds(pids) - idle0, time.monotonic() - t0
-            idle_own = cpu_seconds([me]) - own0
+            idle_own, idle_seconds = cpu_seconds([me]) - own0, time.monotonic() - t0
+            idle_cpu = idle_own + cpu_seconds(pids[1:]) - helpers0
             idle_jobs = Counter(ran)
             service.stop()
             await serving
@@ -581,6 +583,13 @@ def database_counts(db: Path) -> dict[str, int]:
         }
 
 
+def both(s: Sample) -> str:
+    """The tracker's and its helpers' proportional set sizes added up (shared pages counted once)."""
+    if s.tracker.pss is None or s.readers.pss is None:
+        return "unknown"
+    return f"{s.tracker.pss + s.readers.pss:.1f} MB"
+
+
 def report(outcome: Outcome, counts: dict[str, int], shops: dict[str, int], args: argparse.Namespace) -> None:
     by_hour = {s.hour: s for s in outcome.samples}
     last = max(by_hour)
@@ -592,8 +601,8 @@ def report(outcome: Outcome, counts: dict[str, int], shops: dict[str, int], args
     for hour in sorted({0, 1, mid, last}):
         s = by_hour[hour]
         print(
-            f"  hour {hour:2d}: tracker {s.tracker.text()}; page readers + fork server "
-            f"({s.reader_count} processes) {s.readers.text()}; "
+            f"  hour {hour:2d}: tracker {s.tracker.text()}; page readers, fork server and resource tracker "
+            f"({s.reader_count} processes) {s.readers.text()}; together PSS {both(s)}; "
             f"{s.objects} Python objects, {s.blocks} allocated blocks"
         )
     a, b = by_hour[mid], by_hour[last]
@@ -604,6 +613,8 @@ def report(outcome: Outcome, counts: dict[str, int], shops: dict[str, int], args
         f"  growth hour {mid} -> {last}: RSS {growth:+.1f} MB ({share:+.1f} %), USS {uss:+.1f} MB, "
         f"Python objects {b.objects - a.objects:+d}, allocated blocks {b.blocks - a.blocks:+d}"
     )
+    grown = (b.types - a.types).most_common(8)
+    print(f"  Python objects (tracked by the collector) that grew from hour {mid} to {last}: {grown}")
     peak = max(s.tracker.rss for s in outcome.samples)
     print(f"  peak tracker RSS {peak:.1f} MB (target <= 200 MB); kept structures at hour {last}: {b.sizes}")
     total = sum(outcome.checks.values())
