@@ -993,15 +993,17 @@ def size_health(engine: Engine, size_system: str = US_MEN) -> list[SourceSizes]:
     ]
 
 
-def events(
+def _event_rows(
     engine: Engine,
+    order: Sequence[Any],
+    limit: int,
     *,
-    colorway_id: int | None = None,
-    kinds: Sequence[str] | None = None,
-    since: datetime | None = None,
-    limit: int = 200,
+    colorway_id: int | None,
+    kinds: Sequence[str] | None,
+    since: datetime | None,
+    after_id: int | None = None,
 ) -> list[EventRow]:
-    """Events, newest first, with their shop and colorway names."""
+    """Events with their shop and colorway names (the event's own data where those rows are gone)."""
     query = (
         sa.select(
             _E.c.id,
@@ -1014,7 +1016,7 @@ def events(
             _C.c.style_code,
         )
         .select_from(_E.outerjoin(_S, _S.c.id == _E.c.source_id).outerjoin(_C, _C.c.id == _E.c.colorway_id))
-        .order_by(_E.c.created_at.desc(), _E.c.id.desc())
+        .order_by(*order)
         .limit(limit)
     )
     if colorway_id is not None:
@@ -1023,6 +1025,8 @@ def events(
         query = query.where(_E.c.kind.in_(list(kinds)))
     if since is not None:
         query = query.where(_E.c.created_at >= since)
+    if after_id is not None:
+        query = query.where(_E.c.id > after_id)
     with engine.connect() as conn:
         return [
             EventRow(
@@ -1037,6 +1041,19 @@ def events(
             )
             for r in conn.execute(query)
         ]
+
+
+def events(
+    engine: Engine,
+    *,
+    colorway_id: int | None = None,
+    kinds: Sequence[str] | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+) -> list[EventRow]:
+    """Events, newest first, with their shop and colorway names."""
+    order = (_E.c.created_at.desc(), _E.c.id.desc())
+    return _event_rows(engine, order, limit, colorway_id=colorway_id, kinds=kinds, since=since)
 
 
 def deliveries(engine: Engine, *, status: str | None = None, limit: int = 200) -> list[DeliveryRow]:
@@ -1337,46 +1354,10 @@ def events_since(
 ) -> list[EventRow]:
     """Events from a time (inclusive) and after an event id, in the order they were written: what a
     poller has not seen yet."""
-    query = (
-        sa.select(
-            _E.c.id,
-            _E.c.created_at,
-            _E.c.kind,
-            _E.c.message,
-            _E.c.data,
-            _S.c.name.label("source_name"),
-            _C.c.name.label("colorway_name"),
-            _C.c.style_code,
-        )
-        .select_from(
-            _E.outerjoin(_S, _S.c.id == _E.c.source_id).outerjoin(_C, _C.c.id == _E.c.colorway_id)
-        )
-        # Ids grow as events are written: an id cursor never skips or repeats one, times can tie.
-        .order_by(_E.c.id)
-        .limit(limit)
+    # Ids grow as events are written: an id cursor never skips or repeats one, times can tie.
+    return _event_rows(
+        engine, (_E.c.id,), limit, colorway_id=colorway_id, kinds=kinds, since=since, after_id=after_id
     )
-    if since is not None:
-        query = query.where(_E.c.created_at >= since)
-    if after_id is not None:
-        query = query.where(_E.c.id > after_id)
-    if kinds:
-        query = query.where(_E.c.kind.in_(list(kinds)))
-    if colorway_id is not None:
-        query = query.where(_E.c.colorway_id == colorway_id)
-    with engine.connect() as conn:
-        return [
-            EventRow(
-                id=r.id,
-                created_at=r.created_at,
-                kind=r.kind,
-                message=r.message or "",
-                source_name=r.source_name or (r.data or {}).get("shop"),
-                colorway_name=r.colorway_name or (r.data or {}).get("colorway"),
-                style_code=r.style_code or (r.data or {}).get("style_code"),
-                data=dict(r.data or {}),
-            )
-            for r in conn.execute(query)
-        ]
 
 
 def buyable_prices_since(
