@@ -442,6 +442,7 @@ def internals(service: Any, fetcher: Any) -> dict[str, int]:
         "robots": len(fetcher._robots),
         "waits": len(fetcher.waits),
         "delays": len(fetcher.delays),
+        "open_files": len(os.listdir("/proc/self/fd")),
     }
 
 
