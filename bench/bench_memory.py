@@ -1,7 +1,8 @@
 """Memory and idle CPU of a long `tracker run`: 1,000 sources checked for 24 simulated hours.
 
     .venv/bin/python bench/bench_memory.py [--sources 1000] [--hosts 200] [--hours 24]
-        [--interval 1800] [--step 5] [--idle 60] [--workers 2] [--log FILE]
+        [--interval 1800] [--step 5] [--idle 60] [--workers 2] [--delay 0.1] [--progress]
+        [--log FILE] [--keep DIR]
 
 The shops: one child process serving --hosts loopback addresses (127.77.0.1...), each host the
 home of several shops: half Shopify catalogues (`/s<N>/products.json`), half product pages read
@@ -14,14 +15,17 @@ pipeline with the alert planner, the Service with its delivery, config-watch, dr
 digest jobs, the summary log), with its clock simulated: APScheduler, the Service and the
 pipeline read one simulated clock, moved --step seconds at a time; after each step the due jobs
 run to their end before the clock moves on. Every simulated hour the process's resident memory
-is sampled (RSS, and PSS / USS from /proc/self/smaps_rollup), with the page readers' and the
-fork server's. After the last hour, the clock follows real time again and the CPU used by the
-tracker (this process and its page readers) during --idle real seconds without a check due is
-measured, scaled to a minute.
+is sampled (RSS, and PSS / USS from /proc/self/smaps_rollup), with that of its helpers (the page
+readers, the fork server and the resource tracker), the sizes of what a long run could keep
+growing and the Python object types that grew (PSS / USS of one process move when a helper that
+shares its libraries is replaced; RSS and the objects do not). After the last hour, the clock
+follows real time again and the CPU used by the tracker (this process and its helpers) during
+--idle real seconds without a check due is measured, scaled to a minute.
 
 Prints: RSS / PSS / USS at hours 1, 12 and 24, growth from hour 12 to 24 (target <= 200 MB and
-flat), the page readers' memory, checks done, observations / events / deliveries written, CPU per
-check, and the CPU seconds of an idle minute (target near zero) with the jobs that ran in it.
+flat), the helpers' memory and the PSS of both, checks done, observations / events / deliveries
+written, CPU per check, and the CPU seconds of an idle minute (target near zero) with the jobs that
+ran in it.
 """
 
 from __future__ import annotations
@@ -442,6 +446,7 @@ def internals(service: Any, fetcher: Any) -> dict[str, int]:
         "robots": len(fetcher._robots),
         "waits": len(fetcher.waits),
         "delays": len(fetcher.delays),
+        "open_files": len(os.listdir("/proc/self/fd")),
     }
 
 

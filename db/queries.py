@@ -91,6 +91,19 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class StockBrief:
+    """A listing's latest observation in brief: its price and stock, and which sizes are in stock."""
+
+    source_name: str
+    price: Decimal | None
+    currency: str | None
+    availability: str
+    suspect: bool
+    sizes_listed: bool
+    in_stock: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PricePoint:
     """One stored observation, reduced to what charts and statistics need."""
 
@@ -422,6 +435,46 @@ def _offers(engine: Engine, where: Iterable[Any]) -> list[Offer]:
     ]
 
 
+def latest_stock(engine: Engine, colorway_ids: Sequence[int]) -> list[StockBrief]:
+    """Each listing of these colorways still listed, its latest observation in brief, by shop.
+
+    Read a few rows at a time and reduced as they come: a colorway a thousand shops list does not
+    hold every size of every shop at once (what the weekly digest needs, in a fraction of the memory
+    latest_offers takes, which a long-running tracker would keep as its high-water mark).
+    """
+    query = (
+        sa.select(
+            _S.c.name.label("source_name"),
+            _O.c.price,
+            _O.c.currency,
+            _O.c.availability,
+            _O.c.sizes,
+            _O.c.suspect,
+        )
+        .select_from(
+            _L.join(_S, _S.c.id == _L.c.source_id).outerjoin(_O, _O.c.id == _latest_observation_ids())
+        )
+        .where(_L.c.colorway_id.in_(list(colorway_ids)), _L.c.gone.is_(False))
+        .order_by(_S.c.name, _L.c.id)
+    )
+    out: list[StockBrief] = []
+    with engine.connect() as conn:
+        for r in conn.execution_options(yield_per=100).execute(query):
+            sizes = r.sizes or ()
+            out.append(
+                StockBrief(
+                    source_name=r.source_name,
+                    price=r.price,
+                    currency=r.currency,
+                    availability=r.availability or "unknown",
+                    suspect=bool(r.suspect),
+                    sizes_listed=bool(sizes),
+                    in_stock=tuple(str(z.get("size")) for z in sizes if z.get("availability") == IN_STOCK),
+                )
+            )
+    return out
+
+
 def latest_offers(engine: Engine, colorway_ids: Sequence[int] | None = None) -> list[Offer]:
     """Every matched listing (of the given colorways) with its latest observation."""
     where: list[Any] = [_L.c.colorway_id.is_not(None)]
@@ -494,7 +547,7 @@ def buyable(segment: Offer | PricePoint) -> bool:
     return segment.price is not None and not segment.suspect and segment.availability != OUT_OF_STOCK
 
 
-def currencies(points: Iterable[PricePoint | Offer], preferred: Iterable[str] = ()) -> list[str]:
+def currencies(points: Iterable[PricePoint | Offer | StockBrief], preferred: Iterable[str] = ()) -> list[str]:
     """Currencies seen, the preferred ones (a colorway's list-price currencies) first."""
     seen: dict[str, int] = defaultdict(int)
     for point in points:

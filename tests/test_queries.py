@@ -254,3 +254,92 @@ def test_the_size_memo_stays_bounded_and_right(monkeypatch: pytest.MonkeyPatch) 
     # Still right once it started over: a UK 9.5 is a US 10, a US 9.5 is itself.
     assert mine.of({"size": "UK 9.5", "us": "10", "systems": {"uk": "9.5", "us_men": "10"}}) == ("10",)
     assert mine.of({"size": "9.5", "us": "9.5", "systems": {"us_men": "9.5"}}) == ("9.5",)
+
+
+def _many_shops(engine: Engine, shops: int) -> int:
+    """One colorway listed by `shops` shops, each with twelve sizes (a few sold out), one gone."""
+    import sqlalchemy as sa
+    from sqlmodel import SQLModel
+
+    t = SQLModel.metadata.tables
+    sizes = [str(s / 2) for s in range(14, 26)]
+    with engine.begin() as conn:
+        colorway = conn.execute(
+            t["colorways"]
+            .insert()
+            .values(style_code="M2002RDA", name="Rain Cloud")
+            .returning(t["colorways"].c.id)
+        ).scalar_one()
+        conn.execute(
+            t["sources"].insert(),
+            [
+                {"name": f"Shop {i:03d}", "kind": "page", "url": f"https://s{i}.example/"}
+                for i in range(shops)
+            ],
+        )
+        ids = dict(conn.execute(sa.select(t["sources"].c.name, t["sources"].c.id)).all())
+        conn.execute(
+            t["listings"].insert(),
+            [
+                {
+                    "source_id": ids[f"Shop {i:03d}"],
+                    "colorway_id": colorway,
+                    "external_id": "rc",
+                    "url": f"https://s{i}.example/rc",
+                    "gone": i == 0,
+                }
+                for i in range(shops)
+            ],
+        )
+        listings = dict(conn.execute(sa.select(t["listings"].c.source_id, t["listings"].c.id)).all())
+        conn.execute(
+            t["observations"].insert(),
+            [
+                {
+                    "listing_id": listings[ids[f"Shop {i:03d}"]],
+                    "observed_at": NOW - timedelta(hours=1),
+                    "price": Decimal(150 - i % 30),
+                    "currency": "USD",
+                    "availability": "InStock",
+                    "sizes": [
+                        {
+                            "size": z,
+                            "us": z,
+                            "systems": {"us_men": z, "uk": str(float(z) - 0.5), "eu": "44", "cm": "28"},
+                            "availability": "OutOfStock" if (i + k) % 5 == 0 else "InStock",
+                            "price": str(150 - i % 30),
+                        }
+                        for k, z in enumerate(sizes)
+                    ],
+                }
+                for i in range(shops)
+            ],
+        )
+    return int(colorway)
+
+
+def test_latest_stock_is_latest_offers_in_brief_in_a_fraction_of_the_memory(engine: Engine) -> None:
+    """The weekly digest reads every shop's stock of a colorway: row by row, without holding every
+    size of every shop at once (a tracker keeps its memory's high-water mark)."""
+    import tracemalloc
+
+    colorway = _many_shops(engine, 400)
+    queries.latest_stock(engine, [colorway])  # statements compiled and cached before measuring
+    queries.latest_offers(engine, [colorway])
+    tracemalloc.start()
+    try:
+        offers = queries.latest_offers(engine, [colorway])
+        full = tracemalloc.get_traced_memory()[1]
+        del offers
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        brief = queries.latest_stock(engine, [colorway])
+        lean = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    offers = [o for o in queries.latest_offers(engine, [colorway]) if not o.gone]
+    assert [(b.source_name, b.price, b.currency, b.availability, b.in_stock) for b in brief] == [
+        (o.source_name, o.price, o.currency, o.availability, tuple(o.sizes_in_stock())) for o in offers
+    ]
+    assert len(brief) == 399 and all(b.sizes_listed for b in brief)
+    assert lean < full / 2, (lean, full)

@@ -72,7 +72,7 @@ def _norm(size: str) -> str:
 def _colorway_lines(engine: Engine, colorway: queries.ColorwayInfo, now: datetime, locale: str) -> list[str]:
     since = now - WEEK
     points = queries.price_points(engine, [colorway.id], since)
-    offers = [o for o in queries.latest_offers(engine, [colorway.id]) if not o.gone]
+    offers = queries.latest_stock(engine, [colorway.id])
     currency = next(iter(queries.currencies([*points, *offers], colorway.list_prices)), None)
     lines = [f"{colorway.name} ({colorway.style_code})"]
     stats = None
@@ -97,7 +97,7 @@ def _colorway_lines(engine: Engine, colorway: queries.ColorwayInfo, now: datetim
         if offer.availability != "InStock" or offer.suspect:
             continue
         # A shop that lists no sizes is counted: in stock is all it says.
-        if mine and offer.sizes and not {_norm(s) for s in offer.sizes_in_stock()} & mine:
+        if mine and offer.sizes_listed and not {_norm(s) for s in offer.in_stock} & mine:
             continue
         price = format_money(offer.price, offer.currency, locale)
         shops.append(f"{offer.source_name} {price}".strip())
