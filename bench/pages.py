@@ -1,8 +1,8 @@
 """Every dashboard page in Chromium, as a person sees it: screenshots at desktop and phone sizes, what
 the price chart draws, whether the phone has to scroll sideways, and how long each page takes.
 
-Used by tests/test_browser.py (on seeded and demo databases) and by bench/bench_dashboard.py (on a
-year of data). Chromium is Debian's (/usr/bin/chromium), driven by Playwright.
+Used by the browser tests (tests/test_browser*.py: seeded, demo and 25-shop databases) and by
+bench/bench_dashboard.py (on a year of data). Chromium is Debian's (/usr/bin/chromium), driven by Playwright.
 """
 
 from __future__ import annotations

@@ -40,8 +40,9 @@ echo "== import contracts"; .venv/bin/lint-imports --no-cache
 echo "== pytest"
 set +e
 # Tests run in parallel processes (TEST_WORKERS, default 4: most tests wait on servers and
-# subprocesses, not on the CPU); a test file stays on one process so its servers start once.
-.venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" --dist loadfile "$@"
+# subprocesses, not on the CPU); a test file stays on one process so its servers start once, and
+# files start longest first (tests/conftest.py), not in xdist's order of most tests first.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" --dist loadfile --no-loadscope-reorder "$@"
 rc=$?
 set -e
 if [ $rc = 5 ]; then echo "no tests were collected: that is a failure" >&2; exit 1; fi

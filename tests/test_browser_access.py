@@ -1,0 +1,131 @@
+"""Signing in to the dashboard in Chromium: a bookmarked page on a fresh server shows the sign-in or
+the config error, and wrong passwords back off, then lock the address out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from bench.pages import ARGS, CHROMIUM, chromium
+from dashboard.serve import command
+from tests.browser_support import BROWSER, free_port, served
+from tests.seed import seed, sqlite_engine, write_config
+
+pytestmark = BROWSER
+
+
+def test_a_bookmarked_page_shows_the_sign_in_or_the_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deep link to a fresh server never lands on a blank page: the password form, or the error
+    naming the config key (unauthenticated visitors see only the form, never the error)."""
+    url, engine = sqlite_engine(tmp_path)
+    seed(engine)
+    engine.dispose()
+    config = write_config(tmp_path / "config.toml", url)
+
+    def first_visit(path: str, wanted: str) -> str:
+        for base in served(config):
+            with chromium() as browser:
+                page = browser.new_page()
+                page.goto(f"{base}/{path}")
+                page.locator(wanted).first.wait_for(timeout=30_000)
+                return str(page.content())
+        raise AssertionError("the server did not start")
+
+    monkeypatch.setenv("TRACKER_DASHBOARD_PASSWORD", "open sesame")
+    html = first_visit("colorway", "input[type=password]")
+    assert "Protection Pack" not in html
+
+    monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD")
+    config.write_text("colour = 'grey'\n" + config.read_text(encoding="utf-8"), encoding="utf-8")
+    html = first_visit("health", "text=colour: unknown key")
+    assert "Protection Pack" not in html
+
+
+def _serve_logged(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The dashboard server as `tracker dashboard` starts it, with its log kept in a file."""
+    env = dict(os.environ, TRACKER_CONFIG=str(config), PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command(config, "127.0.0.1", port), env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).text.strip() == "ok":
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"the dashboard did not start: {log.read_text()}")
+
+
+def test_wrong_passwords_back_off_then_lock_the_address_out_even_for_the_right_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, engine = sqlite_engine(tmp_path)
+    seed(engine)
+    engine.dispose()
+    config = write_config(tmp_path / "config.toml", url)
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[dashboard]\nlockout_after = 4\nlockout = "1m"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("TRACKER_DASHBOARD_PASSWORD", "open sesame")
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    proc = _serve_logged(config, port, log)
+    requests: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+            page = browser.new_page()
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+
+            def submit(password: str) -> str:
+                """Type a password, press Sign in, return the message the page then shows."""
+                field = page.locator("input[type=password]")
+                field.wait_for(timeout=30_000)
+                field.fill(password)
+                page.get_by_role("button", name="Sign in").click()
+                alert = page.locator("[data-testid=stAlertContentError]").last
+                alert.wait_for(timeout=30_000)
+                text = alert.inner_text()
+                # Wait for the next answer to replace this one before the next try.
+                page.wait_for_function(
+                    "t => !document.querySelector('[data-testid=stStatusWidget]')", arg=None, timeout=30_000
+                )
+                return text
+
+            seen = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                seen.append(submit("wrong guess"))
+                if "locked" in seen[-1]:
+                    break
+            assert seen[0] == "Wrong password.", seen
+            assert "locked for 1 min" in seen[-1], seen
+            # Locked: the right password is refused too, and nothing of the dashboard is shown.
+            assert "locked" in submit("open sesame")
+            assert page.locator("input[type=password]").is_visible()
+            assert "Protection Pack" not in page.content()
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert "dashboard sign-in locked for localhost for 1 min after 4 wrong passwords in a row" in text, text
+    assert not [u for u in requests if urlsplit(u).path.startswith("/media/")]
