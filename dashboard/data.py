@@ -119,14 +119,14 @@ def history(
     until = now()
     since = None if days is None else until - timedelta(days=days)
     eng = engine(url)
-    points = queries.price_points(eng, [colorway_id], since, with_sizes=bool(sizes))
+    matcher = queries.SizeMatcher(sizes, size_system)
+    points = queries.price_points(eng, [colorway_id], since, with_sizes=matcher or False)
     seen = tuple(queries.currencies(points, preferred)) or preferred or ("USD",)
     chosen = currency if currency in seen else seen[0]
     # A range longer than the history starts where the history does, so young data is not a sliver.
     first = min((p.observed_at for p in points), default=None)
     start = max(since, first) if since and first else since or first or until - timedelta(days=1)
     start = min(start, until - timedelta(minutes=10))
-    matcher = queries.SizeMatcher(sizes, size_system)
     lowest = queries.price_steps(points, chosen, start, until, matcher or None)
     return History(
         since=start,

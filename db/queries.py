@@ -116,6 +116,9 @@ class PricePoint:
     availability: str
     suspect: bool
     sizes: tuple[dict[str, Any], ...] = ()  # read only when asked (price_points(with_sizes=True))
+    observation_id: int = 0  # 0: not from the database (a point made in a test)
+    # in_stock of these sizes for the SizeMatcher given to price_points (None: not asked)
+    mine: tuple[Decimal | None, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -490,10 +493,21 @@ def discovered_listings(engine: Engine) -> list[Offer]:
 
 
 def price_points(
-    engine: Engine, colorway_ids: Sequence[int], since: datetime | None = None, *, with_sizes: bool = False
+    engine: Engine,
+    colorway_ids: Sequence[int],
+    since: datetime | None = None,
+    *,
+    with_sizes: bool | SizeMatcher = False,
 ) -> list[PricePoint]:
     """Observations of these colorways' listings since a time, plus the one held at that time (with
-    each observation's sizes when asked: what "in your sizes" needs)."""
+    each observation's sizes when asked: what "in your sizes" needs).
+
+    Given the SizeMatcher that price_steps will use instead, each point comes with what it offers in
+    those sizes (PricePoint.mine) and no sizes: they are read and decoded only for observations not
+    placed before (an observation's sizes and price never change; decoding a year of sizes is most of
+    a long range's time)."""
+    matcher = with_sizes if isinstance(with_sizes, SizeMatcher) and with_sizes else None
+    read_sizes = bool(with_sizes) and matcher is None
     cols = [
         _O.c.listing_id,
         _L.c.colorway_id,
@@ -503,7 +517,8 @@ def price_points(
         _O.c.currency,
         _O.c.availability,
         _O.c.suspect,
-        _O.c.sizes if with_sizes else sa.null().label("sizes"),
+        _O.c.sizes if read_sizes else sa.null().label("sizes"),
+        _O.c.id,
     ]
     base = _O.join(_L, _L.c.id == _O.c.listing_id).join(_S, _S.c.id == _L.c.source_id)
     ids = list(colorway_ids)
@@ -528,17 +543,57 @@ def price_points(
         )
         queries.append(held)
     queries.append(recent)
-    out: list[PricePoint] = []
+    rows: list[Any] = []
     with engine.connect() as conn:
         for query in queries:
-            # Positional rows: attribute access by name costs more than the query on big ranges.
-            out.extend(
-                PricePoint(
-                    lid, cid, shop, at, price, cur, avail or "unknown", bool(suspect), tuple(sizes or ())
-                )
-                for lid, cid, shop, at, price, cur, avail, suspect, sizes in conn.execute(query)
-            )
+            rows.extend(conn.execute(query))
+        mine = _placed(conn, rows, matcher, str(engine.url)) if matcher is not None else {}
+    # Positional rows: attribute access by name costs more than the query on big ranges.
+    out = [
+        PricePoint(
+            lid,
+            cid,
+            shop,
+            at,
+            price,
+            cur,
+            avail or "unknown",
+            bool(suspect),
+            tuple(sizes or ()),
+            oid,
+            mine.get(oid),
+        )
+        for lid, cid, shop, at, price, cur, avail, suspect, sizes, oid in rows
+    ]
     out.sort(key=lambda p: (p.listing_id, p.observed_at))
+    return out
+
+
+_SIZES_CHUNK = 500  # ids per IN (...) list: well under every database's limit on bound values
+
+
+def _placed(
+    conn: sa.Connection, rows: list[Any], matcher: SizeMatcher, database: str
+) -> dict[int, tuple[Decimal | None, tuple[str, ...]]]:
+    """Observation id -> what it offers in the matcher's sizes; sizes read only for those not known."""
+    out: dict[int, tuple[Decimal | None, tuple[str, ...]]] = {}
+    missing: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        lid, at, price, oid = row[0], row[3], row[4], row[9]
+        key = matcher.held_key(database, oid, lid, at, price)
+        found = _HELD_MEMO.get(key)
+        if found is None:
+            missing[oid] = key
+        else:
+            out[oid] = found
+    ids = list(missing)
+    for i in range(0, len(ids), _SIZES_CHUNK):
+        query = sa.select(_O.c.id, _O.c.sizes, _O.c.price).where(_O.c.id.in_(ids[i : i + _SIZES_CHUNK]))
+        for oid, sizes, price in conn.execute(query):
+            found = out[oid] = matcher.in_stock(tuple(sizes or ()), price)
+            if len(_HELD_MEMO) >= HELD_MEMO_ENTRIES:
+                _HELD_MEMO.clear()
+            _HELD_MEMO[missing[oid]] = found
     return out
 
 
@@ -566,6 +621,13 @@ _SIZE_MEMO_LOCK = threading.Lock()
 # only on the stored size and the collector's sizes.
 SIZE_MEMO_SETS = 8
 SIZE_MEMO_ENTRIES = 4096
+# What each stored observation offers in the collector's sizes, for every matcher: an observation's
+# sizes and price never change, so a long range reads and decodes only the sizes of observations not
+# seen before. Keyed by the database and by the observation's id, listing, time and price, so a
+# database replaced at the same address (a restore) cannot answer from another's rows. At most
+# HELD_MEMO_ENTRIES (about 200 bytes each) before it starts over.
+HELD_MEMO_ENTRIES = 60_000
+_HELD_MEMO: dict[tuple[Any, ...], tuple[Decimal | None, tuple[str, ...]]] = {}
 
 
 class SizeMatcher:
@@ -582,9 +644,15 @@ class SizeMatcher:
             while len(_SIZE_MEMO) >= SIZE_MEMO_SETS:
                 del _SIZE_MEMO[next(iter(_SIZE_MEMO))]  # the least recently made matcher's sizes
             self._memo = _SIZE_MEMO[key] = {} if memo is None else memo
+        self._key = key
 
     def __bool__(self) -> bool:
         return bool(self.mine)
+
+    def held_key(self, database: str, *observation: Any) -> tuple[Any, ...]:
+        """The held memo's key: these sizes, the database, and the observation's id, listing, time and
+        price (see HELD_MEMO_ENTRIES)."""
+        return (self._key, database, *observation)
 
     def of(self, stored: dict[str, Any]) -> tuple[str, ...]:
         """The collector's sizes (as they wrote them) that this stored size is."""
@@ -644,7 +712,8 @@ def _held_value(point: PricePoint, currency: str, sizes: SizeMatcher | None) -> 
     if point.currency != currency or not buyable(point):
         return None
     if sizes:
-        return sizes.in_stock(point.sizes, point.price)[0]
+        # Placed already by price_points when it was given this matcher.
+        return (point.mine if point.mine is not None else sizes.in_stock(point.sizes, point.price))[0]
     return point.price
 
 
@@ -1481,6 +1550,8 @@ def change_stamp(engine: Engine) -> ChangeStamp:
     moments = [v for v in (values[1], values[3], values[6]) if isinstance(v, datetime)]
     token = hashlib.sha256(repr(values).encode()).hexdigest()[:32]
     return ChangeStamp(token=token, modified=max(moments) if moments else None)
+
+
 # -- workers on several machines (PostgreSQL only) -----------------------------------------------
 
 ALIVE_WITHIN = timedelta(seconds=20)  # a worker or clock silent for longer is shown as not alive
@@ -1575,7 +1646,11 @@ def cluster_health(engine: Engine, *, window: timedelta = timedelta(minutes=15))
         ]
         queues = [
             QueueDepth(
-                r.queue_name, int(r.waiting), int(r.later), int(r.running), int(r.failed),
+                r.queue_name,
+                int(r.waiting),
+                int(r.later),
+                int(r.running),
+                int(r.failed),
                 None if r.oldest is None else float(r.oldest),
             )
             for r in conn.execute(
@@ -1629,6 +1704,8 @@ def cluster_health(engine: Engine, *, window: timedelta = timedelta(minutes=15))
         lag_p95_s=None if lag.p95 is None else float(lag.p95),
         lag_window_s=window.total_seconds(),
     )
+
+
 def last_checked(engine: Engine) -> datetime | None:
     """When the tracker last checked any source (what the overview's prices are as of)."""
     with engine.connect() as conn:
