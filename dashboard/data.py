@@ -156,8 +156,10 @@ def price_chart(
     target: Decimal | None,
     timezone: str,
 ) -> tuple[dict[str, Any], int]:
-    """The colorway chart's Vega-Lite spec (its datasets as DataFrames) and its height, built once per
+    """The colorway chart's Vega-Lite spec (its datasets as Arrow bytes) and its height, built once per
     range and shops shown: building it is most of the colorway page's time."""
+    from streamlit import dataframe_util
+
     from dashboard import charts  # Altair is only needed on this page
 
     found = history(
@@ -176,7 +178,11 @@ def price_chart(
         target=target,
         mine=sizes,
     )
-    return charts.price_history(chart), charts.chart_height(chart)
+    spec = charts.price_history(chart)
+    # As Arrow bytes, the form Streamlit sends: converted here once, not on every run of the page.
+    frames = spec["datasets"]
+    spec["datasets"] = {name: dataframe_util.convert_anything_to_arrow_bytes(f) for name, f in frames.items()}
+    return spec, charts.chart_height(chart)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
