@@ -273,7 +273,7 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, Callable[[], Any]]:
     def overview() -> None:
         queries.overview(engine, now, style_codes=codes)
         queries.discovered_listings(engine)
-        queries.table_counts(engine)
+        queries.has_observations(engine)
 
     def colorway(days: int | None) -> Callable[[], None]:
         def run() -> None:

@@ -247,9 +247,9 @@ def interrupted(url: str) -> dict[str, int]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def counts(url: str) -> dict[str, int]:
-    """Row counts, to tell an empty database from a quiet one."""
-    return queries.table_counts(engine(url))
+def has_prices(url: str) -> bool:
+    """Whether any price was recorded, to tell an empty database from a quiet one."""
+    return queries.has_observations(engine(url))
 
 
 @st.cache_data(ttl=5, show_spinner=False)

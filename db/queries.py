@@ -1387,6 +1387,12 @@ def table_counts(engine: Engine) -> dict[str, int]:
         }
 
 
+def has_observations(engine: Engine) -> bool:
+    """Whether any price was ever recorded (one row read, where counting them reads them all)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(_O.c.id).limit(1)).first() is not None
+
+
 _I = _TABLES["inbox_messages"]
 _RC = _TABLES["release_changes"]
 

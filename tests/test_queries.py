@@ -54,6 +54,7 @@ def test_empty_database_reads_return_nothing(engine: Engine) -> None:
     assert queries.releases(engine) == []
     assert queries.source_health(engine, NOW) == []
     assert set(queries.table_counts(engine).values()) == {0}
+    assert not queries.has_observations(engine)
 
 
 def test_overview_answers_in_my_sizes_and_ignores_suspect_prices(engine: Engine, seeded: Seeded) -> None:
@@ -85,6 +86,7 @@ def test_overview_answers_in_my_sizes_and_ignores_suspect_prices(engine: Engine,
 
 
 def test_overview_for_given_style_codes(engine: Engine, seeded: Seeded) -> None:
+    assert queries.has_observations(engine)
     rows = queries.overview(engine, NOW, style_codes=["M2002RHO"])
     assert [r.colorway.style_code for r in rows] == ["M2002RHO"]
     assert rows[0].list_price == Decimal(130)
