@@ -707,16 +707,6 @@ def cheapest(
     return min(found, key=lambda c: (c.price, c.offer.source_name, c.offer.listing_id), default=None)
 
 
-def _held_value(point: PricePoint, currency: str, sizes: SizeMatcher | None) -> Decimal | None:
-    """What a listing's observation offers: its buyable price (in the collector's sizes when asked)."""
-    if point.currency != currency or not buyable(point):
-        return None
-    if sizes:
-        # Placed already by price_points when it was given this matcher.
-        return (point.mine if point.mine is not None else sizes.in_stock(point.sizes, point.price))[0]
-    return point.price
-
-
 def price_steps(
     points: Sequence[PricePoint],
     currency: str,
@@ -729,20 +719,34 @@ def price_steps(
     ordered = sorted(points, key=lambda p: (p.observed_at, p.listing_id))
     if not ordered:
         return []
-    start = ordered[0].observed_at if since is None else max(since, ordered[0].observed_at)
+    first = ordered[0].observed_at
+    start = first if since is None or since < first else since
     lowest = _Lowest()
-    i, n = 0, len(ordered)
+    hold, current = lowest.hold, lowest.state  # bound once: this loop runs for every observation
     steps: list[Step] = []
     state, began = None, start
-    while i < n and ordered[i].observed_at < until:
-        moment = max(ordered[i].observed_at, start)
-        while i < n and max(ordered[i].observed_at, start) == moment:
-            p = ordered[i]
-            lowest.hold(
-                p.listing_id, _held_value(p, currency, sizes), p.source_name, p.availability == OUT_OF_STOCK
-            )
+    i, n = 0, len(ordered)
+    while i < n:
+        p = ordered[i]
+        if p.observed_at >= until:
+            break
+        moment = p.observed_at if p.observed_at > start else start
+        while True:  # every point of this moment
+            if p.currency != currency or p.price is None or p.suspect or p.availability == OUT_OF_STOCK:
+                value = None  # not buyable (see buyable)
+            elif sizes:
+                # Placed already by price_points when it was given this matcher.
+                value = (p.mine if p.mine is not None else sizes.in_stock(p.sizes, p.price))[0]
+            else:
+                value = p.price
+            hold(p.listing_id, value, p.source_name, p.availability == OUT_OF_STOCK)
             i += 1
-        now = lowest.state()
+            if i == n:
+                break
+            p = ordered[i]
+            if (p.observed_at if p.observed_at > start else start) != moment:
+                break
+        now = current()
         if now != state:
             if state is not None and moment > began:
                 steps.append(Step(began, moment, *state))
