@@ -1560,8 +1560,6 @@ def change_stamp(engine: Engine) -> ChangeStamp:
     moments = [v for v in (values[1], values[3], values[6]) if isinstance(v, datetime)]
     token = hashlib.sha256(repr(values).encode()).hexdigest()[:32]
     return ChangeStamp(token=token, modified=max(moments) if moments else None)
-
-
 # -- workers on several machines (PostgreSQL only) -----------------------------------------------
 
 ALIVE_WITHIN = timedelta(seconds=20)  # a worker or clock silent for longer is shown as not alive
@@ -1656,11 +1654,7 @@ def cluster_health(engine: Engine, *, window: timedelta = timedelta(minutes=15))
         ]
         queues = [
             QueueDepth(
-                r.queue_name,
-                int(r.waiting),
-                int(r.later),
-                int(r.running),
-                int(r.failed),
+                r.queue_name, int(r.waiting), int(r.later), int(r.running), int(r.failed),
                 None if r.oldest is None else float(r.oldest),
             )
             for r in conn.execute(
@@ -1714,8 +1708,6 @@ def cluster_health(engine: Engine, *, window: timedelta = timedelta(minutes=15))
         lag_p95_s=None if lag.p95 is None else float(lag.p95),
         lag_window_s=window.total_seconds(),
     )
-
-
 def last_checked(engine: Engine) -> datetime | None:
     """When the tracker last checked any source (what the overview's prices are as of)."""
     with engine.connect() as conn:
