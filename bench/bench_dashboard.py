@@ -1,11 +1,14 @@
 """Dashboard benchmark: a year of five-minute checks for 30 colorways x 25 shops, then page timings.
 
-Prints the time of each page's queries (target <= 200 ms), then in Chromium: the first page after a
-server start (target <= 3 s), and each page warm and cold, p50 / p95 over 10 loads (target: warm
-p95 <= 1 s). --screenshots DIR saves every page at 1400x1000 and 390x844.
+Prints each page's queries on a cache miss, p50 / p95 over --query-runs runs (target: p95 <= 100 ms),
+then in Chromium: the first page after a server start (target <= 3 s), and each page warm and cold,
+p50 / p95 over --loads loads (targets: warm p95 <= 1 s, cold p95 <= 2 s). A cold load comes after
+Streamlit's caches (st.cache_data and st.cache_resource) were cleared, as a change of the data leaves
+them. The generated database is kept: pass its URL back with --database-url to reuse it.
+--screenshots DIR saves every page at 1400x1000 and 390x844.
 
     python -m bench.bench_dashboard [--days 365] [--database-url URL] [--no-browser] [--loads 10]
-                                    [--screenshots test-output]
+                                    [--query-runs 20] [--screenshots test-output]
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import argparse
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -248,8 +250,11 @@ def generate(engine: Engine, now: datetime, days: int, seed: int = 2002) -> dict
     return counts
 
 
-def timed(fn: Callable[[], Any], repeat: int = 5) -> tuple[float, float]:
-    """(first call, median of the following) in milliseconds."""
+QUERY_TARGET_MS = 100.0
+
+
+def timed(fn: Callable[[], Any], repeat: int = 20) -> tuple[float, float, float]:
+    """(first call, p50 and p95 of the following repeat calls) in milliseconds."""
     t0 = time.perf_counter()
     fn()
     first = (time.perf_counter() - t0) * 1000
@@ -258,7 +263,7 @@ def timed(fn: Callable[[], Any], repeat: int = 5) -> tuple[float, float]:
         t0 = time.perf_counter()
         fn()
         runs.append((time.perf_counter() - t0) * 1000)
-    return first, statistics.median(runs)
+    return first, _pct(runs, 0.5), _pct(runs, 0.95)
 
 
 def page_queries(engine: Engine, now: datetime) -> dict[str, Callable[[], Any]]:
@@ -268,13 +273,14 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, Callable[[], Any]]:
     def overview() -> None:
         queries.overview(engine, now, style_codes=codes)
         queries.discovered_listings(engine)
-        queries.table_counts(engine)
+        queries.has_observations(engine)
 
     def colorway(days: int | None) -> Callable[[], None]:
         def run() -> None:
             since = None if days is None else now - timedelta(days=days)
-            points = queries.price_points(engine, [1], since, with_sizes=True)
-            lowest = queries.price_steps(points, "USD", since, now, queries.SizeMatcher(["9", "10"]))
+            mine = queries.SizeMatcher(["9", "10"])
+            points = queries.price_points(engine, [1], since, with_sizes=mine)
+            lowest = queries.price_steps(points, "USD", since, now, mine)
             queries.shop_steps(points, "USD", since, now)
             queries.step_stats(lowest, "USD", now)
             queries.latest_offers(engine, [1])
@@ -344,6 +350,7 @@ class Loads:
     warm: list[float] = field(default_factory=list)
     cold: list[float] = field(default_factory=list)
     switch: list[float] = field(default_factory=list)
+    runs: tuple[float, float] = (0.0, 0.0)  # the page's script alone, p50 with full and cleared caches
 
 
 def page_loads(config: Path, browser: Any, loads: int, style: str) -> dict[str, Loads]:
@@ -365,6 +372,12 @@ def page_loads(config: Path, browser: Any, loads: int, style: str) -> dict[str, 
             for _ in range(loads):
                 run_page(base, "health", clear_cache=True)  # a cheap page, run only to clear the caches
                 got.cold.append(load(page, f"{base}/{path}", name))
+            # The script's own time over the websocket, to show the clearing reaches the caches: a
+            # cleared run must pay for the queries again.
+            script = path.split("?")[0]
+            full = [run_page(base, script) for _ in range(3)]
+            cleared = [run_page(base, script, clear_cache=True) for _ in range(3)]
+            got.runs = (_pct(full, 0.5), _pct(cleared, 0.5))
             other = "health" if name != "health" else "alerts"
             for _ in range(loads):
                 switch(page, other)
@@ -424,15 +437,21 @@ def browser_bench(config: Path, loads: int, screenshots: Path | None) -> None:
         )
         print(
             f"{'page':<12}{'warm p50':>10}{'warm p95':>10}{'cold p50':>10}{'cold p95':>10}"
-            f"{'switch p50':>12}{'switch p95':>12}{'warm/base':>11}   ({loads} loads each, s)"
+            f"{'switch p50':>12}{'switch p95':>12}{'warm/base':>11}{'run':>8}{'run cold':>9}"
+            f"   ({loads} loads each, s; run: the page's script alone, p50 of 3)"
         )
         for name, got in page_loads(config, browser, loads, style).items():
-            flag = "" if _pct(got.warm, 0.95) <= 1.0 else "  (warm p95 over the 1 s target)"
+            over = [
+                f"{what} p95 over the {limit:.0f} s target"
+                for what, values, limit in (("warm", got.warm, 1.0), ("cold", got.cold, 2.0))
+                if _pct(values, 0.95) > limit
+            ]
+            flag = f"  ({'; '.join(over)})" if over else ""
             print(
                 f"{name:<12}{_pct(got.warm, 0.5):>10.2f}{_pct(got.warm, 0.95):>10.2f}"
                 f"{_pct(got.cold, 0.5):>10.2f}{_pct(got.cold, 0.95):>10.2f}"
                 f"{_pct(got.switch, 0.5):>12.2f}{_pct(got.switch, 0.95):>12.2f}"
-                f"{_pct(got.warm, 0.5) / floor:>10.1f}x{flag}"
+                f"{_pct(got.warm, 0.5) / floor:>10.1f}x{got.runs[0]:>8.2f}{got.runs[1]:>8.2f}{flag}"
             )
         if screenshots is not None:
             port = _free_port()
@@ -455,6 +474,7 @@ def main() -> None:
     )
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--loads", type=int, default=10, help="page loads per measure (default 10)")
+    parser.add_argument("--query-runs", type=int, default=20, help="runs of each page's queries (default 20)")
     parser.add_argument(
         "--screenshots", type=Path, help="save every page of the year of data under this folder"
     )
@@ -474,11 +494,12 @@ def main() -> None:
             f"generated in {time.perf_counter() - t0:.0f} s: "
             + ", ".join(f"{k} {v:,}" for k, v in counts.items())
         )
-    print(f"{'queries':<16}{'first ms':>10}{'median ms':>11}")
+        print(f"kept: pass --database-url {url} to reuse it")
+    print(f"{'queries':<16}{'first ms':>10}{'p50 ms':>9}{'p95 ms':>9}   ({args.query_runs} runs each)")
     for name, fn in page_queries(engine, now).items():
-        first, median = timed(fn)
-        flag = "" if median <= 200 else "  (over the 200 ms target)"
-        print(f"{name:<16}{first:>10.1f}{median:>11.1f}{flag}")
+        first, p50, p95 = timed(fn, args.query_runs)
+        flag = "" if p95 <= QUERY_TARGET_MS else f"  (p95 over the {QUERY_TARGET_MS:.0f} ms target)"
+        print(f"{name:<16}{first:>10.1f}{p50:>9.1f}{p95:>9.1f}{flag}")
     if not args.no_browser:
         config = tmp / "config.toml"
         config.write_text(config_text(url), encoding="utf-8")

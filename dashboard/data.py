@@ -119,14 +119,14 @@ def history(
     until = now()
     since = None if days is None else until - timedelta(days=days)
     eng = engine(url)
-    points = queries.price_points(eng, [colorway_id], since, with_sizes=bool(sizes))
+    matcher = queries.SizeMatcher(sizes, size_system)
+    points = queries.price_points(eng, [colorway_id], since, with_sizes=matcher or False)
     seen = tuple(queries.currencies(points, preferred)) or preferred or ("USD",)
     chosen = currency if currency in seen else seen[0]
     # A range longer than the history starts where the history does, so young data is not a sliver.
     first = min((p.observed_at for p in points), default=None)
     start = max(since, first) if since and first else since or first or until - timedelta(days=1)
     start = min(start, until - timedelta(minutes=10))
-    matcher = queries.SizeMatcher(sizes, size_system)
     lowest = queries.price_steps(points, chosen, start, until, matcher or None)
     return History(
         since=start,
@@ -156,8 +156,10 @@ def price_chart(
     target: Decimal | None,
     timezone: str,
 ) -> tuple[dict[str, Any], int]:
-    """The colorway chart's Vega-Lite spec (its datasets as DataFrames) and its height, built once per
+    """The colorway chart's Vega-Lite spec (its datasets as Arrow bytes) and its height, built once per
     range and shops shown: building it is most of the colorway page's time."""
+    from streamlit import dataframe_util
+
     from dashboard import charts  # Altair is only needed on this page
 
     found = history(
@@ -176,7 +178,11 @@ def price_chart(
         target=target,
         mine=sizes,
     )
-    return charts.price_history(chart), charts.chart_height(chart)
+    spec = charts.price_history(chart)
+    # As Arrow bytes, the form Streamlit sends: converted here once, not on every run of the page.
+    frames = spec["datasets"]
+    spec["datasets"] = {name: dataframe_util.convert_anything_to_arrow_bytes(f) for name, f in frames.items()}
+    return spec, charts.chart_height(chart)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -241,9 +247,9 @@ def interrupted(url: str) -> dict[str, int]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def counts(url: str) -> dict[str, int]:
-    """Row counts, to tell an empty database from a quiet one."""
-    return queries.table_counts(engine(url))
+def has_prices(url: str) -> bool:
+    """Whether any price was recorded, to tell an empty database from a quiet one."""
+    return queries.has_observations(engine(url))
 
 
 @st.cache_data(ttl=5, show_spinner=False)

@@ -179,6 +179,8 @@ class Event(SQLModel, table=True):
     """Something that happened: new listing, price drop, sold out, restock, release news..."""
 
     __tablename__ = "events"
+    # A colorway's events, newest first, read from the index alone (the colorway page's table).
+    __table_args__ = (sa.Index("ix_events_colorway_created", "colorway_id", "created_at", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _ts(default_factory=utcnow, index=True)
     kind: str = Field(index=True)
@@ -194,7 +196,11 @@ class Delivery(SQLModel, table=True):
     """Outbox row: one (event, channel) pair, delivered exactly once."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (sa.UniqueConstraint("event_id", "channel", name="uq_delivery_event_channel"),)
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "channel", name="uq_delivery_event_channel"),
+        # The newest deliveries first (the Alerts page) without sorting a year of them.
+        sa.Index("ix_deliveries_created", "created_at", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="events.id", index=True)
     channel: str

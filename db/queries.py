@@ -116,6 +116,9 @@ class PricePoint:
     availability: str
     suspect: bool
     sizes: tuple[dict[str, Any], ...] = ()  # read only when asked (price_points(with_sizes=True))
+    observation_id: int = 0  # 0: not from the database (a point made in a test)
+    # in_stock of these sizes for the SizeMatcher given to price_points (None: not asked)
+    mine: tuple[Decimal | None, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -490,10 +493,21 @@ def discovered_listings(engine: Engine) -> list[Offer]:
 
 
 def price_points(
-    engine: Engine, colorway_ids: Sequence[int], since: datetime | None = None, *, with_sizes: bool = False
+    engine: Engine,
+    colorway_ids: Sequence[int],
+    since: datetime | None = None,
+    *,
+    with_sizes: bool | SizeMatcher = False,
 ) -> list[PricePoint]:
     """Observations of these colorways' listings since a time, plus the one held at that time (with
-    each observation's sizes when asked: what "in your sizes" needs)."""
+    each observation's sizes when asked: what "in your sizes" needs).
+
+    Given the SizeMatcher that price_steps will use instead, each point comes with what it offers in
+    those sizes (PricePoint.mine) and no sizes: they are read and decoded only for observations not
+    placed before (an observation's sizes and price never change; decoding a year of sizes is most of
+    a long range's time)."""
+    matcher = with_sizes if isinstance(with_sizes, SizeMatcher) and with_sizes else None
+    read_sizes = bool(with_sizes) and matcher is None
     cols = [
         _O.c.listing_id,
         _L.c.colorway_id,
@@ -503,7 +517,8 @@ def price_points(
         _O.c.currency,
         _O.c.availability,
         _O.c.suspect,
-        _O.c.sizes if with_sizes else sa.null().label("sizes"),
+        _O.c.sizes if read_sizes else sa.null().label("sizes"),
+        _O.c.id,
     ]
     base = _O.join(_L, _L.c.id == _O.c.listing_id).join(_S, _S.c.id == _L.c.source_id)
     ids = list(colorway_ids)
@@ -528,17 +543,57 @@ def price_points(
         )
         queries.append(held)
     queries.append(recent)
-    out: list[PricePoint] = []
+    rows: list[Any] = []
     with engine.connect() as conn:
         for query in queries:
-            # Positional rows: attribute access by name costs more than the query on big ranges.
-            out.extend(
-                PricePoint(
-                    lid, cid, shop, at, price, cur, avail or "unknown", bool(suspect), tuple(sizes or ())
-                )
-                for lid, cid, shop, at, price, cur, avail, suspect, sizes in conn.execute(query)
-            )
+            rows.extend(conn.execute(query))
+        mine = _placed(conn, rows, matcher, str(engine.url)) if matcher is not None else {}
+    # Positional rows: attribute access by name costs more than the query on big ranges.
+    out = [
+        PricePoint(
+            lid,
+            cid,
+            shop,
+            at,
+            price,
+            cur,
+            avail or "unknown",
+            bool(suspect),
+            tuple(sizes or ()),
+            oid,
+            mine.get(oid),
+        )
+        for lid, cid, shop, at, price, cur, avail, suspect, sizes, oid in rows
+    ]
     out.sort(key=lambda p: (p.listing_id, p.observed_at))
+    return out
+
+
+_SIZES_CHUNK = 500  # ids per IN (...) list: well under every database's limit on bound values
+
+
+def _placed(
+    conn: sa.Connection, rows: list[Any], matcher: SizeMatcher, database: str
+) -> dict[int, tuple[Decimal | None, tuple[str, ...]]]:
+    """Observation id -> what it offers in the matcher's sizes; sizes read only for those not known."""
+    out: dict[int, tuple[Decimal | None, tuple[str, ...]]] = {}
+    missing: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        lid, at, price, oid = row[0], row[3], row[4], row[9]
+        key = matcher.held_key(database, oid, lid, at, price)
+        found = _HELD_MEMO.get(key)
+        if found is None:
+            missing[oid] = key
+        else:
+            out[oid] = found
+    ids = list(missing)
+    for i in range(0, len(ids), _SIZES_CHUNK):
+        query = sa.select(_O.c.id, _O.c.sizes, _O.c.price).where(_O.c.id.in_(ids[i : i + _SIZES_CHUNK]))
+        for oid, sizes, price in conn.execute(query):
+            found = out[oid] = matcher.in_stock(tuple(sizes or ()), price)
+            if len(_HELD_MEMO) >= HELD_MEMO_ENTRIES:
+                _HELD_MEMO.clear()
+            _HELD_MEMO[missing[oid]] = found
     return out
 
 
@@ -566,6 +621,13 @@ _SIZE_MEMO_LOCK = threading.Lock()
 # only on the stored size and the collector's sizes.
 SIZE_MEMO_SETS = 8
 SIZE_MEMO_ENTRIES = 4096
+# What each stored observation offers in the collector's sizes, for every matcher: an observation's
+# sizes and price never change, so a long range reads and decodes only the sizes of observations not
+# seen before. Keyed by the database and by the observation's id, listing, time and price, so a
+# database replaced at the same address (a restore) cannot answer from another's rows. At most
+# HELD_MEMO_ENTRIES (about 200 bytes each) before it starts over.
+HELD_MEMO_ENTRIES = 60_000
+_HELD_MEMO: dict[tuple[Any, ...], tuple[Decimal | None, tuple[str, ...]]] = {}
 
 
 class SizeMatcher:
@@ -582,9 +644,15 @@ class SizeMatcher:
             while len(_SIZE_MEMO) >= SIZE_MEMO_SETS:
                 del _SIZE_MEMO[next(iter(_SIZE_MEMO))]  # the least recently made matcher's sizes
             self._memo = _SIZE_MEMO[key] = {} if memo is None else memo
+        self._key = key
 
     def __bool__(self) -> bool:
         return bool(self.mine)
+
+    def held_key(self, database: str, *observation: Any) -> tuple[Any, ...]:
+        """The held memo's key: these sizes, the database, and the observation's id, listing, time and
+        price (see HELD_MEMO_ENTRIES)."""
+        return (self._key, database, *observation)
 
     def of(self, stored: dict[str, Any]) -> tuple[str, ...]:
         """The collector's sizes (as they wrote them) that this stored size is."""
@@ -639,15 +707,6 @@ def cheapest(
     return min(found, key=lambda c: (c.price, c.offer.source_name, c.offer.listing_id), default=None)
 
 
-def _held_value(point: PricePoint, currency: str, sizes: SizeMatcher | None) -> Decimal | None:
-    """What a listing's observation offers: its buyable price (in the collector's sizes when asked)."""
-    if point.currency != currency or not buyable(point):
-        return None
-    if sizes:
-        return sizes.in_stock(point.sizes, point.price)[0]
-    return point.price
-
-
 def price_steps(
     points: Sequence[PricePoint],
     currency: str,
@@ -660,20 +719,34 @@ def price_steps(
     ordered = sorted(points, key=lambda p: (p.observed_at, p.listing_id))
     if not ordered:
         return []
-    start = ordered[0].observed_at if since is None else max(since, ordered[0].observed_at)
+    first = ordered[0].observed_at
+    start = first if since is None or since < first else since
     lowest = _Lowest()
-    i, n = 0, len(ordered)
+    hold, current = lowest.hold, lowest.state  # bound once: this loop runs for every observation
     steps: list[Step] = []
     state, began = None, start
-    while i < n and ordered[i].observed_at < until:
-        moment = max(ordered[i].observed_at, start)
-        while i < n and max(ordered[i].observed_at, start) == moment:
-            p = ordered[i]
-            lowest.hold(
-                p.listing_id, _held_value(p, currency, sizes), p.source_name, p.availability == OUT_OF_STOCK
-            )
+    i, n = 0, len(ordered)
+    while i < n:
+        p = ordered[i]
+        if p.observed_at >= until:
+            break
+        moment = p.observed_at if p.observed_at > start else start
+        while True:  # every point of this moment
+            if p.currency != currency or p.price is None or p.suspect or p.availability == OUT_OF_STOCK:
+                value = None  # not buyable (see buyable)
+            elif sizes:
+                # Placed already by price_points when it was given this matcher.
+                value = (p.mine if p.mine is not None else sizes.in_stock(p.sizes, p.price))[0]
+            else:
+                value = p.price
+            hold(p.listing_id, value, p.source_name, p.availability == OUT_OF_STOCK)
             i += 1
-        now = lowest.state()
+            if i == n:
+                break
+            p = ordered[i]
+            if (p.observed_at if p.observed_at > start else start) != moment:
+                break
+        now = current()
         if now != state:
             if state is not None and moment > began:
                 steps.append(Step(began, moment, *state))
@@ -1316,6 +1389,12 @@ def table_counts(engine: Engine) -> dict[str, int]:
             name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
             for name, t in tables.items()
         }
+
+
+def has_observations(engine: Engine) -> bool:
+    """Whether any price was ever recorded (one row read, where counting them reads them all)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(_O.c.id).limit(1)).first() is not None
 
 
 _I = _TABLES["inbox_messages"]

@@ -54,6 +54,7 @@ def test_empty_database_reads_return_nothing(engine: Engine) -> None:
     assert queries.releases(engine) == []
     assert queries.source_health(engine, NOW) == []
     assert set(queries.table_counts(engine).values()) == {0}
+    assert not queries.has_observations(engine)
 
 
 def test_overview_answers_in_my_sizes_and_ignores_suspect_prices(engine: Engine, seeded: Seeded) -> None:
@@ -85,6 +86,7 @@ def test_overview_answers_in_my_sizes_and_ignores_suspect_prices(engine: Engine,
 
 
 def test_overview_for_given_style_codes(engine: Engine, seeded: Seeded) -> None:
+    assert queries.has_observations(engine)
     rows = queries.overview(engine, NOW, style_codes=["M2002RHO"])
     assert [r.colorway.style_code for r in rows] == ["M2002RHO"]
     assert rows[0].list_price == Decimal(130)
@@ -343,3 +345,44 @@ def test_latest_stock_is_latest_offers_in_brief_in_a_fraction_of_the_memory(engi
     ]
     assert len(brief) == 399 and all(b.sizes_listed for b in brief)
     assert lean < full / 2, (lean, full)
+
+
+def test_lowest_in_my_sizes_is_the_same_when_placed_sizes_are_remembered(
+    engine: Engine, seeded: Seeded
+) -> None:
+    # Given the matcher, price_points hands over what each observation offers in those sizes instead of
+    # the sizes, and reads sizes only for observations not placed before: the line must not change.
+    since = NOW - timedelta(days=30)
+    mine = queries.SizeMatcher(["9", "10"])
+    read = queries.price_points(engine, [seeded.rain_cloud], since, with_sizes=True)
+    expected = queries.price_steps(read, "USD", since, NOW, mine)
+    assert any(p.sizes for p in read)
+    for _ in range(2):  # the second time from what the first placed
+        placed = queries.price_points(engine, [seeded.rain_cloud], since, with_sizes=mine)
+        assert all(p.mine is not None and p.sizes == () for p in placed)
+        assert queries.price_steps(placed, "USD", since, NOW, mine) == expected
+    assert queries.step_stats(expected, "USD", NOW).lowest == EXPECTED["rda_30d_lowest"]
+
+
+def test_remembered_sizes_do_not_answer_for_a_database_replaced_at_the_same_address(tmp_path: Path) -> None:
+    # A restore puts other rows under the same ids at the same URL: what was placed for the old rows
+    # must not be taken for the new ones (here: the same shops, later, with no size in stock at all).
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'same.db'}"
+    mine = queries.SizeMatcher(["9", "10"])
+    lowest = []
+    for now, sizes in ((NOW, None), (NOW + timedelta(hours=5), [])):
+        (tmp_path / "same.db").unlink(missing_ok=True)
+        eng = make_engine(url)
+        found = seed(eng, now)
+        if sizes is not None:
+            with eng.begin() as conn:
+                conn.execute(sa.text("UPDATE observations SET sizes = :s"), {"s": "[]"})
+        since = now - timedelta(days=30)
+        placed = queries.price_points(eng, [found.rain_cloud], since, with_sizes=mine)
+        lowest.append(
+            queries.step_stats(queries.price_steps(placed, "USD", since, now, mine), "USD", now).lowest
+        )
+        eng.dispose()
+    assert lowest == [EXPECTED["rda_30d_lowest"], None]

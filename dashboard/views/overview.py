@@ -20,8 +20,7 @@ if not watched:
         icon=":material/visibility:",
     )
 rows = data.overview(ctx.url, tuple(c.style_code for c in watched)) if watched else []
-counts = data.counts(ctx.url)
-if watched and counts["observations"] == 0:
+if watched and not data.has_prices(ctx.url):
     ui.no_data("prices")
 
 if rows:
