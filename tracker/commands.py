@@ -62,24 +62,26 @@ def _source_names(config: Config, wanted: Sequence[str] | None) -> list[str]:
 
 
 async def _check(config: Config, config_path: Path, names: list[str], *, quiet: bool) -> list[Any]:
-    from rich.console import Console
-
     from tracker.check.pool import PagePool
 
-    console = Console(stderr=True)
     with PagePool(config.defaults.extract_workers) as pool:
-        return await _check_all(config, config_path, names, pool, console=console, quiet=quiet)
+        return await _check_all(config, config_path, names, pool, quiet=quiet)
 
 
 async def _check_all(
-    config: Config, config_path: Path, names: list[str], pool: Any, *, console: Any, quiet: bool
+    config: Config, config_path: Path, names: list[str], pool: Any, *, quiet: bool
 ) -> list[Any]:
     import asyncio
 
+    # The page readers' workers start (in a thread, now: not at the first await) while the modules
+    # below load, the database opens and the first pages download.
+    warming = asyncio.get_running_loop().run_in_executor(None, pool.start)
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from tracker.fetch import Fetcher
 
+    console = Console(stderr=True)
     summaries: list[Any] = []
     # SIGTERM ends the pass like Ctrl+C: checks in flight are recorded as cancelled and the browser
     # (when a source renders) is closed, instead of the process vanishing mid-check.
@@ -87,9 +89,6 @@ async def _check_all(
     loop = asyncio.get_running_loop()
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
-    # The page readers start (a fork server, then the workers) while the database opens and the
-    # first pages download, instead of after the first download.
-    warming = asyncio.ensure_future(asyncio.to_thread(pool.start))
     async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher, pool)
         with Progress(
@@ -149,6 +148,10 @@ def _print_summaries(summaries: Sequence[Any]) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
 
+    from tracker.check.pool import start_fork_server
+
+    # The page readers load in their own process while this one loads the config and the database.
+    start_fork_server()
     config = load_config(args.config)
     _require_secrets(config, args.config)
     names = _source_names(config, args.source)

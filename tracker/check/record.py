@@ -21,8 +21,7 @@ from tracker.check.summary import Collected, Fetched
 from tracker.config import Config
 from tracker.config import Source as SourceConfig
 from tracker.events import Context, Draft, State, detect, detect_new
-from tracker.extract.calendar import ReleaseInfo
-from tracker.extract.model import Product
+from tracker.extract.model import Product, ReleaseInfo
 from tracker.match import CatalogueEntry, Match, match_listing, match_product
 from tracker.pricing import effective_list_prices
 from tracker.releases.records import record_release, resolve

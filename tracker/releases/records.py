@@ -17,9 +17,8 @@ from sqlmodel import Session, col, select
 from db.models import CONFIG_SOURCE, Colorway, Event, Listing, Observation, Release, ReleaseChange
 from db.models import Source as SourceRow
 from tracker.config import Config
-from tracker.extract.calendar import GLOBAL, ReleaseInfo
 from tracker.extract.dates import When, parse_when
-from tracker.extract.model import Availability, Product
+from tracker.extract.model import GLOBAL, Availability, Product, ReleaseInfo
 from tracker.match import CatalogueEntry, match_product
 from tracker.zones import zone_named
 
