@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -77,7 +77,6 @@ async def _check_all(
     # below load, the database opens and the first pages download.
     warming = asyncio.get_running_loop().run_in_executor(None, pool.start)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from tracker.fetch import Fetcher
 
@@ -91,22 +90,12 @@ async def _check_all(
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher, pool)
-        with Progress(
-            TextColumn("[bold]checking"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=quiet or not console.is_terminal,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("", total=len(names))
+        with _progress_bar(console, len(names), shown=not quiet and console.is_terminal) as advance:
 
             async def one(name: str) -> None:
                 summary = await pipeline.check(name)
                 summaries.append(summary)
-                progress.update(task, advance=1, description=f"{name}: {summary.status}")
+                advance(f"{name}: {summary.status}")
 
             await asyncio.gather(*(one(n) for n in names))
         with contextlib.suppress(Exception):  # a reader that failed to start was reported by its check
@@ -118,6 +107,23 @@ async def _check_all(
             await deliver_due(pipeline.engine, config)
     order = {n: i for i, n in enumerate(names)}
     return sorted(summaries, key=lambda s: order[s.source])
+
+
+@contextlib.contextmanager
+def _progress_bar(console: Any, total: int, *, shown: bool) -> Iterator[Callable[[str], object]]:
+    """A progress bar of total steps while the block runs, or nothing (its module is then not even
+    loaded); yields advance(description), one step."""
+    if not shown:
+        yield lambda description: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]checking"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("", total=total)
+        yield lambda description: progress.update(task, advance=1, description=description)
 
 
 def _print_summaries(summaries: Sequence[Any]) -> None:
