@@ -164,17 +164,18 @@ class ProductRecorder:
         # listings created by this check are left out, as they were not known before it.
         self.known_codes: set[str] | None = None
         self.created_ids: list[int] = []
-        self.unchanged: list[int] = []
         self.out = Recorded()
 
     def record(self, got: Collected) -> Recorded:
         """Every item, then the listings a 304 or a complete catalogue says about."""
         for item in got.items:
             self._item(item)
-        store.touch_listings(self.session, self.unchanged, self.now)
-        self._not_modified(got)
+        self.out.seen.update(self._not_modified(got))
+        # Every listing seen was checked now, changed or not: one UPDATE (per 500), instead of one
+        # per listing through the session.
+        store.touch_listings(self.session, sorted(self.out.seen), self.now)
         if self.src.kind == "shopify" and got.complete:
-            store.mark_gone(self.session, self.source_id, self.out.seen)
+            store.mark_gone(self.session, self.listings.values(), self.out.seen)
         self.out.listings = len(self.out.seen)
         return self.out
 
@@ -203,18 +204,25 @@ class ProductRecorder:
                 external_id=item.key,
                 url=product.url or item.key,
                 first_seen_at=self.now,
+                last_checked_at=self.now,
             )
-        listing.title = product.title or listing.title
-        listing.url = product.url or listing.url
-        listing.image = product.image or listing.image
-        listing.style_code = match.style_code or listing.style_code
-        listing.colorway_id = match.colorway_id
-        listing.match_method = match.method
-        listing.discovered = match.colorway_id is None and match.is_2002r
-        listing.last_checked_at = self.now
-        listing.gone = False
+        values: dict[str, object] = {
+            "title": product.title or listing.title,
+            "url": product.url or listing.url,
+            "image": product.image or listing.image,
+            "style_code": match.style_code or listing.style_code,
+            "colorway_id": match.colorway_id,
+            "match_method": match.method,
+            "discovered": match.colorway_id is None and match.is_2002r,
+            "gone": False,
+        }
         if item.etag or item.last_modified:
-            listing.etag, listing.last_modified = item.etag, item.last_modified
+            values.update(etag=item.etag, last_modified=item.last_modified)
+        # Only what changed is set: a listing as it was stays out of the session's flush (its
+        # last_checked_at is set with every other listing seen, in record).
+        for name, value in values.items():
+            if getattr(listing, name) != value:
+                setattr(listing, name, value)
         self.session.add(listing)
         if created:
             self.session.flush()
@@ -238,7 +246,6 @@ class ProductRecorder:
             old_obs = confirmed
         old_state = state_of_obs(old_obs) if old_obs else None
         if old_state == state and listing.last_observation_id == (old_obs.id if old_obs else None):
-            self.unchanged.append(listing.id)
             return
         hold = suspicious(
             product.price,
@@ -266,7 +273,6 @@ class ProductRecorder:
         assert listing.id is not None
         held.suspect = False
         self.session.add(held)
-        self.unchanged.append(listing.id)
         drafts = detect(ctx, state_of_obs(confirmed), state) if confirmed is not None else []
         self.out.events.extend(events_from(drafts, self.source_id, listing, held, self.now))
 
@@ -302,24 +308,21 @@ class ProductRecorder:
             return []
         return detect_new(ctx, state, discovered_code=discovered_code)
 
-    def _not_modified(self, got: Collected) -> None:
-        """Listings behind a 304 are unchanged: mark them checked (and seen)."""
+    def _not_modified(self, got: Collected) -> list[int]:
+        """The listings behind a 304: unchanged, and seen."""
         if not got.not_modified:
-            return
+            return []
         if self.src.kind != "shopify":
-            ids = [
+            return [
                 i for u in got.not_modified if u in self.listings and (i := self.listings[u].id) is not None
             ]
-        else:
-            # A catalogue page answered 304: its products are unchanged, so every listing of the
-            # source not seen on a changed page is still there.
-            ids = [
-                lst.id
-                for lst in self.listings.values()
-                if lst.id not in self.out.seen and lst.id is not None and not lst.gone
-            ]
-        store.touch_listings(self.session, ids, self.now)
-        self.out.seen.update(ids)
+        # A catalogue page answered 304: its products are unchanged, so every listing of the
+        # source not seen on a changed page is still there.
+        return [
+            lst.id
+            for lst in self.listings.values()
+            if lst.id not in self.out.seen and lst.id is not None and not lst.gone
+        ]
 
 
 def _known_codes(session: Session, *, exclude: Sequence[int]) -> set[str]:
