@@ -152,12 +152,19 @@ def _print_summaries(summaries: Sequence[Any]) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from tracker.check.pool import start_fork_server
+    from tracker.check.pool import start_fork_server, stop_fork_server
 
     # The page readers load in their own process while this one loads the config and the database.
     start_fork_server()
+    try:
+        return _check_command(args)
+    finally:
+        stop_fork_server()
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    import asyncio
+
     config = load_config(args.config)
     _require_secrets(config, args.config)
     names = _source_names(config, args.source)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -42,6 +44,21 @@ def start_fork_server() -> None:
 
     multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
     forkserver.ensure_running()
+
+
+def stop_fork_server() -> None:
+    """End the fork server now, when no page reader starts again soon (a later one starts a new
+    server): left to the process's exit, it would first unload all it imported, and whoever reads
+    the command's output waits for that too, as the server holds it open."""
+    from multiprocessing import forkserver
+
+    server: Any = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)  # it has no handler for it: gone at once, unloading nothing
+        server._stop()  # reaps it, so that the next reader starts a new one
 
 
 class TooSlow(ExtractError):
