@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = _main(argv)
     if argv is None:
         # Run as the program, which now exits: the exit would first look through everything it
-        # loaded for reference cycles (a third of a second after a check); the exit frees it anyway.
+        # loaded for reference cycles (tenths of a second after a check); the exit frees it anyway.
         gc.freeze()
     return code
 

@@ -28,7 +28,7 @@ T = TypeVar("T")
 # A worker that has read this many pages is replaced: memory a large page left behind goes with it.
 MAX_PAGES_PER_WORKER = 500
 # Imported once in the fork server, so a new worker starts in milliseconds: the collectors and the
-# extraction modules their readers import (tracker.check.collect.READERS).
+# extraction modules their readers import when they run.
 _PRELOAD = [
     "tracker.check.collect",
     "tracker.extract.shopify",
@@ -58,7 +58,8 @@ def stop_fork_server() -> None:
         return
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGTERM)  # it has no handler for it: gone at once, unloading nothing
-        server._stop()  # reaps it, so that the next reader starts a new one
+    with contextlib.suppress(OSError):
+        server._stop()  # reaps it and forgets it, so that the next reader starts a new one
 
 
 class TooSlow(ExtractError):
