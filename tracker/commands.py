@@ -90,21 +90,19 @@ async def _check_all(
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher, pool)
-        with _progress_bar(console, len(names), shown=not quiet and console.is_terminal) as advance:
+        try:
+            await _check_each(pipeline, names, summaries, console=console, quiet=quiet)
+            with contextlib.suppress(Exception):  # a reader that failed to start was reported by its check
+                await warming
+            if any(s.events for s in summaries) and any(c.enabled for c in config.alerts.channels):
+                # The sender (and Apprise with its plugins) loads only when there is somewhere to send.
+                from tracker.notify.outbox import deliver_due
 
-            async def one(name: str) -> None:
-                summary = await pipeline.check(name)
-                summaries.append(summary)
-                advance(f"{name}: {summary.status}")
-
-            await asyncio.gather(*(one(n) for n in names))
-        with contextlib.suppress(Exception):  # a reader that failed to start was reported by its check
-            await warming
-        if any(s.events for s in summaries) and any(c.enabled for c in config.alerts.channels):
-            # The sender (and Apprise with its plugins) loads only when there is somewhere to send.
-            from tracker.notify.outbox import deliver_due
-
-            await deliver_due(pipeline.engine, config)
+                await deliver_due(pipeline.engine, config)
+        finally:
+            # Closed now, not whenever the exit gets to it: SQLite folds its write-ahead log back into
+            # the database file when the last connection closes.
+            pipeline.engine.dispose()
     order = {n: i for i, n in enumerate(names)}
     return sorted(summaries, key=lambda s: order[s.source])
 
@@ -124,6 +122,22 @@ def _progress_bar(console: Any, total: int, *, shown: bool) -> Iterator[Callable
     ) as progress:
         task = progress.add_task("", total=total)
         yield lambda description: progress.update(task, advance=1, description=description)
+
+
+async def _check_each(
+    pipeline: Any, names: list[str], summaries: list[Any], *, console: Any, quiet: bool
+) -> None:
+    """Check the sources at once, each summary added to summaries as it ends, with a progress bar."""
+    import asyncio
+
+    with _progress_bar(console, len(names), shown=not quiet and console.is_terminal) as advance:
+
+        async def one(name: str) -> None:
+            summary = await pipeline.check(name)
+            summaries.append(summary)
+            advance(f"{name}: {summary.status}")
+
+        await asyncio.gather(*(one(n) for n in names))
 
 
 def _print_summaries(summaries: Sequence[Any]) -> None:
