@@ -80,9 +80,11 @@ def start_run(engine: Engine, source_id: int, now: datetime) -> int:
     with Session(engine) as session:
         run = CheckRun(source_id=source_id, started_at=now)
         session.add(run)
+        session.flush()
+        run_id = run.id  # read before the commit, which expires the row (reading it after is a SELECT)
         session.commit()
-        assert run.id is not None
-        return run.id
+        assert run_id is not None
+        return run_id
 
 
 def fail_run(
@@ -162,18 +164,24 @@ def complete_run(
     A source marked broken that answers again gets one source_recovered event, returned (flushed)
     so that its alerts are planned in the same transaction.
     """
-    run = session.get(CheckRun, run_id)
-    assert run is not None
-    run.status = status
-    run.finished_at = finished_at
-    run.duration_ms = duration_ms
-    run.requests = requests
-    run.bytes = nbytes
-    run.not_modified = not_modified
-    run.listings_seen = listings_seen
-    run.observations_written = observations_written
-    run.events_created = events_created
-    run.error = error
+    # One UPDATE, without reading the row first (nor keeping it in the session).
+    finished = session.connection().execute(
+        sa.update(CheckRun)
+        .where(col(CheckRun.id) == run_id)
+        .values(
+            status=status,
+            finished_at=finished_at,
+            duration_ms=duration_ms,
+            requests=requests,
+            bytes=nbytes,
+            not_modified=not_modified,
+            listings_seen=listings_seen,
+            observations_written=observations_written,
+            events_created=events_created,
+            error=error,
+        )
+    )
+    assert finished.rowcount == 1, f"no check run {run_id}"
     source.baseline_done = True
     source.last_status = status
     source.last_checked_at = now
@@ -190,7 +198,7 @@ def complete_run(
                 data={"shop": source.name},
             )
             session.add(recovered)
-    session.add_all([run, source])
+    session.add(source)
     session.flush()
     return recovered
 
@@ -237,7 +245,7 @@ def observations_by_id(session: Session, ids: Sequence[int]) -> dict[int, Observ
 
 
 def touch_listings(session: Session, listing_ids: Sequence[int], now: datetime) -> None:
-    """Set last_checked_at on listings whose state did not change (one UPDATE per chunk)."""
+    """Set last_checked_at (and clear gone) on the listings a check saw (one UPDATE per chunk)."""
     for i in range(0, len(listing_ids), 500):
         chunk = list(listing_ids[i : i + 500])
         session.execute(
@@ -245,10 +253,11 @@ def touch_listings(session: Session, listing_ids: Sequence[int], now: datetime) 
         )
 
 
-def mark_gone(session: Session, source_id: int, seen_ids: set[int]) -> int:
-    """Listings of a catalogue no longer offered by the shop; returns how many."""
+def mark_gone(session: Session, listings: Iterable[Listing], seen_ids: set[int]) -> int:
+    """Of a catalogue's listings (all of its source's), mark those no longer offered by the shop;
+    returns how many."""
     gone = 0
-    for listing in listings_of(session, source_id).values():
+    for listing in listings:
         if listing.id not in seen_ids and not listing.gone:
             listing.gone = True
             session.add(listing)

@@ -1,7 +1,8 @@
 """A command imports only what it uses: `tracker --help` and a mistyped option load no library, and
 `tracker extract` reads a page without the config's schema, the database or the network stack.
-(What this saves is measured by bench/bench_cli.py; here only which modules load.) A database already
-at the newest migration opens without Alembic."""
+`tracker check` leaves the HTML parsers to its page readers' processes. (What this saves is measured
+by bench/bench_cli.py; here only which modules load.) A database already at the newest migration
+opens without Alembic."""
 
 from __future__ import annotations
 
@@ -105,3 +106,51 @@ def test_a_database_at_the_newest_migration_opens_without_alembic(
     assert first.stdout.strip() == "True"  # a new database is migrated by Alembic
     again = subprocess.run(run, capture_output=True, text=True, timeout=120, check=True, env=env)
     assert again.stdout.strip() == "False"
+
+
+PARSERS = ("bs4", "soupsieve", "lxml", "selectolax", "price_parser")
+
+
+def _catalogue() -> str:
+    variant = {
+        "id": 11,
+        "title": "9",
+        "option1": "9",
+        "sku": "M2002RDA-9",
+        "available": True,
+        "price": "150.00",
+    }
+    product = {
+        "id": 1,
+        "title": "New Balance 2002R M2002RDA",
+        "handle": "2002r-m2002rda",
+        "vendor": "New Balance",
+        "tags": ["2002R"],
+        "variants": [variant],
+        "images": [],
+    }
+    return json.dumps({"products": [product]})
+
+
+def test_check_reads_pages_in_the_workers_without_loading_the_parsers_here(tmp_path: Path) -> None:
+    """The pages are read in the page pool's workers: the process that fetches and records never
+    imports the HTML parsers (what it gets back are plain products)."""
+    import sqlite3
+
+    from tests.servers import PageServer, product_page
+
+    with PageServer() as server:
+        server.set("/products.json", _catalogue(), **{"Content-Type": "application/json"})
+        page = server.set("/products/2002r-m2002rdb", product_page("139.99"))
+        (tmp_path / "config.toml").write_text(
+            'database_url = "sqlite:///tracker.db"\n[defaults]\nrespect_robots = false\n'
+            f'[[sources]]\nname = "Catalogue"\nkind = "shopify"\nurl = "{server.base}"\n'
+            f'[[sources]]\nname = "Page"\nkind = "page"\nurls = ["{page}"]\n',
+            encoding="utf-8",
+        )
+        code, modules = _loaded(["check", "--quiet"], tmp_path)
+    assert code == 0
+    assert not modules & set(PARSERS), sorted(modules & set(PARSERS))
+    with sqlite3.connect(tmp_path / "tracker.db") as db:
+        prices = db.execute("SELECT CAST(price AS TEXT) FROM observations ORDER BY price").fetchall()
+    assert prices == [("139.99",), ("150.00",)], prices

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from db.engine import make_engine
@@ -285,3 +286,59 @@ max_pages = MAX
         shop.server.shutdown()
         shop.server.server_close()
         engine.dispose()
+
+
+def _statements_per_check(total: int, db_path: Path) -> tuple[list[int], Engine]:
+    """SQL statements of three checks of a catalogue of `total` products: new, then unchanged twice."""
+    shop = _Catalogue(total=total)
+    engine = make_engine(f"sqlite:///{db_path}")
+    text = (
+        '[defaults]\nrespect_robots = false\nper_host_delay = "0s"\n'
+        f'[[sources]]\nname = "Boutique"\nkind = "shopify"\nurl = "{shop.base}"\ncurrency = "USD"\n'
+    )
+    statements = [0]  # the pipeline's start (the catalogue's sync), then one count per check
+
+    def counted(*args: object) -> None:
+        statements[-1] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", counted)
+    try:
+        config = parse_text(text)
+
+        async def checks() -> None:
+            async with Fetcher(config.defaults) as fetcher:
+                pipeline = Pipeline(config, engine, fetcher)
+                for _ in range(3):
+                    statements.append(0)
+                    summary = await pipeline.check("Boutique")
+                    assert summary.status == "ok" and summary.listings == total, summary
+
+        asyncio.run(checks())
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", counted)
+        shop.server.shutdown()
+        shop.server.server_close()
+    return statements[1:], engine
+
+
+def test_a_catalogue_checks_statements_do_not_grow_with_its_listings(tmp_path: Path) -> None:
+    """An unchanged listing is not written at all (every listing seen gets last_checked_at in one
+    UPDATE): an unchanged check sends the same SQL for 5 products as for 200. A new listing costs
+    its two rows' INSERTs and nothing more (SQLite cannot say which id went to which row of a
+    multi-row INSERT, so those stay one a row); their last observations are set in one UPDATE."""
+    few, small = _statements_per_check(5, tmp_path / "few.db")
+    many, large = _statements_per_check(200, tmp_path / "many.db")
+    assert many[0] - 2 * 200 == few[0] - 2 * 5, (few, many)
+    assert many[1:] == few[1:] and many[1] == many[2] <= 10, (few, many)
+    with Session(large) as session:
+        listings = session.exec(select(Listing)).all()
+        observations = {o.id: o for o in session.exec(select(Observation)).all()}
+        runs = session.exec(select(CheckRun).order_by(CheckRun.id)).all()  # type: ignore[arg-type]
+    assert len(listings) == 200 and len(observations) == 200
+    # Each listing points at its own observation, and the unchanged checks touched every one.
+    assert all(observations[lst.last_observation_id].listing_id == lst.id for lst in listings)  # type: ignore[index]
+    (checked,) = {lst.last_checked_at for lst in listings}
+    assert checked is not None and checked >= runs[-1].started_at
+    assert [r.observations_written for r in runs] == [200, 0, 0]
+    small.dispose()
+    large.dispose()

@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -62,24 +62,25 @@ def _source_names(config: Config, wanted: Sequence[str] | None) -> list[str]:
 
 
 async def _check(config: Config, config_path: Path, names: list[str], *, quiet: bool) -> list[Any]:
-    from rich.console import Console
-
     from tracker.check.pool import PagePool
 
-    console = Console(stderr=True)
     with PagePool(config.defaults.extract_workers) as pool:
-        return await _check_all(config, config_path, names, pool, console=console, quiet=quiet)
+        return await _check_all(config, config_path, names, pool, quiet=quiet)
 
 
 async def _check_all(
-    config: Config, config_path: Path, names: list[str], pool: Any, *, console: Any, quiet: bool
+    config: Config, config_path: Path, names: list[str], pool: Any, *, quiet: bool
 ) -> list[Any]:
     import asyncio
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    # The page readers' workers start (in a thread, now: not at the first await) while the modules
+    # below load, the database opens and the first pages download.
+    warming = asyncio.get_running_loop().run_in_executor(None, pool.start)
+    from rich.console import Console
 
     from tracker.fetch import Fetcher
 
+    console = Console(stderr=True)
     summaries: list[Any] = []
     # SIGTERM ends the pass like Ctrl+C: checks in flight are recorded as cancelled and the browser
     # (when a source renders) is closed, instead of the process vanishing mid-check.
@@ -87,38 +88,56 @@ async def _check_all(
     loop = asyncio.get_running_loop()
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
-    # The page readers start (a fork server, then the workers) while the database opens and the
-    # first pages download, instead of after the first download.
-    warming = asyncio.ensure_future(asyncio.to_thread(pool.start))
     async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher, pool)
-        with Progress(
-            TextColumn("[bold]checking"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=quiet or not console.is_terminal,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("", total=len(names))
+        try:
+            await _check_each(pipeline, names, summaries, console=console, quiet=quiet)
+            with contextlib.suppress(Exception):  # a reader that failed to start was reported by its check
+                await warming
+            if any(s.events for s in summaries) and any(c.enabled for c in config.alerts.channels):
+                # The sender (and Apprise with its plugins) loads only when there is somewhere to send.
+                from tracker.notify.outbox import deliver_due
 
-            async def one(name: str) -> None:
-                summary = await pipeline.check(name)
-                summaries.append(summary)
-                progress.update(task, advance=1, description=f"{name}: {summary.status}")
-
-            await asyncio.gather(*(one(n) for n in names))
-        with contextlib.suppress(Exception):  # a reader that failed to start was reported by its check
-            await warming
-        if any(s.events for s in summaries) and any(c.enabled for c in config.alerts.channels):
-            # The sender (and Apprise with its plugins) loads only when there is somewhere to send.
-            from tracker.notify.outbox import deliver_due
-
-            await deliver_due(pipeline.engine, config)
+                await deliver_due(pipeline.engine, config)
+        finally:
+            # Closed now, not whenever the exit gets to it: SQLite folds its write-ahead log back into
+            # the database file when the last connection closes.
+            pipeline.engine.dispose()
     order = {n: i for i, n in enumerate(names)}
     return sorted(summaries, key=lambda s: order[s.source])
+
+
+@contextlib.contextmanager
+def _progress_bar(console: Any, total: int, *, shown: bool) -> Iterator[Callable[[str], object]]:
+    """A progress bar of total steps while the block runs, or nothing (its module is then not even
+    loaded); yields advance(description), one step."""
+    if not shown:
+        yield lambda description: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]checking"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("", total=total)
+        yield lambda description: progress.update(task, advance=1, description=description)
+
+
+async def _check_each(
+    pipeline: Any, names: list[str], summaries: list[Any], *, console: Any, quiet: bool
+) -> None:
+    """Check the sources at once, each summary added to summaries as it ends, with a progress bar."""
+    import asyncio
+
+    with _progress_bar(console, len(names), shown=not quiet and console.is_terminal) as advance:
+
+        async def one(name: str) -> None:
+            summary = await pipeline.check(name)
+            summaries.append(summary)
+            advance(f"{name}: {summary.status}")
+
+        await asyncio.gather(*(one(n) for n in names))
 
 
 def _print_summaries(summaries: Sequence[Any]) -> None:
@@ -147,6 +166,17 @@ def _print_summaries(summaries: Sequence[Any]) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from tracker.check.pool import start_fork_server, stop_fork_server
+
+    # The page readers load in their own process while this one loads the config and the database.
+    start_fork_server()
+    try:
+        return _check_command(args)
+    finally:
+        stop_fork_server()
+
+
+def _check_command(args: argparse.Namespace) -> int:
     import asyncio
 
     config = load_config(args.config)

@@ -3,6 +3,10 @@
 One collector per source kind, in COLLECTORS; each takes the source, the fetcher, what earlier
 checks left (validators for conditional requests) and the reader that parses bodies off the event
 loop with a time limit (tracker.check.pool), and returns a Collected.
+
+The readers (module-level functions, so a worker process can run them) import the extraction stack
+when they run: the page pool's fork server has it loaded already (tracker.check.pool), and the
+process that fetches and records never loads the HTML parsers.
 """
 
 from __future__ import annotations
@@ -16,10 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 from tracker.check.summary import Collected, Fetched
 from tracker.config import Source as SourceConfig
 from tracker.errors import ExtractError, FetchError
-from tracker.extract import extract_page, extract_shopify_catalogue, extract_shopify_product_js
-from tracker.extract.calendar import ReleaseInfo, extract_releases
 from tracker.extract.limits import parse_json
-from tracker.extract.model import Availability, Product
+from tracker.extract.model import Availability, Product, ReleaseInfo
 from tracker.fetch import Fetcher, FetchResult
 from tracker.fetch.render import render
 
@@ -83,6 +85,8 @@ def _catalogue_page(src: SourceConfig, url: str, base: str, body: bytes) -> tupl
             raise TypeError("products is not a list")
     except (ValueError, KeyError, TypeError) as exc:
         raise ExtractError(f"{url}: not a Shopify products.json ({exc})") from None
+    from tracker.extract.shopify import extract_shopify_catalogue
+
     try:
         products = extract_shopify_catalogue(payload, base_url=base, currency=src.currency, query=src.query)
         products = place_sizes(src, *products)
@@ -144,6 +148,9 @@ def place_sizes(src: SourceConfig, *products: Product) -> list[Product]:
 
 def read_product(src: SourceConfig, url: str, res: FetchResult) -> Product:
     """Read one product body: a Shopify product's .js for shopify_product sources, else a page."""
+    from tracker.extract.page import extract_page
+    from tracker.extract.shopify import extract_shopify_product_js
+
     if src.kind == "shopify_product":
         product = extract_shopify_product_js(res.body, url=_strip_query(url), currency=src.currency)
     else:
@@ -155,6 +162,13 @@ def read_product(src: SourceConfig, url: str, res: FetchResult) -> Product:
             content_type=res.content_type,
         )
     return place_sizes(src, product)[0]
+
+
+def read_releases(body: bytes, url: str, **options: Any) -> list[ReleaseInfo]:
+    """Every release a calendar page gives (tracker.extract.calendar.extract_releases)."""
+    from tracker.extract.calendar import extract_releases
+
+    return extract_releases(body, url, **options)
 
 
 def _sort_product(src: SourceConfig, url: str, res: FetchResult, product: Product, out: Collected) -> None:
@@ -229,7 +243,7 @@ async def collect_calendar(src: SourceConfig, fetcher: Fetcher, prior: Prior, re
         _account(out, res)
         try:
             found = await read(
-                extract_releases,
+                read_releases,
                 res.body,
                 res.final_url,
                 selectors=src.selectors,

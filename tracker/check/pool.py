@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -25,8 +27,39 @@ from tracker.errors import ExtractError
 T = TypeVar("T")
 # A worker that has read this many pages is replaced: memory a large page left behind goes with it.
 MAX_PAGES_PER_WORKER = 500
-# Imported once in the fork server, so a new worker starts in milliseconds.
-_PRELOAD = ["tracker.check.collect"]
+# Imported once in the fork server, so a new worker starts in milliseconds: the collectors and the
+# extraction modules their readers import when they run.
+_PRELOAD = [
+    "tracker.check.collect",
+    "tracker.extract.shopify",
+    "tracker.extract.page",
+    "tracker.extract.calendar",
+]
+
+
+def start_fork_server() -> None:
+    """Start the fork server now: it imports the readers (about a second of CPU) on another core
+    while this process goes on loading the config and the database layer."""
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
+    forkserver.ensure_running()
+
+
+def stop_fork_server() -> None:
+    """End the fork server now, when no page reader starts again soon (a later one starts a new
+    server): left to the process's exit, it would first unload all it imported, and whoever reads
+    the command's output waits for that too, as the server holds it open."""
+    from multiprocessing import forkserver
+
+    server: Any = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)  # it has no handler for it: gone at once, unloading nothing
+    with contextlib.suppress(OSError):
+        server._stop()  # reaps it and forgets it, so that the next reader starts a new one
 
 
 class TooSlow(ExtractError):

@@ -21,8 +21,7 @@ from tracker.check.summary import Collected, Fetched
 from tracker.config import Config
 from tracker.config import Source as SourceConfig
 from tracker.events import Context, Draft, State, detect, detect_new
-from tracker.extract.calendar import ReleaseInfo
-from tracker.extract.model import Product
+from tracker.extract.model import Product, ReleaseInfo
 from tracker.match import CatalogueEntry, Match, match_listing, match_product
 from tracker.pricing import effective_list_prices
 from tracker.releases.records import record_release, resolve
@@ -165,28 +164,47 @@ class ProductRecorder:
         # listings created by this check are left out, as they were not known before it.
         self.known_codes: set[str] | None = None
         self.created_ids: list[int] = []
-        self.unchanged: list[int] = []
+        # This check's observations, by listing id, and the events they raise (in item order):
+        # written together, then given their ids, so 300 new listings are a few INSERTs, not 900.
+        self.written_now: dict[int, Observation] = {}
+        self.raised: list[tuple[Sequence[Draft], Listing, Observation]] = []
         self.out = Recorded()
 
     def record(self, got: Collected) -> Recorded:
         """Every item, then the listings a 304 or a complete catalogue says about."""
-        for item in got.items:
-            self._item(item)
-        store.touch_listings(self.session, self.unchanged, self.now)
-        self._not_modified(got)
+        wanted = [(item, match) for item in got.items if (match := self._match(item)) is not None]
+        listings = [self._upsert_listing(item, match) for item, match in wanted]
+        self.session.flush()  # the new listings get their ids
+        for (item, match), (listing, created) in zip(wanted, listings, strict=True):
+            assert listing.id is not None
+            if created:
+                self.created_ids.append(listing.id)
+            self._item(item, match, listing, created)
+        self.session.flush()  # the new observations get theirs
+        for drafts, listing, obs in self.raised:
+            listing.last_observation_id = obs.id
+            self.out.events.extend(events_from(drafts, self.source_id, listing, obs, self.now))
+        self.out.seen.update(self._not_modified(got))
+        # Every listing seen was checked now, changed or not: one UPDATE (per 500), instead of one
+        # per listing through the session.
+        store.touch_listings(self.session, sorted(self.out.seen), self.now)
         if self.src.kind == "shopify" and got.complete:
-            store.mark_gone(self.session, self.source_id, self.out.seen)
+            store.mark_gone(self.session, self.listings.values(), self.out.seen)
         self.out.listings = len(self.out.seen)
         return self.out
 
-    def _item(self, item: Fetched) -> None:
+    def _match(self, item: Fetched) -> Match | None:
+        """The item's colorway match, or None when it is not recorded at all."""
         product = item.product
         if not has_information(product):
-            return
+            return None
         match = match_product(product, self.catalogue.entries)
         if self.src.kind == "shopify" and not match.is_2002r and match.colorway_id is None:
-            return
-        listing, created = self._upsert_listing(item, match)
+            return None
+        return match
+
+    def _item(self, item: Fetched, match: Match, listing: Listing, created: bool) -> None:
+        product = item.product
         assert listing.id is not None
         self.out.seen.add(listing.id)
         self.out.offered.append((listing, product))
@@ -204,24 +222,28 @@ class ProductRecorder:
                 external_id=item.key,
                 url=product.url or item.key,
                 first_seen_at=self.now,
+                last_checked_at=self.now,
             )
-        listing.title = product.title or listing.title
-        listing.url = product.url or listing.url
-        listing.image = product.image or listing.image
-        listing.style_code = match.style_code or listing.style_code
-        listing.colorway_id = match.colorway_id
-        listing.match_method = match.method
-        listing.discovered = match.colorway_id is None and match.is_2002r
-        listing.last_checked_at = self.now
-        listing.gone = False
+        values: dict[str, object] = {
+            "title": product.title or listing.title,
+            "url": product.url or listing.url,
+            "image": product.image or listing.image,
+            "style_code": match.style_code or listing.style_code,
+            "colorway_id": match.colorway_id,
+            "match_method": match.method,
+            "discovered": match.colorway_id is None and match.is_2002r,
+            "gone": False,
+        }
         if item.etag or item.last_modified:
-            listing.etag, listing.last_modified = item.etag, item.last_modified
+            values.update(etag=item.etag, last_modified=item.last_modified)
+        # Only what changed is set: a listing as it was stays out of the session's flush (its
+        # last_checked_at is set with every other listing seen, in record).
+        for name, value in values.items():
+            if getattr(listing, name) != value:
+                setattr(listing, name, value)
         self.session.add(listing)
         if created:
-            self.session.flush()
-            self.listings[item.key] = listing
-            assert listing.id is not None
-            self.created_ids.append(listing.id)
+            self.listings[item.key] = listing  # the same key again in this check finds it
         return listing, created
 
     def _observe(
@@ -231,6 +253,9 @@ class ProductRecorder:
         assert listing.id is not None
         state = state_of(product)
         old_obs = self.previous.get(listing.last_observation_id or -1)
+        if listing.id in self.written_now:
+            # The same listing twice in one check: the first one's observation is not a previous state.
+            old_obs = None
         if old_obs is not None and old_obs.suspect:
             confirmed = store.last_confirmed(self.session, listing.id, before_id=old_obs.id)
             if state_of_obs(old_obs) == state:
@@ -238,8 +263,8 @@ class ProductRecorder:
                 return
             old_obs = confirmed
         old_state = state_of_obs(old_obs) if old_obs else None
-        if old_state == state and listing.last_observation_id == (old_obs.id if old_obs else None):
-            self.unchanged.append(listing.id)
+        last_id = None if listing.id in self.written_now else listing.last_observation_id
+        if old_state == state and last_id == (old_obs.id if old_obs else None):
             return
         hold = suspicious(
             product.price,
@@ -251,6 +276,7 @@ class ProductRecorder:
         obs = self._write_observation(listing, product, suspect=hold is not None)
         if hold is not None:
             self.out.suspects.append(f"{listing.url}: {hold}")
+            self.raised.append(((), listing, obs))  # held: no events, but it is the listing's latest
             return
         if old_state is not None:
             drafts = detect(ctx, old_state, state)
@@ -258,7 +284,7 @@ class ProductRecorder:
             drafts = self._first_sight(ctx, state, match)
         else:
             drafts = []
-        self.out.events.extend(events_from(drafts, self.source_id, listing, obs, self.now))
+        self.raised.append((drafts, listing, obs))
 
     def _confirm(
         self, listing: Listing, held: Observation, confirmed: Observation | None, state: State, ctx: Context
@@ -267,9 +293,8 @@ class ProductRecorder:
         assert listing.id is not None
         held.suspect = False
         self.session.add(held)
-        self.unchanged.append(listing.id)
         drafts = detect(ctx, state_of_obs(confirmed), state) if confirmed is not None else []
-        self.out.events.extend(events_from(drafts, self.source_id, listing, held, self.now))
+        self.raised.append((drafts, listing, held))
 
     def _write_observation(self, listing: Listing, product: Product, *, suspect: bool) -> Observation:
         assert listing.id is not None
@@ -285,8 +310,7 @@ class ProductRecorder:
             suspect=suspect,
         )
         self.session.add(obs)
-        self.session.flush()
-        listing.last_observation_id = obs.id
+        self.written_now[listing.id] = obs
         self.out.written += 1
         return obs
 
@@ -303,24 +327,21 @@ class ProductRecorder:
             return []
         return detect_new(ctx, state, discovered_code=discovered_code)
 
-    def _not_modified(self, got: Collected) -> None:
-        """Listings behind a 304 are unchanged: mark them checked (and seen)."""
+    def _not_modified(self, got: Collected) -> list[int]:
+        """The listings behind a 304: unchanged, and seen."""
         if not got.not_modified:
-            return
+            return []
         if self.src.kind != "shopify":
-            ids = [
+            return [
                 i for u in got.not_modified if u in self.listings and (i := self.listings[u].id) is not None
             ]
-        else:
-            # A catalogue page answered 304: its products are unchanged, so every listing of the
-            # source not seen on a changed page is still there.
-            ids = [
-                lst.id
-                for lst in self.listings.values()
-                if lst.id not in self.out.seen and lst.id is not None and not lst.gone
-            ]
-        store.touch_listings(self.session, ids, self.now)
-        self.out.seen.update(ids)
+        # A catalogue page answered 304: its products are unchanged, so every listing of the
+        # source not seen on a changed page is still there.
+        return [
+            lst.id
+            for lst in self.listings.values()
+            if lst.id not in self.out.seen and lst.id is not None and not lst.gone
+        ]
 
 
 def _known_codes(session: Session, *, exclude: Sequence[int]) -> set[str]:

@@ -9,7 +9,7 @@ from tracker.errors import FetchError
 from tracker.extract.model import Product
 
 if TYPE_CHECKING:
-    from tracker.extract.calendar import ReleaseInfo
+    from tracker.extract.model import ReleaseInfo
 
 # What a finished check run records (CheckRun.status): it read the shop, or why it could not.
 # A run still in flight is "running"; one stopped by shutdown before writing is "cancelled".

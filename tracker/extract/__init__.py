@@ -1,20 +1,24 @@
-"""Extraction: turning a fetched body (product page, Shopify JSON, JSON endpoint) into Products."""
+"""Extraction: turning a fetched body (product page, Shopify JSON, JSON endpoint) into Products.
+
+The readers (and the parsers they need: selectolax, BeautifulSoup, lxml, price-parser) load on first
+use: a `tracker check` reads its pages in worker processes that have them loaded already, and its
+main process, which only records what they read, never imports them.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from tracker.blocks import detect_block
-from tracker.errors import ExtractError
-from tracker.extract.jsonpath import extract_json
-from tracker.extract.limits import parse_json
 from tracker.extract.model import Availability, Product, SizeOffer
-from tracker.extract.page import decode, extract_page
-from tracker.extract.prices import parse_price
-from tracker.extract.shopify import extract_shopify_catalogue, extract_shopify_product_js
 
 if TYPE_CHECKING:
+    from tracker.blocks import detect_block
     from tracker.config import Selectors  # read only; extraction never builds the config's schema
+    from tracker.extract.jsonpath import extract_json
+    from tracker.extract.page import extract_page
+    from tracker.extract.prices import parse_price
+    from tracker.extract.shopify import extract_shopify_catalogue, extract_shopify_product_js
 
 __all__ = [
     "Availability",
@@ -28,6 +32,25 @@ __all__ = [
     "extract_shopify_product_js",
     "parse_price",
 ]
+
+# Where each reader lives, loaded when first asked for (PEP 562).
+_LAZY = {
+    "detect_block": "tracker.blocks",
+    "extract_json": "tracker.extract.jsonpath",
+    "extract_page": "tracker.extract.page",
+    "parse_price": "tracker.extract.prices",
+    "extract_shopify_catalogue": "tracker.extract.shopify",
+    "extract_shopify_product_js": "tracker.extract.shopify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def _looks_json(text: str, content_type: str | None) -> bool:
@@ -56,6 +79,12 @@ def extract_body(
     query: str | None = "2002R",
 ) -> list[Product]:
     """Read any fetched body: Shopify catalogue, Shopify product JSON, JSON endpoint or HTML page."""
+    from tracker.errors import ExtractError
+    from tracker.extract.jsonpath import extract_json
+    from tracker.extract.limits import parse_json
+    from tracker.extract.page import decode, extract_page
+    from tracker.extract.shopify import extract_shopify_catalogue, extract_shopify_product_js
+
     text = decode(body, content_type)
     if _looks_json(text, content_type):
         try:

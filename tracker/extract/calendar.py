@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -13,17 +13,16 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, Tag
 
 from tracker.errors import ExtractError
-from tracker.extract.dates import When, parse_when
+from tracker.extract.dates import parse_when
 from tracker.extract.jsonld import iter_nodes, loads_lenient, type_names
 from tracker.extract.limits import bound_depth
+from tracker.extract.model import GLOBAL, ReleaseInfo
 from tracker.extract.page import decode
 from tracker.extract.prices import parse_price
 from tracker.stylecode import find_style_code
 
 if TYPE_CHECKING:
     from tracker.config import Selectors  # read only; extraction never builds the config's schema
-
-GLOBAL = "global"
 
 # The Sneaker News /release-dates/ layout; a source's selectors (release_item, release_date,
 # title, price) override each part.
@@ -35,19 +34,6 @@ RELEASE_REGION = "span.release-region"
 
 _RELEASE_TEXT_RE = re.compile(r"release\s+date\s*:\s*(?P<when>[^/|\n]+?)\s*(?=/|\||\n|price\s*:|$)", re.I)
 _PRICE_TEXT_RE = re.compile(r"price\s*:\s*(?P<price>[^/|\n]+)", re.I)
-
-
-@dataclass(frozen=True)
-class ReleaseInfo:
-    """One release as read from a page, before it is matched and stored."""
-
-    name: str | None
-    when: When
-    style_code: str | None = None
-    region: str = GLOBAL
-    price: Decimal | None = None
-    currency: str | None = None
-    url: str | None = None
 
 
 def _text(value: Any) -> str | None:

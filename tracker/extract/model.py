@@ -1,13 +1,19 @@
-"""The normalised product every extractor returns."""
+"""The normalised product every extractor returns, and the release a calendar page gives."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.sizes import Chart, Placer, Size, country_system
+
+if TYPE_CHECKING:
+    from tracker.extract.dates import When
+
+# A release's region when the page names none.
+GLOBAL = "global"
 
 
 class Availability(StrEnum):
@@ -108,3 +114,16 @@ class Product:
             # Which row of the availability table (tracker.extract.evidence) decided the stock.
             "availability_rule": self.extra.get("availability_rule"),
         }
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """One release as read from a page, before it is matched and stored."""
+
+    name: str | None
+    when: When
+    style_code: str | None = None
+    region: str = GLOBAL
+    price: Decimal | None = None
+    currency: str | None = None
+    url: str | None = None

@@ -33,7 +33,6 @@ from sqlmodel import Session, SQLModel, col, select
 
 from db.models import Colorway as DbColorway
 from db.models import Delivery, Event
-from db.queries import buyable_prices_since
 from tracker.config import Config
 from tracker.money import to_decimal
 from tracker.notify.rules import (
@@ -165,6 +164,9 @@ def window_lows(
     price, currency = to_decimal(data.get("price")), data.get("currency")
     if not windows or event.colorway_id is None or price is None or not currency:
         return None
+    # The dashboard's read module is large: loaded only when a rule needs a window's low.
+    from db.queries import buyable_prices_since
+
     conn = session.connection()
     lows: dict[int, Decimal | None] = {}
     for days in sorted(windows):

@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 from db.models import CONFIG_SOURCE, Colorway, Event, Release, ReleaseChange
 from tracker.config import Colorway as ConfigColorway
 from tracker.config import Config
-from tracker.extract.calendar import ReleaseInfo
 from tracker.extract.dates import When
+from tracker.extract.model import ReleaseInfo
 from tracker.releases.records import create_release, move_release
 from tracker.zones import zone_named
 

@@ -17,9 +17,8 @@ from sqlmodel import Session, col, select
 from db.models import CONFIG_SOURCE, Colorway, Event, Listing, Observation, Release, ReleaseChange
 from db.models import Source as SourceRow
 from tracker.config import Config
-from tracker.extract.calendar import GLOBAL, ReleaseInfo
 from tracker.extract.dates import When, parse_when
-from tracker.extract.model import Availability, Product
+from tracker.extract.model import GLOBAL, Availability, Product, ReleaseInfo
 from tracker.match import CatalogueEntry, match_product
 from tracker.zones import zone_named
 
@@ -383,7 +382,7 @@ def after_products(
     """Pipeline hook, inside its transaction: coming-soon products create or confirm releases,
     and a release whose moment has come goes live the first time any shop has it in stock."""
     events: list[Event] = []
-    colorways = {c.id: c for c in session.exec(select(Colorway)).all()}
+    colorways: dict[int | None, Colorway] | None = None  # read when a product first needs them
     for listing, product in offered:
         code = listing.style_code
         if not code:
@@ -402,6 +401,8 @@ def after_products(
         known = session.exec(select(Release).where(Release.style_code == code)).all()
         if known and (not when.known or any(r.release_date == when.day for r in known)):
             continue  # the shop confirms what a calendar said (in some region); nothing new
+        if colorways is None:
+            colorways = {c.id: c for c in session.exec(select(Colorway)).all()}
         colorway = colorways.get(listing.colorway_id) if listing.colorway_id is not None else None
         events.extend(
             record_release(
