@@ -212,9 +212,11 @@ def test_a_database_url_with_percent_escapes_migrates(pg_url: str) -> None:
 
 
 class _Catalogue:
-    """A Shopify shop whose products.json holds `total` 2002R products, 250 a page."""
+    """A Shopify shop whose products.json holds `total` 2002R products, 250 a page; with `overlap`,
+    each later page starts with the previous page's last products again (a catalogue that shifted
+    while it was being paged through)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, overlap: int = 0) -> None:
         self.total = total
         self.pages: list[int] = []
         outer = self
@@ -226,7 +228,7 @@ class _Catalogue:
                 parts = urlsplit(self.path)
                 page = int(parse_qs(parts.query).get("page", ["1"])[0])
                 outer.pages.append(page)
-                first = (page - 1) * 250
+                first = (page - 1) * 250 - (overlap if page > 1 else 0)
                 products = [
                     {
                         "id": i,
@@ -235,7 +237,7 @@ class _Catalogue:
                         "tags": ["2002R"],
                         "variants": [{"id": i * 10, "title": "9", "price": "130.00", "available": True}],
                     }
-                    for i in range(first, min(first + 250, outer.total))
+                    for i in range(first, min((page - 1) * 250 + 250, outer.total))
                 ]
                 body = json.dumps({"products": products}).encode()
                 self.send_response(200)
@@ -319,6 +321,36 @@ def _statements_per_check(total: int, db_path: Path) -> tuple[list[int], Engine]
         shop.server.shutdown()
         shop.server.server_close()
     return statements[1:], engine
+
+
+def test_a_product_listed_twice_in_one_check_is_one_listing_and_one_observation(tmp_path: Path) -> None:
+    """A catalogue that shifted while being paged through lists three products on both pages: each
+    is one listing with one observation, and the next check writes nothing."""
+    shop = _Catalogue(total=260, overlap=3)
+    engine = make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    config = parse_text(
+        '[defaults]\nrespect_robots = false\nper_host_delay = "0s"\n'
+        f'[[sources]]\nname = "Boutique"\nkind = "shopify"\nurl = "{shop.base}"\ncurrency = "USD"\n'
+    )
+
+    async def checks() -> list[int]:
+        async with Fetcher(config.defaults) as fetcher:
+            pipeline = Pipeline(config, engine, fetcher)
+            return [(await pipeline.check("Boutique")).observations for _ in range(2)]
+
+    try:
+        written = asyncio.run(checks())
+    finally:
+        shop.server.shutdown()
+        shop.server.server_close()
+    assert shop.pages == [1, 2, 1, 2]
+    with Session(engine) as session:
+        listings = session.exec(select(Listing)).all()
+        observations = {o.id: o for o in session.exec(select(Observation)).all()}
+    engine.dispose()
+    assert written == [260, 0]
+    assert len(listings) == 260 and len(observations) == 260
+    assert all(observations[lst.last_observation_id].listing_id == lst.id for lst in listings)  # type: ignore[index]
 
 
 def test_a_catalogue_checks_statements_do_not_grow_with_its_listings(tmp_path: Path) -> None:

@@ -254,7 +254,10 @@ class ProductRecorder:
         state = state_of(product)
         old_obs = self.previous.get(listing.last_observation_id or -1)
         if listing.id in self.written_now:
-            # The same listing twice in one check: the first one's observation is not a previous state.
+            # The same listing twice in one check: nothing new when it says what the first one did;
+            # otherwise that first observation is not a previous state (both are this check's).
+            if state_of_obs(self.written_now[listing.id]) == state:
+                return
             old_obs = None
         if old_obs is not None and old_obs.suspect:
             confirmed = store.last_confirmed(self.session, listing.id, before_id=old_obs.id)
