@@ -37,6 +37,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server process: asked to end, killed if it has not within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def served(config: Path) -> Iterator[str]:
     """The dashboard on a free port, warmed up, stopped when the caller is done."""
     port = free_port()
@@ -44,11 +53,7 @@ def served(config: Path) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def check_chart(base: str, path: str, *, shops: int, target: bool = True) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from bench.pages import ARGS, CHROMIUM, chromium
 from dashboard.serve import command
-from tests.browser_support import BROWSER, free_port, served
+from tests.browser_support import BROWSER, free_port, served, stop
 from tests.seed import seed, sqlite_engine, write_config
 
 pytestmark = BROWSER
@@ -121,11 +121,7 @@ def test_wrong_passwords_back_off_then_lock_the_address_out_even_for_the_right_o
             assert "Protection Pack" not in page.content()
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     text = log.read_text(encoding="utf-8", errors="replace")
     assert "dashboard sign-in locked for localhost for 1 min after 4 wrong passwords in a row" in text, text
     assert not [u for u in requests if urlsplit(u).path.startswith("/media/")]

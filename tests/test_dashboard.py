@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import serve as serve_module
 from dashboard.charts import LIST_PRICE_COLOR, LOWEST_COLOR, TARGET_COLOR
 from db.engine import make_engine
+from tests.browser_support import stop
 from tests.dashboard_html import overview_rows, size_tiles, stats
 from tests.seed import CONFIG_TEMPLATE, EXPECTED, postgres_url, seed, sqlite_engine, write_config
 
@@ -490,7 +491,6 @@ def test_scraped_names_are_shown_as_text_not_markdown(seeded_config: Path) -> No
 
 def test_serve_starts_the_dashboard_and_waits_for_health(seeded_config: Path) -> None:
     import socket
-    import subprocess
 
     import httpx
 
@@ -503,8 +503,4 @@ def test_serve_starts_the_dashboard_and_waits_for_health(seeded_config: Path) ->
         assert httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).text == "ok"
         assert proc.poll() is None
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

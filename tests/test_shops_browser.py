@@ -4,14 +4,13 @@ URL (probe, preview, save), then disable one; config.toml gets valid sources wit
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dashboard.serve import serve
+from tests.browser_support import free_port, stop
 from tests.seed import seed, sqlite_engine, write_config
 from tests.servers import PageServer
 from tracker.config import load_config
@@ -23,12 +22,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync"]
 DATA = Path(__file__).parent / "data" / "extract"
 OUT = Path(__file__).resolve().parent.parent / "test-output"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -47,16 +40,12 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         encoding="utf-8",
     )
     load_config(config)
-    port = _free_port()
+    port = free_port()
     proc = serve(config, "127.0.0.1", port)
     try:
         yield f"http://127.0.0.1:{port}", config
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"]')
