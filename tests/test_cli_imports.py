@@ -154,3 +154,59 @@ def test_check_reads_pages_in_the_workers_without_loading_the_parsers_here(tmp_p
     with sqlite3.connect(tmp_path / "tracker.db") as db:
         prices = db.execute("SELECT CAST(price AS TEXT) FROM observations ORDER BY price").fetchall()
     assert prices == [("139.99",), ("150.00",)], prices
+
+
+# Runs `tracker check` as the program (argv None) or as a library call (argv given), and reports
+# the collector's state while the checks run.
+GC_PROBE = """
+import gc, json, sys
+import tracker.commands as commands
+seen = {}
+real = commands._check_each
+async def spy(*args, **kwargs):
+    seen.update(enabled=gc.isenabled(), frozen=gc.get_freeze_count())
+    return await real(*args, **kwargs)
+commands._check_each = spy
+from tracker.cli import main
+sys.argv = ["tracker", "check", "--quiet"]
+code = main(None if "MODE" == "program" else ["check", "--quiet"])
+print(json.dumps({"code": code, "enabled_at_exit": gc.isenabled(), **seen}), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("mode", ["program", "library"])
+def test_check_as_the_program_keeps_its_modules_out_of_the_collector_and_collects_while_checking(
+    mode: str, tmp_path: Path
+) -> None:
+    """Run as the program, the collector is off while the modules load, then the loaded objects are
+    frozen and it is back on for the checks (a long pass of many sources must not grow); called as a
+    library (the tests, a script) the collector is left as it was."""
+    import sqlite3
+
+    from tests.servers import PageServer
+
+    with PageServer() as server:
+        server.set("/products.json", _catalogue(), **{"Content-Type": "application/json"})
+        (tmp_path / "config.toml").write_text(
+            'database_url = "sqlite:///tracker.db"\n[defaults]\nrespect_robots = false\n'
+            f'[[sources]]\nname = "Catalogue"\nkind = "shopify"\nurl = "{server.base}"\n',
+            encoding="utf-8",
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", GC_PROBE.replace("MODE", mode)],
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=120,
+            check=False,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        )
+    report = json.loads(proc.stderr.decode().strip().splitlines()[-1])
+    assert report["code"] == 0, proc.stderr.decode()[-2000:]
+    assert report["enabled"] is True
+    if mode == "program":
+        assert report["frozen"] > 50_000, report  # the modules' objects, out of every collection
+    else:
+        assert report["frozen"] == 0 and report["enabled_at_exit"] is True, report
+    with sqlite3.connect(tmp_path / "tracker.db") as db:
+        prices = db.execute("SELECT CAST(price AS TEXT) FROM observations").fetchall()
+    assert prices == [("150.00",)], prices

@@ -151,6 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: one clear line and a non-zero exit for every known error."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None and args.func == "cmd_check":
+        # Run as the program, a check first loads its modules: ~130,000 objects that live until the
+        # exit. The collector would go through them again and again while they load, finding
+        # nothing (a fifth of an unchanged check's time); it is off until they are loaded
+        # (commands.modules_loaded), then they are frozen out of its way.
+        gc.disable()
     code = _run(args)
     if argv is None and args.func == "cmd_check":
         # Run as the program, which now exits, its database closed: the exit would first look

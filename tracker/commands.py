@@ -51,6 +51,17 @@ def _build_pipeline(config: Config, config_path: Path, fetcher: Any, pool: Any) 
     return Pipeline(config, _engine(config, config_path), fetcher, planner=_planner(), pool=pool)
 
 
+def modules_loaded() -> None:
+    """The command's modules are loaded: when the collector was off while they loaded (tracker.cli
+    turns it off for a check run as the program), keep them out of its way and turn it back on, for
+    what the checks allocate from now on."""
+    import gc
+
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def _source_names(config: Config, wanted: Sequence[str] | None) -> list[str]:
     if not wanted:
         return [s.name for s in config.sources if s.enabled]
@@ -90,6 +101,7 @@ async def _check_all(
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     async with Fetcher(config.defaults, render=config.render) as fetcher:
         pipeline = _build_pipeline(config, config_path, fetcher, pool)
+        modules_loaded()
         try:
             await _check_each(pipeline, names, summaries, console=console, quiet=quiet)
             with contextlib.suppress(Exception):  # a reader that failed to start was reported by its check
