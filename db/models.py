@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
 
 
 def utcnow() -> datetime:
@@ -77,7 +78,15 @@ def _json(**kw: Any) -> Any:
     return Field(sa_type=sa.JSON(), **kw)
 
 
-class Colorway(SQLModel, table=True):
+class _Table(SQLModel):
+    """What every table shares: its validator is built on first use, not at import. Rows read from
+    the database and rows made in code are never validated (SQLModel constructs table rows as
+    given), so most commands never build one: a third of this module's import time."""
+
+    model_config = SQLModelConfig(defer_build=True)
+
+
+class Colorway(_Table, table=True):
     """A colorway from the catalogue in config.toml (synced on start) or added from discoveries."""
 
     __tablename__ = "colorways"
@@ -94,7 +103,7 @@ class Colorway(SQLModel, table=True):
     in_config: bool = True
 
 
-class Source(SQLModel, table=True):
+class Source(_Table, table=True):
     """A shop or calendar from config.toml, with its health."""
 
     __tablename__ = "sources"
@@ -112,7 +121,7 @@ class Source(SQLModel, table=True):
     http_cache: dict[str, dict[str, str]] = _json(default_factory=dict)
 
 
-class Listing(SQLModel, table=True):
+class Listing(_Table, table=True):
     """A product at a shop: matched to a colorway, or discovered (a 2002R matching none)."""
 
     __tablename__ = "listings"
@@ -135,7 +144,7 @@ class Listing(SQLModel, table=True):
     gone: bool = False
 
 
-class Observation(SQLModel, table=True):
+class Observation(_Table, table=True):
     """What a listing showed, written only when price, currency, stock or sizes changed."""
 
     __tablename__ = "observations"
@@ -153,7 +162,7 @@ class Observation(SQLModel, table=True):
     suspect: bool = False
 
 
-class CheckRun(SQLModel, table=True):
+class CheckRun(_Table, table=True):
     """One check of one source: status, duration, bytes, what it wrote."""
 
     __tablename__ = "check_runs"
@@ -175,7 +184,7 @@ class CheckRun(SQLModel, table=True):
     error: str | None = None
 
 
-class Event(SQLModel, table=True):
+class Event(_Table, table=True):
     """Something that happened: new listing, price drop, sold out, restock, release news..."""
 
     __tablename__ = "events"
@@ -192,7 +201,7 @@ class Event(SQLModel, table=True):
     data: dict[str, Any] = _json(default_factory=dict)
 
 
-class Delivery(SQLModel, table=True):
+class Delivery(_Table, table=True):
     """Outbox row: one (event, channel) pair, delivered exactly once."""
 
     __tablename__ = "deliveries"
@@ -218,7 +227,7 @@ class Delivery(SQLModel, table=True):
 CONFIG_SOURCE = "config"
 
 
-class Release(SQLModel, table=True):
+class Release(_Table, table=True):
     """A release date per colorway and region: the collector's own (config.toml), else the last
     one a calendar or shop gave."""
 
@@ -242,7 +251,7 @@ class Release(SQLModel, table=True):
     updated_at: datetime = _ts(default_factory=utcnow)
 
 
-class ReleaseChange(SQLModel, table=True):
+class ReleaseChange(_Table, table=True):
     """History: each date a release was given, in order, and whether the tracker acted on it."""
 
     __tablename__ = "release_changes"
@@ -256,7 +265,7 @@ class ReleaseChange(SQLModel, table=True):
     applied: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
 
-class InboxMessage(SQLModel, table=True):
+class InboxMessage(_Table, table=True):
     """An alert delivered to the dashboard's inbox channel; unique per delivery key, so never twice."""
 
     __tablename__ = "inbox_messages"
@@ -276,7 +285,7 @@ class InboxMessage(SQLModel, table=True):
     read_at: datetime | None = _ts(default=None, index=True)
 
 
-class DigestRun(SQLModel, table=True):
+class DigestRun(_Table, table=True):
     """A weekly digest planned for one period (its local scheduled date): at most one per week."""
 
     __tablename__ = "digest_runs"
