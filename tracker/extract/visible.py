@@ -49,11 +49,14 @@ _APPROX = re.compile(r"\b(approx|approximately|about|circa|ca\.|environ|ungefäh
 _PER_UNIT = re.compile(
     r"/\s*(kg|g|l|ml|m|m²|m2|100\s*g|100\s*ml|st|pc|pcs|stk|unit)\b|per\s+(kg|l|m)\b", re.I
 )
-# Currency codes count when written against the digits too ("EUR15.99"), never inside a word.
+# Currency codes count when written against the digits too ("EUR15.99"), never inside a word. Every
+# alternative starts with a currency sign or a letter: the lookahead spares the engine trying each
+# of them at every digit, space and dot of a price.
 _MONEY = re.compile(
+    r"(?=[$€£¥₽₹₩₺₪₫฿₱₴]|[^\W\d_])(?:"
     r"[$€£¥₽₹₩₺₪₫฿₱₴]|(?<![^\W\d_])(USD|EUR|GBP|CHF|SEK|NOK|DKK|PLN|CZK|JPY|CAD|AUD|NZD|RON|HUF|BRL|ZAR|"
     r"AED|SAR|QAR|KWD|ILS|INR|MXN|CLP|COP|ARS|PEN|TRY|RUB|UAH|KZT|SGD|HKD|MYR|THB|PHP|IDR|"
-    r"kr|zł|Kč|Kn|kn|lei|Lei|Ft|Rs|руб|грн|лв|тг|TL|RM)(?![^\W\d_])|円|원|р\.|zl\b|ر\.س|د\.إ|ريال|درهم",
+    r"kr|zł|Kč|Kn|kn|lei|Lei|Ft|Rs|руб|грн|лв|тг|TL|RM)(?![^\W\d_])|円|원|р\.|zl\b|ر\.س|د\.إ|ريال|درهم)",
     re.I,
 )
 
