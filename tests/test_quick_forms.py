@@ -1,8 +1,9 @@
-"""The quicker forms of the price patterns and of parse_price read exactly what the plain forms read.
+"""The quicker forms of page reading find exactly what the plain forms find.
 
-Each plain form below is the pattern or code as first written; the module's form is written for
-speed (a lookahead that fails at once where no alternative can start, price-parser without its
-currency guess). Both read random price-like texts and must agree on every match and result.
+Each plain form below is the pattern, code or selector as first written; the module's form is
+written for speed (a lookahead that fails at once where no alternative can start, price-parser
+without its currency guess, elements by name instead of a selector's walk over every element).
+Both read the same texts and pages and must agree on every match, result and element.
 """
 
 from __future__ import annotations
@@ -10,12 +11,18 @@ from __future__ import annotations
 import random
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from price_parser import Price
+from selectolax.lexbor import LexborHTMLParser
 
 from tracker.extract import prices, visible
+from tracker.extract.jsonld import loads_lenient
+from tracker.extract.page import _jsonld_blocks
 from tracker.extract.prices import parse_price
+
+DATA = Path(__file__).parent / "data"
 
 _PLAIN_SYMBOL_ANY = re.compile(
     "|".join(
@@ -122,3 +129,34 @@ def test_parse_price_reads_what_it_read_with_price_parser_whole() -> None:
         assert parse_price(text, currency_hint=hint, page_lang=lang) == expected, (text, hint, lang)
         priced += expected[0] is not None
     assert priced > 5_000  # the texts hold prices, not only noise
+
+
+_TRICKY = (
+    '<html><head><script type="application/LD+JSON">{"@type": "Product", "name": "a"}</script>'
+    '<script type="text/ld+json; charset=utf-8">{"name": "b"}</script><script type="application/json">'
+    '{"name": "c"}</script><script>{"name": "d"}</script><script type>{"name": "e"}</script>'
+    '<META name="x" content="1"></head><body><svg><title>icon</title><script>1</script></svg>'
+    "<template><h1>template</h1><meta name=y><select></select></template><H1>Title</H1>"
+    '<math><mi>x</mi></math><x:h1>ns</x:h1><label for="s">Size</label><label>no for</label>'
+    '<SELECT id="s"><option>9</option></SELECT></body></html>'
+)
+
+
+def _pages() -> list[str]:
+    paths = sorted((DATA / "extract").glob("*.htm*")) + sorted((DATA / "releases").glob("*.htm*"))
+    return [_TRICKY, *(path.read_bytes().decode("utf-8", "replace") for path in paths)]
+
+
+@pytest.mark.parametrize("name", ["h1", "meta", "script", "select", "label"])
+def test_elements_by_name_are_the_elements_the_selector_finds(name: str) -> None:
+    for page in _pages():
+        tree = LexborHTMLParser(page)
+        assert [n.mem_id for n in tree.tags(name)] == [n.mem_id for n in tree.css(name)]
+
+
+def test_the_json_ld_blocks_are_those_the_type_selector_finds() -> None:
+    for page in _pages():
+        tree = LexborHTMLParser(page)
+        plain = [loads_lenient(n.text(deep=False) or "") for n in tree.css('script[type*="ld+json" i]')]
+        assert _jsonld_blocks(tree) == [data for data in plain if data is not None]
+    assert [block["name"] for block in _jsonld_blocks(LexborHTMLParser(_TRICKY))] == ["a", "b"]
