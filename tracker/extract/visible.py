@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from tracker.extract.model import Availability
 from tracker.extract.prices import parse_price
@@ -178,9 +178,11 @@ _ANCESTOR_WORDS = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Ancestor:
+class _Ancestor(NamedTuple):
     """An ancestor's tag and what its class / id say, read once per page (candidates share them)."""
+
+    # A named tuple, not a frozen dataclass: hundreds are made per page, and a frozen dataclass sets
+    # each field through object.__setattr__ (eight times the cost of the tuple).
 
     tag: str
     attrs: str
@@ -271,7 +273,7 @@ def _title_words(text: str) -> set[str]:
     return {w for w in _TITLE_WORDS.findall(text.lower()) if len(w) > 2}
 
 
-def main_heading(tree: Any) -> Any:
+def main_heading(tree: Any, cache: Cache | None = None) -> Any:
     """The product's heading: the visible <h1> (outside chrome) sharing most words with the page
     title, the first such <h1> on a tie; None when the page has none."""
     # tags() is the elements by name, as css("h1") finds them, in a third of the time.
@@ -282,7 +284,7 @@ def main_heading(tree: Any) -> Any:
     words = _title_words(title.text(strip=True)) if title is not None else set()
     best, best_overlap = heads[0], -1
     for head in heads:
-        if in_other_product(head, 8):
+        if in_other_product(head, 8, cache):
             continue
         overlap = len(_title_words(head.text(strip=True)) & words)
         if overlap > best_overlap:
@@ -356,7 +358,7 @@ def price_candidates(
     # Carousels repeat the same class text on every card: what it says is read once per page.
     own_words: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
     per_variant: dict[str, bool] = {}
-    heading = main_heading(tree)
+    heading = main_heading(tree, cache)
     heading_levels = _levels(heading)
     nodes = tree.css(_price_selector(lang)) or tree.css(_TEST_PRICE_SELECTOR)
     for order, node in enumerate(nodes):
@@ -500,7 +502,7 @@ def near_title_price(
     tree: Any, *, currency_hint: str | None, lang: str | None, cache: Cache | None = None
 ) -> PriceCandidate | None:
     """For pages with no price markup: the first amount with a currency in the title's block."""
-    h1 = main_heading(tree)
+    h1 = main_heading(tree, cache)
     if h1 is None:
         return None
     container = h1
