@@ -42,6 +42,13 @@ _PLAIN_MONEY = re.compile(
 )
 
 
+_PLAIN_CART_ATTR = re.compile(
+    r"add-?to-?(cart|bag|basket|trolley)|addto(cart|bag|basket)|add_to_(cart|bag|basket)|buy-?now|"
+    r"buy-?button|btn-?cart|cart-?button|atc|add-?cart|addcart|purchase|buybox|product-form__submit",
+    re.I,
+)
+
+
 def _plain_parse_price(
     text: str, *, currency_hint: str | None = None, page_lang: str | None = None
 ) -> tuple[Decimal | None, str | None]:
@@ -77,6 +84,8 @@ _PIECES = [
     "0", "1", "9", "12", "150", "1.5", "229", "99", "1 049", "3,500", "2.449", "0.00", "1e308", "1E3",
     ".", ",", "'", "’", " ", "  ", "\u00a0", "\u202f", "\u2009", "-", "+", "\u2212", "%", "/", ":", "·",
     "from", "Free", "Was", "Approximately", "Price:", "\n",
+    "add", "ADD", "-to-", "to", "_to_", "cart", "Cart", "bag", "basket", "trolley", "buy", "now", "btn",
+    "button", "atc", "ATC", "purchase", "buybox", "product-form__submit", "ſ", "K", "product", "card",
 ]  # fmt: skip
 
 
@@ -101,8 +110,9 @@ _CURRENCY_STARTS = {sym[0] for sym, _ in prices._SYMBOLS} | set("$kKABCDEFGHIJKL
         (_PLAIN_ANY_CURRENCY, prices._ANY_CURRENCY, _CURRENCY_STARTS),
         (_PLAIN_ANY_CURRENCY_TAIL, prices._ANY_CURRENCY_TAIL, _CURRENCY_STARTS),
         (_PLAIN_MONEY, visible._MONEY, set(_MONEY_STARTS + "د")),
+        (_PLAIN_CART_ATTR, visible._CART_ATTR, set("abcp")),
     ],
-    ids=["symbol", "any-currency", "currency-tail", "money"],
+    ids=["symbol", "any-currency", "currency-tail", "money", "cart-attr"],
 )
 def test_the_quick_pattern_matches_what_the_plain_one_matches(
     plain: re.Pattern[str], quick: re.Pattern[str], starts: set[str]
