@@ -439,7 +439,7 @@ def extract_page(
     extra: dict[str, Any] = {}
     meta = _meta(tree)
     hint = currency or currency_from_url(url) or currency_from_lang(lang)
-    cache: Cache = {}
+    cache = Cache()
     visible = price_candidates(tree, currency_hint=hint, lang=lang, cache=cache)
 
     title: str | None = None

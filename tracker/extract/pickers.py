@@ -236,7 +236,7 @@ def _candidate_groups(tree: Any) -> list[tuple[Any, list[Any]]]:
 
 def size_picker(tree: Any, cache: Cache | None = None) -> tuple[SizeOffer, ...]:
     """The page's size picker read as sizes with their availability; () when there is none."""
-    cache = {} if cache is None else cache
+    cache = Cache() if cache is None else cache
     # tags() finds the elements css() would by name, three times faster; the "for" test is label[for]'s.
     labels = {
         (lab.attributes.get("for") or ""): lab for lab in tree.tags("label") if lab.attributes.get("for")

@@ -194,15 +194,27 @@ class _Ancestor(NamedTuple):
     hidden: bool = False
 
 
-def _ancestor(node: Any, cache: dict[int, _Ancestor]) -> _Ancestor:
+class Cache(dict[int, _Ancestor]):
+    """One page's ancestors as read, by node identity, and the kinds of words each class / id text
+    holds, by the text: the cards of a carousel repeat theirs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: dict[str, set[str | None]] = {}
+
+
+def _ancestor(node: Any, cache: Cache) -> _Ancestor:
     """What one element's tag and class / id say, memoised by node identity."""
     key = node.mem_id
     hit = cache.get(key)
     if hit is None:
         attributes = node.attributes  # a new dict at every read: read once
         attrs = _attrs_text(node, attributes)
-        # One pass over the class / id text finds every kind of word it holds.
-        kinds = {m.lastgroup for m in _ANCESTOR_WORDS.finditer(attrs.lower())} if attrs else set()
+        kinds = cache.kinds.get(attrs)
+        if kinds is None:
+            # One pass over the class / id text finds every kind of word it holds.
+            kinds = {m.lastgroup for m in _ANCESTOR_WORDS.finditer(attrs.lower())} if attrs else set()
+            cache.kinds[attrs] = kinds
         tag = node.tag
         hit = _Ancestor(
             tag=tag,
@@ -218,7 +230,7 @@ def _ancestor(node: Any, cache: dict[int, _Ancestor]) -> _Ancestor:
     return hit
 
 
-def _chain(node: Any, cache: dict[int, _Ancestor], limit: int = 10) -> list[_Ancestor]:
+def _chain(node: Any, cache: Cache, limit: int = 10) -> list[_Ancestor]:
     """The node's ancestors up to <body>, memoised by node identity."""
     out: list[_Ancestor] = []
     parent = node.parent
@@ -231,12 +243,9 @@ def _chain(node: Any, cache: dict[int, _Ancestor], limit: int = 10) -> list[_Anc
     return out
 
 
-Cache = dict[int, _Ancestor]
-
-
 def in_other_product(node: Any, depth: int = 12, cache: Cache | None = None) -> bool:
     """Whether the node sits in a block of other products (carousel, recommendations, cart) or chrome."""
-    return any(a.other for a in _chain(node, {} if cache is None else cache, depth))
+    return any(a.other for a in _chain(node, Cache() if cache is None else cache, depth))
 
 
 # Elements a page marks as prices: class / id words in the languages shops use, and the test /
@@ -354,7 +363,7 @@ def price_candidates(
     """Prices in elements the page marks as prices, scored for being the main, current price."""
     out: list[PriceCandidate] = []
     seen: set[int] = set()
-    cache = {} if cache is None else cache
+    cache = Cache() if cache is None else cache
     # Carousels repeat the same class text on every card: what it says is read once per page.
     own_words: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
     per_variant: dict[str, bool] = {}
@@ -632,7 +641,7 @@ def stock_text(tree: Any, cache: Cache | None = None) -> Availability:
         attrs = node.attributes
         if "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", ""):
             continue
-        chain = _chain(node, {} if cache is None else cache, 12)
+        chain = _chain(node, Cache() if cache is None else cache, 12)
         context = " ".join(a.attrs for a in chain[:6])
         # Other products' badges, per-variant rows and labels a cart button toggles with CSS say
         # nothing about the product as a whole.
