@@ -81,9 +81,11 @@ IN_STOCK_TEXT = re.compile(
 )
 _SOLD_OUT_CLASS = re.compile(r"\bsold-?out\b|\bout-?of-?stock\b|\bunavailable\b", re.I)
 _STOCK_ATTR = re.compile(r"stock|availab|inventory|sold|lager|dispon", re.I)
+# Read against every button's class and id: the lookahead lets the engine skip the letters no word
+# starts with, instead of trying each word there.
 _CART_ATTR = re.compile(
-    r"add-?to-?(cart|bag|basket|trolley)|addto(cart|bag|basket)|add_to_(cart|bag|basket)|buy-?now|"
-    r"buy-?button|btn-?cart|cart-?button|atc|add-?cart|addcart|purchase|buybox|product-form__submit",
+    r"(?=[abcp])(?:add-?to-?(cart|bag|basket|trolley)|addto(cart|bag|basket)|add_to_(cart|bag|basket)|buy-?now|"
+    r"buy-?button|btn-?cart|cart-?button|atc|add-?cart|addcart|purchase|buybox|product-form__submit)",
     re.I,
 )
 _CART_TEXT = re.compile(
