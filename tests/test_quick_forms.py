@@ -19,7 +19,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from tracker.extract import prices, visible
 from tracker.extract.jsonld import loads_lenient
-from tracker.extract.page import _jsonld_blocks
+from tracker.extract.page import _jsonld_blocks, extract_page
 from tracker.extract.prices import parse_price
 
 DATA = Path(__file__).parent / "data"
@@ -170,3 +170,34 @@ def test_the_json_ld_blocks_are_those_the_type_selector_finds() -> None:
         plain = [loads_lenient(n.text(deep=False) or "") for n in tree.css('script[type*="ld+json" i]')]
         assert _jsonld_blocks(tree) == [data for data in plain if data is not None]
     assert [block["name"] for block in _jsonld_blocks(LexborHTMLParser(_TRICKY))] == ["a", "b"]
+
+
+_LD = (
+    '{"@type": "Product", "name": "Кроссовки 2002R «Rain Cloud»", '
+    '"offers": {"price": "150.00", "priceCurrency": "EUR"}}'
+)
+_ENCODED_PAGE = (
+    '<html><head><meta charset="{charset}"><script type="application/ld+json">' + _LD + "</script></head>"
+    "<body><h1>Кроссовки 2002R «Rain Cloud»</h1><p class=price>150,00 €</p></body></html>"
+)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF8", "windows-1251"])
+def test_the_page_is_parsed_as_the_text_its_charset_gives(charset: str) -> None:
+    page = _ENCODED_PAGE.replace("{charset}", charset)
+    body = page.encode(charset)
+    product = extract_page(body, "https://shop.example/p/2002r")
+    # Bytes in another encoding than UTF-8 would read as noise if handed to the parser as they are.
+    assert product.title == "Кроссовки 2002R «Rain Cloud»"
+    assert (product.price, product.currency) == (Decimal("150.00"), "EUR")
+    if charset == "utf-8":  # a byte-order mark is kept as the text's first character, as decode() reads it
+        with_bom = b"\xef\xbb\xbf" + body
+        assert extract_page(with_bom, "https://shop.example/p/2002r").title == product.title
+
+
+def test_utf8_bytes_and_their_text_are_read_alike() -> None:
+    for path in sorted((DATA / "extract").glob("*.htm*")):
+        body = path.read_bytes()
+        from_bytes = extract_page(body, "https://shop.example/products/x")
+        from_text = extract_page(body.decode("utf-8"), "https://shop.example/products/x")
+        assert (from_bytes, from_bytes.extra) == (from_text, from_text.extra), path
