@@ -373,3 +373,13 @@ def test_tracker_extract_refuses_a_page_over_the_body_cap_with_bounded_memory(tm
     assert "Traceback" not in err
     # Reading stops at the cap: far below the 52 MB page, let alone the 774 MB it used to take.
     assert peak < 200_000, peak
+
+
+def test_a_deep_page_read_from_its_bytes_is_bounded_like_its_text() -> None:
+    # The price's element sits past the bound: dropped, its text kept, as for the same page as text.
+    price = '<span class="price">$150.00</span>'
+    page = f"<html><body><h1>2002R</h1>{'<div>' * 300}{price}{'</div>' * 300}</body></html>"
+    from_text = extract_page(page, URL)
+    from_bytes = extract_page(page.encode(), URL)
+    assert (from_bytes, from_bytes.extra) == (from_text, from_text.extra)
+    assert from_text.price is None
