@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from selectolax.lexbor import LexborHTMLParser
 
-from tracker.extract import decode, extract_page
+from tracker.extract.page import decode, extract_page
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "peb-dev"
 

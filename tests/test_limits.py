@@ -22,6 +22,9 @@ from tracker.extract.limits import (
     _VOID,
     MAX_HTML_DEPTH,
     _depth_of,
+    _segments,
+    _shallow,
+    _tags,
     bound_depth,
     html_depth,
     json_depth,
@@ -46,6 +49,8 @@ def test_real_shaped_pages_are_left_as_they_are(path: Path) -> None:
     text = path.read_bytes().decode("utf-8", "replace")
     assert bound_depth(text) is text
     assert html_depth(text) < MAX_HTML_DEPTH
+    # The quick bound vouches for them: the exact count is never needed for an ordinary page.
+    assert _shallow(_tags(text), MAX_HTML_DEPTH)
 
 
 @pytest.mark.parametrize("tag", ["div", "span", "b", "a", "table"])
@@ -158,6 +163,7 @@ def _parser_depth(page: str) -> int:
 def test_a_deep_page_behind_stray_end_tags_is_still_bounded(page: str) -> None:
     html = f"<html><body>{page}</body></html>"
     assert html_depth(html) > 20_000
+    assert not _shallow(_tags(html), MAX_HTML_DEPTH)
     bounded = bound_depth(html)
     assert html_depth(bounded) <= MAX_HTML_DEPTH
     assert _parser_depth(bounded) <= MAX_HTML_DEPTH + 2
@@ -190,6 +196,132 @@ def test_the_depth_follows_the_stack_rules_on_random_tags() -> None:
     for _ in range(5_000):
         tags = [("/" if rng.random() < 0.45 else "") + rng.choice(names) for _ in range(rng.randint(0, 60))]
         assert _depth_of(tags) == _reference_depth(tags), tags
+
+
+def _random_tags(rng: random.Random) -> list[str]:
+    """Tags as hostile pages write them: stray end tags, twins of self-siblings, voids, any case."""
+    names = ["div", "DIV", "Div", "span", "p", "P", "li", "LI", "td", "option", "br", "img", "a", "b"]
+    names += ["İ", "Straße"]
+    shape = rng.random()
+    tags: list[str] = []
+    for _ in range(rng.randint(0, 80)):
+        name = rng.choice(names[: rng.randint(1, len(names))])
+        if shape < 0.3:  # mostly opening: deep
+            end = rng.random() < 0.2
+        elif shape < 0.6:  # an end tag of another name after every start tag
+            end = bool(len(tags) % 2)
+        else:
+            end = rng.random() < 0.5
+        tags.append(("/" if end else "") + name)
+    return tags
+
+
+def test_the_quick_bound_never_vouches_for_a_page_deeper_than_the_limit() -> None:
+    rng = random.Random(1515)
+    vouched = deep_behind_stray_end_tags = 0
+    for _ in range(20_000):
+        tags = _random_tags(rng)
+        depth = _depth_of(tags)
+        limit = rng.randint(1, 40)
+        if _shallow(tags, limit):
+            vouched += 1
+            assert depth <= limit, (limit, tags)
+        # What a count of start minus end tags would have let through: the test must hold those.
+        steps = [-1 if t.startswith("/") else 0 if t.lower() in _VOID else 1 for t in tags]
+        running = [sum(steps[: i + 1]) for i in range(len(steps))]
+        if depth > limit >= max(running, default=0):
+            deep_behind_stray_end_tags += 1
+    assert vouched > 5_000
+    assert deep_behind_stray_end_tags > 500
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 20])
+def test_the_quick_bound_follows_nesting_and_unclosed_tags(limit: int) -> None:
+    nested = ["div"] * limit + ["/div"] * limit
+    assert _shallow(nested * 50, limit)
+    assert not _shallow(["div", *nested], limit)
+    # Unclosed list items count one each (the bound does not know they close one another).
+    assert not _shallow(["li"] * (limit + 1), limit)
+    assert _shallow(["li", "/li"] * 100, limit)
+
+
+def test_a_page_of_more_names_than_the_quick_bound_tells_apart_is_counted_exactly() -> None:
+    names = [f"x-part{i}" for i in range(300)]
+    page = "<html><body>" + "".join(f"<{n}>a</{n}>" for n in names) * 2 + "</body></html>"
+    assert not _shallow(_tags(page), MAX_HTML_DEPTH)
+    assert html_depth(page) == 3
+    assert bound_depth(page) is page
+
+
+def _tags_by_segments(text: str) -> list[str]:
+    """The tags the way they were first found: the segments outside skipped text, then each tag in them."""
+    tag = re.compile(r"<(/?[a-z][\w:-]*)", re.I)
+    out: list[str] = []
+    for start, end in _segments(text):
+        out += tag.findall(text, start, end)
+    return out
+
+
+def test_the_one_pass_tag_finder_finds_what_the_segments_hold() -> None:
+    pieces = [
+        "<div>",
+        "</div>",
+        "<DIV class='a'>",
+        "<span>",
+        "</span>",
+        "x",
+        " ",
+        "<",
+        "-",
+        ">",
+        "->",
+        "-->",
+        "<!--",
+        "<!-->",
+        "<!---",
+        "<script>",
+        "</script>",
+        "</SCRIPT>",
+        "</scriptx",
+        "<scripts>",
+        "<ſcript>",
+        "</ſcript>",
+        "<Style>",
+        "</style",
+        "<svg>",
+        "<path d='M0'/>",
+        "</svg>",
+        "<math>",
+        "</math>",
+        "<title>",
+        "</title>",
+        "<textarea>",
+        "</textarea>",
+        "<İframe>",
+        "</iframe>",
+        "<plaintext>",
+        "<xmp>",
+        "</xmp>",
+        "<noembed>",
+        "</noembed>",
+        "<noframes>",
+        "<br/>",
+        "<li>",
+        "<a href='/x/y'>",
+        "</a>",
+        "'<div>'",
+        "<1>",
+        "</ 2>",
+        "<x-part:one>",
+        "</x-part:one>",
+    ]
+    rng = random.Random(15)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        assert _tags(text) == _tags_by_segments(text), text
+    for path in sorted((DATA / "extract").glob("*.htm*")) + sorted((DATA / "releases").glob("*.htm*")):
+        text = path.read_bytes().decode("utf-8", "replace")
+        assert _tags(text) == _tags_by_segments(text), path
 
 
 _SKIPPED_NAMES = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes")
@@ -241,3 +373,13 @@ def test_tracker_extract_refuses_a_page_over_the_body_cap_with_bounded_memory(tm
     assert "Traceback" not in err
     # Reading stops at the cap: far below the 52 MB page, let alone the 774 MB it used to take.
     assert peak < 200_000, peak
+
+
+def test_a_deep_page_read_from_its_bytes_is_bounded_like_its_text() -> None:
+    # The price's element sits past the bound: dropped, its text kept, as for the same page as text.
+    price = '<span class="price">$150.00</span>'
+    page = f"<html><body><h1>2002R</h1>{'<div>' * 300}{price}{'</div>' * 300}</body></html>"
+    from_text = extract_page(page, URL)
+    from_bytes = extract_page(page.encode(), URL)
+    assert (from_bytes, from_bytes.extra) == (from_text, from_text.extra)
+    assert from_text.price is None

@@ -26,14 +26,12 @@ MAX_JSONLD_BYTES = 2_000_000
 
 # Tags, and where a comment or an element whose content is text (a script's "<div>" strings are
 # no elements) starts; svg and math are skipped too, their self-closing tags would count as open.
-_TAG = re.compile(r"<(/?[a-z][\w:-]*)", re.I)
 _WHOLE_TAG = re.compile(r"<(/?[a-z][\w:-]*)[^<>]*>?", re.I)
 # The lookahead lets the engine reject most "<" at their first letter, before trying eleven names
 # (three times faster on a 400 KB page); tests/test_limits.py checks it finds what the names alone do.
-_SKIPPED = re.compile(
-    r"<(?=[!stxinpm])(?:(script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext|svg|math)\b|!--)",
-    re.I,
-)
+_SKIPPED_NAMES: tuple[str, ...] = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed")
+_SKIPPED_NAMES += ("noframes", "plaintext", "svg", "math")
+_SKIPPED = re.compile(r"<(?=[!stxinpm])(?:(" + "|".join(_SKIPPED_NAMES) + r")\b|!--)", re.I)
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source"}
     | {"track", "wbr", "keygen", "frame", "basefont", "bgsound", "image"}
@@ -58,12 +56,27 @@ def _segments(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _skipped_element(name: str) -> str:
+    """The rest of a text-only element after "<name": its text up to the first "</name", or the page's end."""
+    # Unrolled ("[^<]*" runs between tries) so the engine never tries the end tag at every character.
+    return rf"{name}\b[^<]*(?:<(?!/{name})[^<]*)*(?:</{name})?"
+
+
+# One pass over the page: a comment or text-only element is one match that captures nothing (what
+# _segments skips), any other tag a match that captures its name: the tags _segments leaves, in one
+# try at each "<" instead of two (a closer is matched ignoring case like _segments' own;
+# tests/test_limits.py compares the two ways).
+_TAG_OR_SKIPPED = re.compile(
+    r"<(?:(?=[!stxinpm])(?:!--[^-]*(?:-(?!->)[^-]*)*(?:-->)?|"
+    + "|".join(map(_skipped_element, _SKIPPED_NAMES))
+    + r")|(/?[a-z][\w:-]*))",
+    re.I,
+)
+
+
 def _tags(text: str) -> list[str]:
     """The start and end tags a parser reads (names as written, end tags with their "/"), in order."""
-    out: list[str] = []
-    for start, end in _segments(text):
-        out += _TAG.findall(text, start, end)
-    return out
+    return list(filter(None, _TAG_OR_SKIPPED.findall(text)))
 
 
 class _Stack:
@@ -134,6 +147,87 @@ def _depth_of(tags: list[str]) -> int:
     return deepest
 
 
+# Why _shallow's sum bounds _depth_of. Take one element name n and its tags alone, in order: a
+# start tag +1, an end tag -1 but never below 0 (an end tag with nothing of its name open changes
+# nothing). Call that count r(n); it is at least the number of n elements on _depth_of's stack at
+# every point. A start tag of n adds at most one n to the stack (none when a self-sibling replaces
+# its twin) and adds one to r(n). An end tag of n with an n open removes at least that one (and
+# maybe elements of other names above it: that only lowers theirs), while r(n) drops by at most
+# one; with no n open the stack keeps none and r(n) cannot go below 0. Tags of other names never
+# add an n. So the depth, the sum over the names of their elements on the stack, is at most the
+# sum of the r(n). And r(n) is at most the height of n's nesting plus its start tags never closed:
+# matching each end tag to the nearest unmatched start tag before it (r(n) counts exactly the
+# unmatched ones), the start tags open at one point and closed later are nested in one another;
+# deleting every adjacent "start, end" pair once per round (the innermost pairs) takes as many
+# rounds as that nesting is high, and what is left is the end tags and the start tags never matched.
+_ALL_BYTES = bytes(range(256))
+_NOTHING = 255  # the code of tags that open and close nothing (void elements)
+_NAMES_PER_CODE = 127
+
+
+class _TooManyNames(Exception):
+    """More element names than a byte can tell apart: the exact count decides instead."""
+
+
+class _Codes(dict[str, int]):
+    """Each tag as written -> one byte: 2i for a start tag of the i-th name met, 2i + 1 for its end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: dict[str, int] = {}
+
+    def __missing__(self, tag: str) -> int:
+        lower = tag.lower()
+        end = lower[0] == "/"
+        name = lower[1:] if end else lower
+        if name in _VOID:
+            code = _NOTHING
+        else:
+            index = self.names.setdefault(name, len(self.names))
+            if index >= _NAMES_PER_CODE:
+                raise _TooManyNames
+            code = 2 * index + end
+        self[tag] = code
+        return code
+
+
+def _shallow(tags: list[str], limit: int) -> bool:
+    """True only when the tags surely nest no deeper than limit for _depth_of; False when unsure.
+
+    Sums, over the element names, the height of the name's own nesting plus its start tags never
+    closed (the proof is above): a few passes over one byte per tag, instead of a step per tag.
+    """
+    codes = _Codes()
+    try:
+        sequence = bytes(map(codes.__getitem__, tags))
+    except _TooManyNames:
+        return False
+    total = 0
+    # Deeply nested names need a round per level: past this much copying, the exact count is cheaper.
+    work = 64 * len(sequence) + 4096
+    for index in range(len(codes.names)):
+        start = 2 * index
+        opened = sequence.count(start)
+        if opened > 4 and sequence.count(start + 1):
+            own = sequence.translate(None, _ALL_BYTES[:start] + _ALL_BYTES[start + 2 :])
+            pair = _ALL_BYTES[start : start + 2]
+            rounds = 0
+            while True:
+                inner = own.replace(pair, b"")
+                if len(inner) == len(own):
+                    break
+                own = inner
+                rounds += 1
+                work -= len(own)
+                if total + rounds > limit or work < 0:
+                    return False
+            opened = rounds + own.count(start)
+        total += opened
+        if total > limit:
+            return False
+    return True
+
+
 def html_depth(text: str) -> int:
     """How deeply a page nests its elements, as a parser would see it (approximately)."""
     return _depth_of(_tags(text))
@@ -141,7 +235,10 @@ def html_depth(text: str) -> int:
 
 def bound_depth(text: str, limit: int = MAX_HTML_DEPTH) -> str:
     """The page with every tag nested deeper than limit removed (the page itself when none is)."""
-    if text.count("<") <= limit or html_depth(text) <= limit:
+    if text.count("<") <= limit:
+        return text
+    tags = _tags(text)
+    if _shallow(tags, limit) or _depth_of(tags) <= limit:
         return text
     stack = _Stack()
     dropped: dict[str, int] = {}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import string
 from decimal import Decimal, InvalidOperation
 
-from price_parser import Price
+from price_parser.parser import extract_price_text, parse_number
 
 from tracker.money import currency_of_territory
 
@@ -76,13 +77,21 @@ _SYMBOLS: list[tuple[str, str]] = [
 _SYMBOLS.sort(key=lambda pair: -len(pair[0]))
 # Letter symbols ("kn", "lei", "Ft") only count as whole words: "unknown" names no currency.
 _SYMBOL_CODE = dict(_SYMBOLS)
+
+
+def _starting_with(chars: set[str]) -> str:
+    """A lookahead for the characters a pattern's alternatives start with: the engine tries each
+    alternative at every position of a text, and this fails at once where none can start."""
+    return "(?=[" + "".join(re.escape(char) for char in sorted(chars)) + "])"
+
+
 # One pass finds the leftmost symbol; at one position the longest wins ("R$" before "$").
-_SYMBOL_ANY = re.compile(
-    "|".join(
-        r"(?<![^\W\d_])" + re.escape(sym) + r"(?![^\W\d_])" if sym[-1].isalpha() else re.escape(sym)
-        for sym, _ in _SYMBOLS
-    )
+_SYMBOL_ALTERNATIVES = "|".join(
+    r"(?<![^\W\d_])" + re.escape(sym) + r"(?![^\W\d_])" if sym[-1].isalpha() else re.escape(sym)
+    for sym, _ in _SYMBOLS
 )
+_SYMBOL_STARTS = {sym[0] for sym, _ in _SYMBOLS}
+_SYMBOL_ANY = re.compile(_starting_with(_SYMBOL_STARTS) + "(?:" + _SYMBOL_ALTERNATIVES + ")")
 _ISO_RE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])")
 _KNOWN_ISO = frozenset(
     [
@@ -187,6 +196,9 @@ def _currency_of(text: str, currency_hint: str | None, page_lang: str | None) ->
     return hint
 
 
+_DIGITS = re.compile(r"\d*")
+
+
 def _decimal_separator(text: str, currency: str | None) -> str | None:
     """The decimal separator to force, when the currency settles what a lone separator means."""
     numbers = _NUMBER_RE.findall(text)
@@ -197,7 +209,7 @@ def _decimal_separator(text: str, currency: str | None) -> str | None:
     if len(seps) != 1:
         return None
     tail = digits.rsplit(seps[0], 1)[1]
-    tail_digits = re.match(r"\d*", tail)
+    tail_digits = _DIGITS.match(tail)
     n_tail = len(tail_digits.group(0)) if tail_digits else 0
     if n_tail != 3:
         return None
@@ -242,7 +254,12 @@ def currency_from_lang(lang: str | None) -> str | None:
 
 
 _NUMBER_TOKEN = re.compile(r"\d(?:[\d.,\u00a0\u202f\u2009 ]*\d)?")
-_ANY_CURRENCY = re.compile(_SYMBOL_ANY.pattern + r"|\$|(?<![A-Za-z])(?:[A-Z]{3}|kr|Kr)(?![A-Za-z])")
+_ANY_CURRENCY = re.compile(
+    _starting_with(_SYMBOL_STARTS | {"$", "k", "K"} | set(string.ascii_uppercase))
+    + "(?:"
+    + _SYMBOL_ALTERNATIVES
+    + r"|\$|(?<![A-Za-z])(?:[A-Z]{3}|kr|Kr)(?![A-Za-z]))"
+)
 # A currency written right before a number: "$" in "-$150", "USD" in "USD-150".
 _ANY_CURRENCY_TAIL = re.compile(r"(?:" + _ANY_CURRENCY.pattern + r")\s?$")
 _SPLIT_CENTS = re.compile(r"(?<![\d\s])(\d+)\s(\d{2})(?![\d])")
@@ -323,6 +340,10 @@ def _near_symbol(text: str) -> str:
     return text if best is None else text[best[1] : best[2]]
 
 
+_APOSTROPHE_GROUP = re.compile(r"(?<=\d)['’](?=\d{3})")
+_DECIMAL_MARK = re.compile(r"\d[.,]\d")
+
+
 def parse_price(
     text: str, *, currency_hint: str | None = None, page_lang: str | None = None
 ) -> tuple[Decimal | None, str | None]:
@@ -334,17 +355,18 @@ def parse_price(
     if not any(ch.isdigit() for ch in text):
         return None, currency
     # "CHF 1'049,95": price-parser does not know the Swiss apostrophe.
-    cleaned = re.sub(r"(?<=\d)['’](?=\d{3})", "", text)
+    cleaned = _APOSTROPHE_GROUP.sub("", text) if "'" in text or "’" in text else text
     if _signed_or_exponent(cleaned, signs=False):
         return None, currency  # "1.5E2 EUR": the symbol is next to the exponent, not a price
     cleaned = _near_symbol(cleaned)
     # "$229 99": cents set apart (a <sup>) read as a space; thousands groups have three digits.
-    cleaned = _SPLIT_CENTS.sub(r"\1.\2", cleaned) if not re.search(r"\d[.,]\d", cleaned) else cleaned
+    cleaned = _SPLIT_CENTS.sub(r"\1.\2", cleaned) if not _DECIMAL_MARK.search(cleaned) else cleaned
     if _signed_or_exponent(cleaned):
         return None, currency
     sep = _decimal_separator(cleaned, currency)
-    parsed = Price.fromstring(cleaned, decimal_separator=sep)
-    amount = parsed.amount
+    # price-parser's Price.fromstring without its currency guess (the currency is read above).
+    amount_text = extract_price_text(cleaned)
+    amount = parse_number(amount_text, sep) if amount_text is not None else None
     if amount is None or not amount.is_finite() or amount <= 0 or amount >= MAX_AMOUNT:
         return None, currency
     return amount, currency

@@ -212,7 +212,7 @@ def _unflatten(payload: list[Any]) -> Any:
 def state_blobs(tree: Any, needles: set[str] | None = None) -> Iterator[tuple[str, Any]]:
     """(where, data) for every app-state blob in the page's scripts (with needles: only blobs whose
     text contains one of them, so a page's unrelated scripts are never parsed)."""
-    for node in tree.css("script"):
+    for node in tree.tags("script"):  # css("script")'s elements, found three times faster
         attrs = node.attributes
         kind = (attrs.get("type") or "").lower()
         if "ld+json" in kind or attrs.get("src"):

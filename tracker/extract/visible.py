@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from tracker.extract.model import Availability
 from tracker.extract.prices import parse_price
@@ -49,11 +49,14 @@ _APPROX = re.compile(r"\b(approx|approximately|about|circa|ca\.|environ|ungefäh
 _PER_UNIT = re.compile(
     r"/\s*(kg|g|l|ml|m|m²|m2|100\s*g|100\s*ml|st|pc|pcs|stk|unit)\b|per\s+(kg|l|m)\b", re.I
 )
-# Currency codes count when written against the digits too ("EUR15.99"), never inside a word.
+# Currency codes count when written against the digits too ("EUR15.99"), never inside a word. Every
+# alternative starts with a currency sign or a letter: the lookahead spares the engine trying each
+# of them at every digit, space and dot of a price.
 _MONEY = re.compile(
+    r"(?=[$€£¥₽₹₩₺₪₫฿₱₴]|[^\W\d_])(?:"
     r"[$€£¥₽₹₩₺₪₫฿₱₴]|(?<![^\W\d_])(USD|EUR|GBP|CHF|SEK|NOK|DKK|PLN|CZK|JPY|CAD|AUD|NZD|RON|HUF|BRL|ZAR|"
     r"AED|SAR|QAR|KWD|ILS|INR|MXN|CLP|COP|ARS|PEN|TRY|RUB|UAH|KZT|SGD|HKD|MYR|THB|PHP|IDR|"
-    r"kr|zł|Kč|Kn|kn|lei|Lei|Ft|Rs|руб|грн|лв|тг|TL|RM)(?![^\W\d_])|円|원|р\.|zl\b|ر\.س|د\.إ|ريال|درهم",
+    r"kr|zł|Kč|Kn|kn|lei|Lei|Ft|Rs|руб|грн|лв|тг|TL|RM)(?![^\W\d_])|円|원|р\.|zl\b|ر\.س|د\.إ|ريال|درهم)",
     re.I,
 )
 
@@ -78,9 +81,11 @@ IN_STOCK_TEXT = re.compile(
 )
 _SOLD_OUT_CLASS = re.compile(r"\bsold-?out\b|\bout-?of-?stock\b|\bunavailable\b", re.I)
 _STOCK_ATTR = re.compile(r"stock|availab|inventory|sold|lager|dispon", re.I)
+# Read against every button's class and id: the lookahead lets the engine skip the letters no word
+# starts with, instead of trying each word there.
 _CART_ATTR = re.compile(
-    r"add-?to-?(cart|bag|basket|trolley)|addto(cart|bag|basket)|add_to_(cart|bag|basket)|buy-?now|"
-    r"buy-?button|btn-?cart|cart-?button|atc|add-?cart|addcart|purchase|buybox|product-form__submit",
+    r"(?=[abcp])(?:add-?to-?(cart|bag|basket|trolley)|addto(cart|bag|basket)|add_to_(cart|bag|basket)|buy-?now|"
+    r"buy-?button|btn-?cart|cart-?button|atc|add-?cart|addcart|purchase|buybox|product-form__submit)",
     re.I,
 )
 _CART_TEXT = re.compile(
@@ -175,9 +180,11 @@ _ANCESTOR_WORDS = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Ancestor:
+class _Ancestor(NamedTuple):
     """An ancestor's tag and what its class / id say, read once per page (candidates share them)."""
+
+    # A named tuple, not a frozen dataclass: hundreds are made per page, and a frozen dataclass sets
+    # each field through object.__setattr__ (eight times the cost of the tuple).
 
     tag: str
     attrs: str
@@ -189,15 +196,27 @@ class _Ancestor:
     hidden: bool = False
 
 
-def _ancestor(node: Any, cache: dict[int, _Ancestor]) -> _Ancestor:
+class Cache(dict[int, _Ancestor]):
+    """One page's ancestors as read, by node identity, and the kinds of words each class / id text
+    holds, by the text: the cards of a carousel repeat theirs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: dict[str, set[str | None]] = {}
+
+
+def _ancestor(node: Any, cache: Cache) -> _Ancestor:
     """What one element's tag and class / id say, memoised by node identity."""
     key = node.mem_id
     hit = cache.get(key)
     if hit is None:
         attributes = node.attributes  # a new dict at every read: read once
         attrs = _attrs_text(node, attributes)
-        # One pass over the class / id text finds every kind of word it holds.
-        kinds = {m.lastgroup for m in _ANCESTOR_WORDS.finditer(attrs.lower())} if attrs else set()
+        kinds = cache.kinds.get(attrs)
+        if kinds is None:
+            # One pass over the class / id text finds every kind of word it holds.
+            kinds = {m.lastgroup for m in _ANCESTOR_WORDS.finditer(attrs.lower())} if attrs else set()
+            cache.kinds[attrs] = kinds
         tag = node.tag
         hit = _Ancestor(
             tag=tag,
@@ -213,7 +232,7 @@ def _ancestor(node: Any, cache: dict[int, _Ancestor]) -> _Ancestor:
     return hit
 
 
-def _chain(node: Any, cache: dict[int, _Ancestor], limit: int = 10) -> list[_Ancestor]:
+def _chain(node: Any, cache: Cache, limit: int = 10) -> list[_Ancestor]:
     """The node's ancestors up to <body>, memoised by node identity."""
     out: list[_Ancestor] = []
     parent = node.parent
@@ -226,12 +245,9 @@ def _chain(node: Any, cache: dict[int, _Ancestor], limit: int = 10) -> list[_Anc
     return out
 
 
-Cache = dict[int, _Ancestor]
-
-
 def in_other_product(node: Any, depth: int = 12, cache: Cache | None = None) -> bool:
     """Whether the node sits in a block of other products (carousel, recommendations, cart) or chrome."""
-    return any(a.other for a in _chain(node, {} if cache is None else cache, depth))
+    return any(a.other for a in _chain(node, Cache() if cache is None else cache, depth))
 
 
 # Elements a page marks as prices: class / id words in the languages shops use, and the test /
@@ -268,17 +284,18 @@ def _title_words(text: str) -> set[str]:
     return {w for w in _TITLE_WORDS.findall(text.lower()) if len(w) > 2}
 
 
-def main_heading(tree: Any) -> Any:
+def main_heading(tree: Any, cache: Cache | None = None) -> Any:
     """The product's heading: the visible <h1> (outside chrome) sharing most words with the page
     title, the first such <h1> on a tie; None when the page has none."""
-    heads = [h for h in tree.css("h1")[:8] if not _is_hidden(h.attributes)]
+    # tags() is the elements by name, as css("h1") finds them, in a third of the time.
+    heads = [h for h in tree.tags("h1")[:8] if not _is_hidden(h.attributes)]
     if len(heads) <= 1:
         return heads[0] if heads else None
     title = tree.css_first("title")
     words = _title_words(title.text(strip=True)) if title is not None else set()
     best, best_overlap = heads[0], -1
     for head in heads:
-        if in_other_product(head, 8):
+        if in_other_product(head, 8, cache):
             continue
         overlap = len(_title_words(head.text(strip=True)) & words)
         if overlap > best_overlap:
@@ -348,11 +365,11 @@ def price_candidates(
     """Prices in elements the page marks as prices, scored for being the main, current price."""
     out: list[PriceCandidate] = []
     seen: set[int] = set()
-    cache = {} if cache is None else cache
+    cache = Cache() if cache is None else cache
     # Carousels repeat the same class text on every card: what it says is read once per page.
     own_words: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
     per_variant: dict[str, bool] = {}
-    heading = main_heading(tree)
+    heading = main_heading(tree, cache)
     heading_levels = _levels(heading)
     nodes = tree.css(_price_selector(lang)) or tree.css(_TEST_PRICE_SELECTOR)
     for order, node in enumerate(nodes):
@@ -496,7 +513,7 @@ def near_title_price(
     tree: Any, *, currency_hint: str | None, lang: str | None, cache: Cache | None = None
 ) -> PriceCandidate | None:
     """For pages with no price markup: the first amount with a currency in the title's block."""
-    h1 = main_heading(tree)
+    h1 = main_heading(tree, cache)
     if h1 is None:
         return None
     container = h1
@@ -626,7 +643,7 @@ def stock_text(tree: Any, cache: Cache | None = None) -> Availability:
         attrs = node.attributes
         if "hidden" in attrs or "display:none" in (attrs.get("style") or "").replace(" ", ""):
             continue
-        chain = _chain(node, {} if cache is None else cache, 12)
+        chain = _chain(node, Cache() if cache is None else cache, 12)
         context = " ".join(a.attrs for a in chain[:6])
         # Other products' badges, per-variant rows and labels a cart button toggles with CSS say
         # nothing about the product as a whole.
