@@ -119,25 +119,25 @@ def history(
     until = now()
     since = None if days is None else until - timedelta(days=days)
     eng = engine(url)
-    matcher = queries.SizeMatcher(sizes, size_system)
-    points = queries.price_points(eng, [colorway_id], since, with_sizes=matcher or False)
-    seen = tuple(queries.currencies(points, preferred)) or preferred or ("USD",)
-    chosen = currency if currency in seen else seen[0]
-    # A range longer than the history starts where the history does, so young data is not a sliver.
-    first = min((p.observed_at for p in points), default=None)
-    start = max(since, first) if since and first else since or first or until - timedelta(days=1)
-    start = min(start, until - timedelta(minutes=10))
-    lowest = queries.price_steps(points, chosen, start, until, matcher or None)
+    lines = queries.price_lines(
+        eng,
+        colorway_id,
+        since,
+        until,
+        currency=currency,
+        preferred=preferred,
+        sizes=queries.SizeMatcher(sizes, size_system),
+    )
     return History(
-        since=start,
+        since=lines.since,
         until=until,
-        currency=chosen,
-        currencies=seen,
-        lowest=lowest,
-        shops=queries.shop_steps(points, chosen, start, until),
-        stats=queries.step_stats(lowest, chosen, until),
+        currency=lines.currency,
+        currencies=lines.currencies,
+        lowest=lines.lowest,
+        shops=lines.shops,
+        stats=lines.stats,
         offers=queries.latest_offers(eng, [colorway_id]),
-        observed=bool(points),
+        observed=lines.observed,
     )
 
 
