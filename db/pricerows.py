@@ -18,8 +18,8 @@ database no longer says is never served.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +41,7 @@ _L = SQLModel.metadata.tables["listings"]
 # At most this many rows are kept per database (about 200 bytes each), the least recently read spans
 # dropped first.
 MAX_ROWS = 250_000
+_SERIALS = itertools.count(1)  # numbers every span read (itertools.count is safe across threads)
 _CHUNK = 500  # listing ids per IN (...) list: well under every database's limit on bound values
 # Read as the driver gives them and converted once per distinct value: SQLAlchemy's per-row type
 # processing of a year of observations costs more than reading them.
@@ -56,6 +57,7 @@ class _Span:
     rows: list[Row]
     held: Row | None
     version: int
+    serial: int = field(default_factory=lambda: next(_SERIALS))
 
 
 @dataclass
@@ -86,12 +88,13 @@ def anchor(since: datetime | None) -> datetime | None:
 
 
 @lru_cache(maxsize=8192)
-def _amount(stored: Any) -> Decimal | None:
+def amount(stored: Any) -> Decimal | None:
+    """A stored amount as its Decimal (models.money_from_db), once per distinct stored value."""
     return money_from_db(stored)
 
 
 def _convert(raw: Sequence[Any]) -> Row:
-    return (raw[0], utc_from_db(raw[1]), raw[2], _amount(raw[3]), raw[4], raw[5] or "unknown", bool(raw[6]))
+    return (raw[0], utc_from_db(raw[1]), raw[2], amount(raw[3]), raw[4], raw[5] or "unknown", bool(raw[6]))
 
 
 def _state(
@@ -99,7 +102,14 @@ def _state(
 ) -> tuple[int, Any, dict[int, int | None], dict[int, int], set[int]]:
     """(highest observation id, latest observation time, listing -> last_observation_id, suspect id ->
     listing, listings with rows above newest)."""
-    top, last = conn.execute(sa.select(sa.func.max(_O.c.id), sa.func.max(_O.c.observed_at))).one()
+    # Two scalar subqueries, each one index seek: SQLite reads a lone max() from the end of an index,
+    # but two aggregates in one SELECT scan the table.
+    top, last = conn.execute(
+        sa.select(
+            sa.select(sa.func.max(_O.c.id)).scalar_subquery(),
+            sa.select(sa.func.max(_O.c.observed_at)).scalar_subquery(),
+        )
+    ).one()
     latest = {lid: last for lid, last in conn.execute(sa.select(_L.c.id, _L.c.last_observation_id))}
     # The partial index ix_observations_suspect holds these few rows.
     query = sa.select(_O.c.id, _O.c.listing_id).where(_O.c.suspect == sa.true())
@@ -175,38 +185,64 @@ def _held_query(listing_ids: list[int], at: datetime, columns: Sequence[Any]) ->
     return sa.select(*columns).select_from(_L.join(_O, _O.c.id == last)).where(_L.c.id.in_(listing_ids))
 
 
-def listing_rows(
-    conn: sa.Connection, database: str, listing_ids: Sequence[int], since: datetime | None
-) -> dict[int, list[Row]]:
-    """Each listing's rows from since on (all with None), led by the last row before since, by time
-    and id; listings without any such row are left out."""
+@dataclass(frozen=True)
+class Spans:
+    """Listings' rows from a range's anchor on, as read for one range (see spans)."""
+
+    anchor: datetime | None
+    by_listing: dict[int, _Span]
+
+    def listings(self) -> list[int]:
+        """The listings with rows, by id."""
+        return sorted(self.by_listing)
+
+    def rows(self, listing: int, since: datetime | None) -> list[Row]:
+        """The listing's rows from since on (all with None), led by the last row before since; since
+        is not before the anchor."""
+        span = self.by_listing[listing]
+        rows = span.rows
+        if since is None:
+            return list(rows)
+        i = 0
+        while i < len(rows) and rows[i][1] < since:
+            i += 1  # a span starts at most a day before the range: few rows to pass
+        held = rows[i - 1] if i else span.held
+        return ([held] if held is not None else []) + rows[i:]
+
+    def mark(self, listings: Sequence[int]) -> tuple[int, ...]:
+        """What these listings' rows are: the same mark, the same rows (each span read is numbered)."""
+        return tuple(self.by_listing[lid].serial for lid in listings)
+
+
+def spans(conn: sa.Connection, database: str, listing_ids: Sequence[int], since: datetime | None) -> Spans:
+    """These listings' rows from the anchor of since on (listings without any left out): from memory
+    for the listings the database says did not change, read again for the others."""
     start = anchor(since)
     seen, version = _refresh(conn, database)
-    spans: dict[int, _Span] = {}
+    found: dict[int, _Span] = {}
     with _LOCK:
         for lid in set(listing_ids):
             span = seen.spans.get((lid, start))
             if span is not None and span.version >= seen.changed.get(lid, 0):
                 seen.spans.move_to_end((lid, start))
-                spans[lid] = span
-    stale = sorted(set(listing_ids) - spans.keys())
+                found[lid] = span
+    stale = sorted(set(listing_ids) - found.keys())
     if stale:
         # Read after the version was taken: a change made meanwhile is in these rows, and the next
         # read, seeing it, marks the listing at a newer version and reads it again.
         fresh = _read(conn, stale, start, version)
-        spans.update(fresh)
+        found.update(fresh)
         _keep(seen, start, fresh)
-    return {lid: rows for lid, span in spans.items() if (rows := _from(span, since))}
+    return Spans(start, {lid: span for lid, span in found.items() if span.rows or span.held})
 
 
-def _from(span: _Span, since: datetime | None) -> list[Row]:
-    """The span's rows from since on, led by the row held at since."""
-    rows = span.rows
-    if since is None:
-        return list(rows)
-    i = bisect_left(rows, since, key=lambda r: r[1])
-    held = rows[i - 1] if i else span.held
-    return ([held] if held is not None else []) + rows[i:]
+def listing_rows(
+    conn: sa.Connection, database: str, listing_ids: Sequence[int], since: datetime | None
+) -> dict[int, list[Row]]:
+    """Each listing's rows from since on (all with None), led by the last row before since, by time
+    and id; listings without any such row are left out."""
+    got = spans(conn, database, listing_ids, since)
+    return {lid: rows for lid in got.listings() if (rows := got.rows(lid, since))}
 
 
 def _keep(seen: _Seen, start: datetime | None, spans: dict[int, _Span]) -> None:

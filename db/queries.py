@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from heapq import heappop, heappush
 from operator import itemgetter
 from typing import Any
 
@@ -22,7 +23,7 @@ from db import (
     models,  # noqa: F401 (registers the tables)
     pricerows,
 )
-from db.models import CONFIG_SOURCE
+from db.models import CONFIG_SOURCE, utc_from_db
 from tracker.money import to_decimal
 from tracker.pricing import list_price as list_price_of
 from tracker.redact import redact as redact_text
@@ -422,25 +423,27 @@ def forget_decoded_sizes() -> None:
 
 
 def _offers(engine: Engine, where: Iterable[Any]) -> list[Offer]:
+    # Times, amounts and sizes as the driver gives them, converted once per distinct value (see
+    # stored_sizes): SQLAlchemy's per-row processing of hundreds of listings costs more than reading them.
     query = (
         sa.select(
-            _L.c.id.label("listing_id"),
+            _L.c.id,
             _L.c.colorway_id,
-            _S.c.name.label("source_name"),
+            _S.c.name,
             _L.c.url,
             _L.c.title,
             _L.c.style_code,
             _L.c.image,
-            _L.c.last_checked_at,
+            sa.type_coerce(_L.c.last_checked_at, _AS_STORED),
             _L.c.gone,
-            _O.c.price,
+            sa.type_coerce(_O.c.price, _AS_STORED),
             _O.c.currency,
-            _O.c.compare_at,
+            sa.type_coerce(_O.c.compare_at, _AS_STORED),
             _O.c.availability,
-            sa.type_coerce(_O.c.sizes, _AS_STORED).label("sizes"),
+            sa.type_coerce(_O.c.sizes, _AS_STORED),
             _O.c.suspect,
-            _O.c.observed_at,
-            _O.c.id.label("observation_id"),
+            sa.type_coerce(_O.c.observed_at, _AS_STORED),
+            _O.c.id,
         )
         .select_from(
             _L.join(_S, _S.c.id == _L.c.source_id).outerjoin(_O, _O.c.id == _latest_observation_ids())
@@ -450,27 +453,46 @@ def _offers(engine: Engine, where: Iterable[Any]) -> list[Offer]:
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
+    amount = pricerows.amount
     return [
         Offer(
-            listing_id=r.listing_id,
-            colorway_id=r.colorway_id,
-            source_name=r.source_name,
-            url=r.url,
-            title=r.title,
-            style_code=r.style_code,
-            image=r.image,
-            price=r.price,
-            currency=r.currency,
-            compare_at=r.compare_at,
-            availability=r.availability or "unknown",
-            sizes=stored_sizes(r.sizes),
-            suspect=bool(r.suspect),
-            observed_at=r.observed_at,
-            last_checked_at=r.last_checked_at,
-            gone=bool(r.gone),
-            observation_id=r.observation_id,
+            listing_id=lid,
+            colorway_id=cid,
+            source_name=shop,
+            url=url,
+            title=title,
+            style_code=code,
+            image=image,
+            price=amount(price),
+            currency=currency,
+            compare_at=amount(compare_at),
+            availability=availability or "unknown",
+            sizes=stored_sizes(sizes),
+            suspect=bool(suspect),
+            observed_at=None if observed is None else utc_from_db(observed),
+            last_checked_at=utc_from_db(checked),
+            gone=bool(gone),
+            observation_id=oid,
         )
-        for r in rows
+        for (
+            lid,
+            cid,
+            shop,
+            url,
+            title,
+            code,
+            image,
+            checked,
+            gone,
+            price,
+            currency,
+            compare_at,
+            availability,
+            sizes,
+            suspect,
+            observed,
+            oid,
+        ) in rows
     ]
 
 
@@ -812,11 +834,61 @@ def _moves(
     return out
 
 
-def _sorted_moves(listings: Iterable[tuple[str, list[pricerows.Row]]], currency: str) -> list[Move]:
-    """The moves of these (shop, price rows) listings in any size, in time order."""
-    moves = [m for shop, rows in listings for m in _moves(rows, shop, currency)]
+def _sorted_moves(
+    listings: Iterable[tuple[str, list[pricerows.Row]]],
+    currency: str,
+    mine: dict[int, tuple[Decimal | None, tuple[str, ...]]] | None = None,
+) -> list[Move]:
+    """The moves of these (shop, price rows) listings in time order (see _moves)."""
+    moves = [m for shop, rows in listings for m in _moves(rows, shop, currency, mine)]
     moves.sort(key=_MOVE_ORDER)
     return moves
+
+
+# Price lines computed from a range's anchor on (see pricerows.anchor), by what they were computed
+# from: the database, anchor, currency, sizes, listings, shop names and the spans of rows read. A
+# listing whose rows change is read again as a new span, so a line is never answered from rows the
+# database no longer holds; ranges ending later are the same line cut at another time (_clip).
+_LINES: OrderedDict[tuple[Any, ...], list[Step]] = OrderedDict()
+_LINES_LOCK = threading.Lock()
+LINES_KEPT = 1024  # lines kept at once, the least recently used dropped first
+_FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+def _line(
+    key: tuple[Any, ...],
+    moves: Callable[[], list[Move]],
+    anchor: datetime | None,
+    since: datetime | None,
+    until: datetime,
+) -> list[Step]:
+    """The line of these moves from since to until, computed once from the anchor on."""
+    with _LINES_LOCK:
+        line = _LINES.get(key)
+        if line is not None:
+            _LINES.move_to_end(key)
+    if line is None:
+        line = _steps(moves(), anchor, _FOREVER)
+        with _LINES_LOCK:
+            _LINES[key] = line
+            while len(_LINES) > LINES_KEPT:
+                _LINES.popitem(last=False)
+    return _clip(line, since, until)
+
+
+def _clip(line: Sequence[Step], since: datetime | None, until: datetime) -> list[Step]:
+    """A line computed from an earlier start to any time, as _steps gives it from since to until: the
+    step holding at since starts there, the one holding at until ends there."""
+    out: list[Step] = []
+    for step in line:
+        if step.start >= until:
+            break
+        if since is not None and step.end <= since:
+            continue
+        start = since if since is not None and step.start < since else step.start
+        end = until if step.end > until else step.end
+        out.append(step if start == step.start and end == step.end else replace(step, start=start, end=end))
+    return out
 
 
 def _steps(moves: Sequence[Move], since: datetime | None, until: datetime) -> list[Step]:
@@ -828,12 +900,12 @@ def _steps(moves: Sequence[Move], since: datetime | None, until: datetime) -> li
     start = first if since is None or since < first else since
     if all(m[1] == moves[0][1] for m in moves):
         return _one_steps(moves, start, until)
-    # What each listing holds, how many hold "sold out", and the lowest (price, shop, listing): found
-    # again over every listing only when its holder changes (a year of 25 shops is ten thousand moments).
-    # Kept in locals, not an object: this loop runs for every observation.
+    # What each listing holds, how many hold "sold out", and every price held as a heap of (price, shop,
+    # listing): the lowest is its top once the tops no listing holds any more are dropped. Kept in
+    # locals, not an object: this loop runs for every observation.
     held: dict[int, tuple[Decimal | None, str, bool]] = {}
     outs = 0
-    low: tuple[Decimal, str, int] | None = None
+    prices: list[tuple[Decimal, str, int]] = []
     steps: list[Step] = []
     state: tuple[Decimal | None, str | None, bool, bool] | None = None
     began = start
@@ -848,16 +920,17 @@ def _steps(moves: Sequence[Move], since: datetime | None, until: datetime) -> li
             before = held.get(lid)
             outs += out - (before[2] if before is not None else False)
             held[lid] = (value, shop, out)
-            if value is not None and (low is None or (value, shop, lid) < low):
-                low = (value, shop, lid)
-            elif low is not None and low[2] == lid:
-                low = min(((v, s, k) for k, (v, s, _) in held.items() if v is not None), default=None)
+            if value is not None:
+                heappush(prices, (value, shop, lid))
             i += 1
             if i == n:
                 break
             at = moves[i][0]
             if (at if at > start else start) != moment:
                 break
+        while prices and held[prices[0][2]][0] != prices[0][0]:
+            heappop(prices)  # a price its listing no longer holds
+        low = prices[0] if prices else None
         sold_out = outs == len(held)  # every listing there holds "sold out"
         now = (low[0], low[1], True, sold_out) if low else (None, None, True, sold_out)
         if now != state:
@@ -961,38 +1034,51 @@ def price_lines(
     one never seen: the first of the preferred ones seen); what price_points, price_steps, shop_steps
     and step_stats give, read and computed without a PricePoint per observation (a year is thousands)."""
     matcher = sizes if sizes else None
+    database = str(engine.url)
     with engine.connect() as conn:
         shops = _listing_shops(conn, [colorway_id])
-        by_listing = pricerows.listing_rows(conn, str(engine.url), list(shops), since)
-        rows = [r for lid in sorted(by_listing) for r in by_listing[lid]]
-        mine = _placed(conn, rows, matcher, str(engine.url)) if matcher is not None else None
+        got = pricerows.spans(conn, database, list(shops), since)
+        lids = got.listings()
+        rows = {lid: got.rows(lid, since) for lid in lids}
+        # What the lowest line needs of every row from the anchor on, in the collector's sizes.
+        spanned = [r for lid in lids for r in got.rows(lid, got.anchor)] if matcher is not None else []
+        mine = _placed(conn, spanned, matcher, database) if matcher is not None else {}
     seen: dict[str, int] = defaultdict(int)
-    for row in rows:
-        if row[4]:
-            seen[row[4]] += 1
+    for lid in lids:
+        for row in rows[lid]:
+            if row[4]:
+                seen[row[4]] += 1
     found = [c for c in preferred if c in seen]
     found += sorted((c for c in seen if c not in found), key=lambda c: -seen[c])
     ordered = tuple(found) or tuple(preferred) or ("USD",)
     chosen = currency if currency in ordered else ordered[0]
     # A range longer than the history starts where the history does, so young data is not a sliver.
-    first = min((r[1] for r in rows), default=None)
+    first = min((rows[lid][0][1] for lid in lids if rows[lid]), default=None)
     start = max(since, first) if since and first else since or first or until - timedelta(days=1)
     start = min(start, until - timedelta(minutes=10))
-    by_shop: dict[str, list[Move]] = defaultdict(list)
-    everyone: list[Move] = []
-    for lid in sorted(by_listing):
-        shop = shops[lid][1]
-        by_shop[shop].extend(_moves(by_listing[lid], shop, chosen))
-        if matcher is not None:
-            everyone.extend(_moves(by_listing[lid], shop, chosen, mine))
-    if matcher is None:
-        everyone = [m for moves in by_shop.values() for m in moves]
-    everyone.sort(key=_MOVE_ORDER)
-    lowest = _steps(everyone, start, until)
-    lines = {}
-    for shop, moves in sorted(by_shop.items()):
-        moves.sort(key=_MOVE_ORDER)
-        lines[shop] = _steps(moves, start, until)
+    by_shop: dict[str, list[int]] = defaultdict(list)
+    for lid in lids:
+        by_shop[shops[lid][1]].append(lid)
+
+    def line(listings: list[int], placed: bool) -> list[Step]:
+        names = tuple(shops[lid][1] for lid in listings)
+        sized = matcher.key if placed and matcher else None
+        key = (database, got.anchor, chosen, sized, tuple(listings), names, got.mark(listings))
+        return _line(
+            key,
+            lambda: _sorted_moves(
+                ((shops[lid][1], got.rows(lid, got.anchor)) for lid in listings),
+                chosen,
+                mine if placed and matcher else None,
+            ),
+            got.anchor,
+            start,
+            until,
+        )
+
+    lowest = line(lids, True)
+    lines = {shop: line(listed, False) for shop, listed in sorted(by_shop.items())}
+    observed = any(rows[lid] for lid in lids)
     return PriceLines(
         since=start,
         until=until,
@@ -1001,7 +1087,7 @@ def price_lines(
         lowest=lowest,
         shops=lines,
         stats=step_stats(lowest, chosen, until),
-        observed=bool(rows),
+        observed=observed,
     )
 
 
@@ -1058,21 +1144,29 @@ def overview(
     since = now - timedelta(days=days)
     # The sparkline is the lowest price in any size: reading every observation's sizes for 30 days of
     # 30 colorways would cost the page seconds on a year of data.
-    rows_by: dict[int, list[tuple[str, list[pricerows.Row]]]] = defaultdict(list)
     with engine.connect() as conn:
         shops = _listing_shops(conn, ids)
-        by_listing = pricerows.listing_rows(conn, str(engine.url), list(shops), since)
-    for lid in sorted(by_listing):
-        cid, shop = shops[lid]
+        got = pricerows.spans(conn, str(engine.url), list(shops), since)
+    listings_by: dict[int, list[int]] = defaultdict(list)
+    for lid in got.listings():
+        cid = shops[lid][0]
         if cid is not None:
-            rows_by[cid].append((shop, by_listing[lid]))
+            listings_by[cid].append(lid)
+
+    def sparkline(colorway_id: int, currency: str) -> list[Step]:
+        """The lowest price in any size from since to now."""
+        listings = listings_by.get(colorway_id, [])
+        names = tuple(shops[lid][1] for lid in listings)
+        key = (str(engine.url), got.anchor, currency, None, tuple(listings), names, got.mark(listings))
+        moves = [(shops[lid][1], got.rows(lid, got.anchor)) for lid in listings]
+        return _line(key, lambda: _sorted_moves(moves, currency), got.anchor, since, now)
     release_dates = _releases_by_colorway(engine)
     today = today or now.date()
     rows = [
         _overview_row(
             c,
             offers_by.get(c.id, []),
-            rows_by.get(c.id, []),
+            sparkline,
             release_dates=release_dates,
             since=since,
             now=now,
@@ -1088,7 +1182,7 @@ def overview(
 def _overview_row(
     colorway: ColorwayInfo,
     offers: list[Offer],
-    listings: list[tuple[str, list[pricerows.Row]]],
+    sparkline: Callable[[int, str], list[Step]],
     *,
     release_dates: dict[str, list[date]],
     since: datetime,
@@ -1114,7 +1208,7 @@ def _overview_row(
         stock=_stock_state(offers),
         my_sizes_available=tuple(own for own in colorway.sizes if own in found),
         next_release=min((d for d in dates if d >= today), default=None),
-        sparkline=tuple(_steps(_sorted_moves(listings, currency), since, now)),
+        sparkline=tuple(sparkline(colorway.id, currency)),
         suspect=tuple(o for o in offers if o.suspect and o.price is not None),
         target_price=colorway.target_prices.get(currency),
         last_changed=max((o.observed_at for o in offers if o.observed_at), default=None),
