@@ -1819,9 +1819,7 @@ class ChangeStamp:
     modified: datetime | None
 
 
-def change_stamp(engine: Engine) -> ChangeStamp:
-    """Cheap to compute (maxima on indexed columns, counts of small tables), so a poller that
-    already has the answer gets a 304 without the answer being built again."""
+def _stamp_queries() -> tuple[Any, Any, Any]:
     scalar = sa.func.max
     query = sa.select(
         sa.select(scalar(_E.c.id)).scalar_subquery(),
@@ -1833,11 +1831,33 @@ def change_stamp(engine: Engine) -> ChangeStamp:
         sa.select(scalar(_R.c.updated_at)).scalar_subquery(),
         sa.select(sa.func.count()).select_from(_R).scalar_subquery(),
         sa.select(scalar(_RC.c.id)).scalar_subquery(),
+        # A check sets its listings' last observation in the transaction that writes them: the sum
+        # moves even when a PostgreSQL transaction commits after one holding a higher id.
+        sa.select(sa.func.sum(_L.c.last_observation_id)).scalar_subquery(),
+        # Which colorway each listing counts for (a config edit matches listings again).
+        sa.select(sa.func.sum(_L.c.id * sa.func.coalesce(_L.c.colorway_id, 0))).scalar_subquery(),
+        # A held suspect price confirmed by a later check changes only its flag (ix_observations_suspect).
+        sa.select(sa.func.count()).select_from(_O).where(_O.c.suspect == sa.true()).scalar_subquery(),
     )
+    # Colorway rows change when config.toml is edited (name, list price, watched): all of them, as
+    # stored; the shops' names too (a renamed shop is another line on a chart).
+    colorway_rows = sa.select(*(sa.type_coerce(c, _AS_STORED) for c in _C.c)).order_by(_C.c.id)
+    return query, colorway_rows, sa.select(_S.c.id, _S.c.name).order_by(_S.c.id)
+
+
+_STAMP_QUERIES = _stamp_queries()  # built once: the dashboard asks for a stamp on every page
+
+
+def change_stamp(engine: Engine) -> ChangeStamp:
+    """Cheap to compute (maxima on indexed columns, counts and sums over small tables and the few
+    suspect observations), so a poller that already has the answer gets a 304 without the answer being
+    built again, and the dashboard's read caches, keyed on it, never answer with a price the database
+    no longer says."""
+    query, colorway_rows, shop_names = _STAMP_QUERIES
     with engine.connect() as conn:
         values = list(conn.execute(query).one())
-        # Colorway rows change when config.toml is edited (name, list price, watched): hash them all.
-        values.extend(tuple(r) for r in conn.execute(sa.select(_C).order_by(_C.c.id)))
+        values.extend(tuple(r) for r in conn.execute(colorway_rows))
+        values.extend(tuple(r) for r in conn.execute(shop_names))
     moments = [v for v in (values[1], values[3], values[6]) if isinstance(v, datetime)]
     token = hashlib.sha256(repr(values).encode()).hexdigest()[:32]
     return ChangeStamp(token=token, modified=max(moments) if moments else None)
