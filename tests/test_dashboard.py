@@ -247,6 +247,51 @@ def test_pages_show_the_seeded_numbers_on_postgresql(tmp_path: Path, monkeypatch
         data.engine(url).dispose()  # so the database can be dropped
 
 
+def test_a_new_price_is_on_the_next_run_of_a_page(seeded_config: Path) -> None:
+    """The pages' read caches are keyed on the database's change stamp: a price written since the last
+    run is on the next one, with nothing to wait for."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from db.models import Listing, Observation, Source
+
+    at = _app()
+    at.run()
+    assert overview_rows(at)["M2002RDA"]["any"] == "Any size $120.00 at Kith buy ↗"
+    _visit(at, "views/colorway.py")
+    at.sidebar.selectbox(key="colorway_choice").select("M2002RDA").run()
+    assert stats(at)["Now"] == "Now $120.00 Kith"
+    url = "sqlite:///" + str(seeded_config.parent / "tracker.db")
+    engine = make_engine(url)
+    with Session(engine) as s:
+        listing = s.exec(
+            sa.select(Listing)
+            .join(Source, Source.id == Listing.source_id)  # type: ignore[arg-type]
+            .where(Source.name == "Concepts", Listing.external_id == "m2002rda")
+        ).scalar_one()
+        sizes = [{"size": z, "availability": "InStock", "price": "110"} for z in ("9", "10")]
+        obs = Observation(
+            listing_id=listing.id,
+            observed_at=datetime.now(UTC) - timedelta(minutes=1),
+            price=Decimal(110),
+            currency="USD",
+            availability="InStock",
+            sizes=sizes,
+        )
+        s.add(obs)
+        s.flush()
+        listing.last_observation_id = obs.id
+        s.commit()
+    engine.dispose()
+    at.run()
+    assert stats(at)["Now"] == "Now $110.00 Concepts"
+    _visit(at, "views/overview.py")
+    assert overview_rows(at)["M2002RDA"]["any"] == "Any size $110.00 at Concepts buy ↗"
+
+
 def test_empty_database_shows_helpful_messages(empty_config: Path) -> None:
     at = _app()
     at.run()
