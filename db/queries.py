@@ -403,6 +403,8 @@ def _latest_observation_ids() -> Any:
 # Sizes are read as the driver gives them: SQLite's JSON text is decoded once per distinct text (the
 # latest observations of hundreds of listings on every overview), PostgreSQL's driver decodes its own.
 _AS_STORED = sa.String()
+# As text on PostgreSQL too, where the driver would decode every row's JSON itself.
+_SIZES_TEXT = sa.type_coerce(sa.cast(_O.c.sizes, sa.Text), _AS_STORED)
 
 
 def stored_sizes(stored: Any) -> tuple[dict[str, Any], ...]:
@@ -440,7 +442,7 @@ def _offers(engine: Engine, where: Iterable[Any]) -> list[Offer]:
             _O.c.currency,
             sa.type_coerce(_O.c.compare_at, _AS_STORED),
             _O.c.availability,
-            sa.type_coerce(_O.c.sizes, _AS_STORED),
+            _SIZES_TEXT,
             _O.c.suspect,
             sa.type_coerce(_O.c.observed_at, _AS_STORED),
             _O.c.id,
@@ -449,10 +451,11 @@ def _offers(engine: Engine, where: Iterable[Any]) -> list[Offer]:
             _L.join(_S, _S.c.id == _L.c.source_id).outerjoin(_O, _O.c.id == _latest_observation_ids())
         )
         .where(*where)
-        .order_by(_S.c.name, _L.c.id)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
+    # By shop, then listing: sorted here, where the database would sort whole rows, sizes and all.
+    rows.sort(key=lambda r: (r[2], r[0]))
     amount = pricerows.amount
     return [
         Offer(
@@ -618,7 +621,7 @@ def _placed(
             missing[oid] = (lid, at, price)
     ids = list(missing)
     for i in range(0, len(ids), _SIZES_CHUNK):
-        query = sa.select(_O.c.id, sa.type_coerce(_O.c.sizes, _AS_STORED))
+        query = sa.select(_O.c.id, _SIZES_TEXT)
         for oid, sizes in conn.execute(query.where(_O.c.id.in_(ids[i : i + _SIZES_CHUNK]))):
             lid, at, price = missing[oid]
             held = matcher.held(stored_sizes(sizes))
