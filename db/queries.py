@@ -453,9 +453,8 @@ def _offers(engine: Engine, where: Iterable[Any]) -> list[Offer]:
         .where(*where)
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    # By shop, then listing: sorted here, where the database would sort whole rows, sizes and all.
-    rows.sort(key=lambda r: (r[2], r[0]))
+        # By shop, then listing: sorted here, where the database would sort whole rows, sizes and all.
+        rows = sorted(conn.execute(query), key=lambda r: (r[2], r[0]))
     amount = pricerows.amount
     return [
         Offer(
@@ -512,7 +511,7 @@ def latest_stock(engine: Engine, colorway_ids: Sequence[int]) -> list[StockBrief
             _O.c.price,
             _O.c.currency,
             _O.c.availability,
-            _O.c.sizes,
+            _SIZES_TEXT.label("sizes"),
             _O.c.suspect,
         )
         .select_from(
@@ -524,7 +523,8 @@ def latest_stock(engine: Engine, colorway_ids: Sequence[int]) -> list[StockBrief
     out: list[StockBrief] = []
     with engine.connect() as conn:
         for r in conn.execution_options(yield_per=100).execute(query):
-            sizes = r.sizes or ()
+            # Decoded one row at a time, never kept (stored_sizes keeps what it decodes).
+            sizes = (json.loads(r.sizes) if isinstance(r.sizes, str) else r.sizes) or ()
             out.append(
                 StockBrief(
                     source_name=r.source_name,
