@@ -279,10 +279,7 @@ def page_queries(engine: Engine, now: datetime) -> dict[str, Callable[[], Any]]:
         def run() -> None:
             since = None if days is None else now - timedelta(days=days)
             mine = queries.SizeMatcher(["9", "10"])
-            points = queries.price_points(engine, [1], since, with_sizes=mine)
-            lowest = queries.price_steps(points, "USD", since, now, mine)
-            queries.shop_steps(points, "USD", since, now)
-            queries.step_stats(lowest, "USD", now)
+            queries.price_lines(engine, 1, since, now, preferred=("USD",), sizes=mine)
             queries.latest_offers(engine, [1])
             queries.events(engine, colorway_id=1)
 

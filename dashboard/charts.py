@@ -128,31 +128,56 @@ def time_axis(since: datetime, until: datetime) -> tuple[str, dict[str, Any]]:
     return "%b %Y", {"interval": "month", "step": 3 * max(1, round(span.days / 720))}
 
 
-def _hover_rows(chart: PriceChart, shop_fields: Mapping[str, str]) -> pd.DataFrame:
-    """One row per moment anything shown changed: the time, the lowest price and every shown shop's."""
-    lines: dict[str, Sequence[Step]] = {
-        "lowest": chart.lowest,
-        **{shop_fields[s]: v for s, v in chart.shops.items()},
-    }
-    moments = sorted({s.start for steps in lines.values() for s in steps} | {chart.since})
-    moments = [m for m in moments if chart.since <= m < chart.until] or [chart.since]
-    cursors = dict.fromkeys(lines, 0)
-    rows = []
+# At most this many crosshair stops: about one per two pixels of a desktop chart. A year of 25 shops
+# changes thousands of times; stops closer than a pixel cannot be told apart by a pointer, and each one
+# is a row the browser decodes and a cell of the crosshair's hit area.
+HOVER_STOPS = 600
+
+
+def _hover_moments(chart: PriceChart) -> list[datetime]:
+    """The moments the crosshair stops at: every change of the lowest line, then changes of the shown
+    shops' lines, at most one per slice of the range beside them (HOVER_STOPS)."""
+    since, until = chart.since, chart.until
+    lowest = {s.start for s in chart.lowest if since <= s.start < until} | {since}
+    others = sorted(
+        {s.start for steps in chart.shops.values() for s in steps if since <= s.start < until} - lowest
+    )
+    if len(lowest) + len(others) <= HOVER_STOPS:
+        return sorted(lowest | set(others))
+    span = (until - since).total_seconds() or 1.0
+    slices = max(1, HOVER_STOPS - len(lowest))
+    taken: dict[int, datetime] = {}
+    for moment in others:
+        taken.setdefault(int((moment - since).total_seconds() / span * slices), moment)
+    return sorted(lowest | set(taken.values()))
+
+
+def _hover_rows(chart: PriceChart, shown: Sequence[str]) -> pd.DataFrame:
+    """(time, tip) per crosshair stop: tip is the tooltip itself, {title: text} for the time, the lowest
+    price and every shown shop's. One record per stop (an Arrow struct) keeps the browser from
+    evaluating one expression per shop per stop: the tooltip of a row is read only when it is shown."""
+    lowest = lowest_title(chart.mine)
+    # Titles are the record's keys: a shop named like another title gets a distinct one.
+    titles = {shop: shop if shop not in ("When", lowest) else f"{shop} (shop)" for shop in shown}
+    lines: list[tuple[str, Sequence[Step]]] = [(lowest, chart.lowest)]
+    lines += [(titles[shop], chart.shops[shop]) for shop in shown]
+    moments = _hover_moments(chart)
+    cursors = [0] * len(lines)
+    tips = []
     for moment in moments:
-        row: dict[str, object] = {"time": moment}
-        for name, steps in lines.items():
-            i = cursors[name]
+        tip: dict[str, str] = {"When": ""}
+        for n, (title, steps) in enumerate(lines):
+            i = cursors[n]
             while i + 1 < len(steps) and steps[i + 1].start <= moment:
                 i += 1
-            cursors[name] = i
+            cursors[n] = i
             step = steps[i] if steps and steps[i].start <= moment < steps[i].end else None
-            row[name] = _describe(step, chart.currency, with_shop=name == "lowest")
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    local = pd.to_datetime(frame["time"], utc=True).dt.tz_convert(chart.tz)
-    frame["when"] = local.dt.strftime("%Y-%m-%d %H:%M %Z")
-    frame["time"] = local.dt.tz_localize(None).astype("datetime64[ns]")
-    return frame
+            tip[title] = _describe(step, chart.currency, with_shop=n == 0)
+        tips.append(tip)
+    local = pd.to_datetime(pd.Series(moments), utc=True).dt.tz_convert(chart.tz)
+    for tip, when in zip(tips, local.dt.strftime("%Y-%m-%d %H:%M %Z"), strict=True):
+        tip["When"] = when
+    return pd.DataFrame({"time": local.dt.tz_localize(None).astype("datetime64[ns]"), "tip": tips})
 
 
 def _describe(step: Step | None, currency: str, *, with_shop: bool) -> str:
@@ -195,7 +220,6 @@ def price_history(chart: PriceChart, *, height: int = 380) -> dict[str, Any]:
     tz = chart.tz
     colours = dict(zip(chart.all_shops, palette(len(chart.all_shops)), strict=True))
     shown = [s for s in chart.all_shops if s in chart.shops]
-    shop_fields = {shop: f"s{i}" for i, shop in enumerate(shown)}
     fmt, ticks = time_axis(chart.since, chart.until)
     # The lowest line runs from since to until, so the data's extent is the range (no empty future).
     x_scale = alt.Scale(type="utc", nice=False)
@@ -259,13 +283,12 @@ def price_history(chart: PriceChart, *, height: int = 380) -> dict[str, Any]:
     )
     layers += _marker_layers(chart, x, y, ds, px_per_unit)
     layers += _rule_layers(chart, y, px_per_unit, ds)
-    hover_rows = _hover_rows(chart, shop_fields)
-    tooltip = [alt.Tooltip("when:N", title="When"), alt.Tooltip("lowest:N", title=lowest_title(chart.mine))]
-    tooltip += [alt.Tooltip(f"{shop_fields[s]}:N", title=s) for s in shown]
     layers.append(
-        ds(hover_rows)
+        ds(_hover_rows(chart, shown))
         .mark_rule(color="#444", strokeWidth=1)
-        .encode(x=x, opacity=alt.condition(hover, alt.value(0.55), alt.value(0.0)), tooltip=tooltip)
+        .encode(
+            x=x, opacity=alt.condition(hover, alt.value(0.55), alt.value(0.0)), tooltip=alt.Tooltip("tip:N")
+        )
         .add_params(hover)
     )
     # No validation against the Vega-Lite schema: its shape is fixed here and the tests render it, and
@@ -351,23 +374,23 @@ def _marker_layers(
         )
     if not marks:
         return []
-    frame = _local(pd.DataFrame(marks), tz, "time")
-    points = (
-        ds(frame)
-        .mark_point(filled=True, size=80, color=LOWEST_COLOR, stroke="white", strokeWidth=1.5)
-        .encode(
-            x=x,
-            y=y,
-            shape=alt.Shape(
-                "kind:N",
-                scale=alt.Scale(domain=["Lowest", "Highest"], range=["triangle-up", "triangle-down"]),
-                legend=None,
-            ),
-        )
+    # One dataset for the markers and their labels, each label layer filtered to its marker: every
+    # dataset is one more Arrow table for the browser to decode.
+    data = ds(_local(pd.DataFrame(marks), tz, "time"))
+    points = data.mark_point(
+        filled=True, size=80, color=LOWEST_COLOR, stroke="white", strokeWidth=1.5
+    ).encode(
+        x=x,
+        y=y,
+        shape=alt.Shape(
+            "kind:N",
+            scale=alt.Scale(domain=["Lowest", "Highest"], range=["triangle-up", "triangle-down"]),
+            legend=None,
+        ),
     )
     out: list[alt.Chart] = [points]
     for mark in marks:
-        one = frame[frame["kind"] == mark["kind"]]
+        one = data.transform_filter(alt.datum.kind == mark["kind"])
         base = dict(
             align=mark["align"],
             dx=-6 if mark["align"] == "right" else 6,
@@ -376,11 +399,11 @@ def _marker_layers(
             fontWeight="bold",
         )
         out.append(
-            ds(one)
-            .mark_text(**base, stroke="white", strokeWidth=4, strokeJoin="round")
-            .encode(x=x, y=y, text="label:N")
+            one.mark_text(**base, stroke="white", strokeWidth=4, strokeJoin="round").encode(
+                x=x, y=y, text="label:N"
+            )
         )
-        out.append(ds(one).mark_text(**base, color=LOWEST_COLOR).encode(x=x, y=y, text="label:N"))
+        out.append(one.mark_text(**base, color=LOWEST_COLOR).encode(x=x, y=y, text="label:N"))
     return out
 
 
@@ -408,9 +431,17 @@ def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float, ds: _Datasets)
             )
         )
     layers: list[alt.Chart] = []
-    for kind, price, label, colour, dash in rules:
-        frame = pd.DataFrame([{"price": float(price), "label": label, "kind": kind}])
-        layers.append(ds(frame).mark_rule(color=colour, strokeDash=dash, size=2).encode(y=y))
+    if not rules:
+        return layers
+    # One dataset for both rules, each layer filtered to its own (see _marker_layers).
+    data = ds(
+        pd.DataFrame(
+            [{"price": float(price), "label": label, "kind": kind} for kind, price, label, *_ in rules]
+        )
+    )
+    for kind, _, _, colour, dash in rules:
+        frame = data.transform_filter(alt.datum.kind == kind)
+        layers.append(frame.mark_rule(color=colour, strokeDash=dash, size=2).encode(y=y))
         # Labels sit above their rule; a target close under the list price gets its label below.
         close = (
             chart.list_price is not None
@@ -420,9 +451,9 @@ def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float, ds: _Datasets)
         dy = 12 if kind == "target" and close and chart.target <= chart.list_price else -8  # type: ignore[operator]
         base = dict(align="right", x="width", dx=-6, dy=dy, fontSize=12, fontWeight="bold")
         layers.append(
-            ds(frame)
-            .mark_text(**base, stroke="white", strokeWidth=5, strokeJoin="round")
-            .encode(y=y, text="label:N")
+            frame.mark_text(**base, stroke="white", strokeWidth=5, strokeJoin="round").encode(
+                y=y, text="label:N"
+            )
         )
-        layers.append(ds(frame).mark_text(**base, color=colour).encode(y=y, text="label:N"))
+        layers.append(frame.mark_text(**base, color=colour).encode(y=y, text="label:N"))
     return layers

@@ -18,7 +18,12 @@ from db import queries
 from db.engine import make_engine
 from tracker.config import Config, load_config
 
-TTL = 30  # seconds: the scheduler writes every few minutes, so half a minute is fresh enough
+# The read caches below that hold prices are keyed on the database's change stamp, computed on every
+# call (queries.change_stamp, about a millisecond): new data is a new key, so no cache ever answers with
+# a price the database no longer says. Their TTL only bounds how far an answer's "now" (the end of a
+# chart, a 30-day window) lags the clock while nothing changes.
+STAMPED_TTL = 120
+TTL = 30  # seconds: reads that are not prices (deliveries, check health), fresh enough at half a minute
 # A check finishes within minutes; one still 'running' after an hour was cut off (a crash, a kill).
 INTERRUPTED_AFTER = timedelta(hours=1)
 # The chart's ranges, as the page shows them and as the URL keeps them (?range=1y).
@@ -60,30 +65,53 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+def stamp(url: str) -> str:
+    """The database's change stamp now (see STAMPED_TTL)."""
+    return queries.change_stamp(engine(url)).token
+
+
 def overview(
     url: str, style_codes: tuple[str, ...], size_system: str | None = None
 ) -> list[queries.OverviewRow]:
     """The overview rows for the watched style codes; your sizes in your size_system (config's)."""
     system = size_system or context().config.size_system
-    return queries.overview(engine(url), now(), style_codes=list(style_codes), size_system=system)
+    return _overview(url, stamp(url), style_codes, system)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=STAMPED_TTL, show_spinner=False, max_entries=16)
+def _overview(
+    url: str, stamp: str, style_codes: tuple[str, ...], size_system: str
+) -> list[queries.OverviewRow]:
+    return queries.overview(engine(url), now(), style_codes=list(style_codes), size_system=size_system)
+
+
+def forget_overview() -> None:
+    """Drop the cached overview rows (after the watchlist changed from a page)."""
+    _overview.clear()
+
+
 def last_checked(url: str) -> datetime | None:
-    """When any source was last checked."""
+    """When any source was last checked (one indexed maximum: not worth a cache)."""
     return queries.last_checked(engine(url))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
 def discovered(url: str) -> list[queries.Offer]:
     """Discovered 2002R listings matching no colorway."""
+    return _discovered(url, stamp(url))
+
+
+@st.cache_data(ttl=STAMPED_TTL, show_spinner=False, max_entries=8)
+def _discovered(url: str, stamp: str) -> list[queries.Offer]:
     return queries.discovered_listings(engine(url))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
 def colorways(url: str) -> list[queries.ColorwayInfo]:
     """Every colorway in the database."""
+    return _colorways(url, stamp(url))
+
+
+@st.cache_data(ttl=STAMPED_TTL, show_spinner=False, max_entries=8)
+def _colorways(url: str, stamp: str) -> list[queries.ColorwayInfo]:
     return queries.colorways(engine(url))
 
 
@@ -103,7 +131,6 @@ class History:
     observed: bool  # any price was ever recorded in the range
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=64)
 def history(
     url: str,
     colorway_id: int,
@@ -113,35 +140,61 @@ def history(
     preferred: tuple[str, ...] = (),
     sizes: tuple[str, ...] = (),
     size_system: str = "us_men",
+    stamped: str | None = None,
 ) -> History:
     """Prices of one colorway over the last days (None: all), in currency (None: the first of the
-    preferred ones seen), the lowest line in sizes (the collector's; empty: any size)."""
-    until = now()
-    since = None if days is None else until - timedelta(days=days)
-    eng = engine(url)
-    matcher = queries.SizeMatcher(sizes, size_system)
-    points = queries.price_points(eng, [colorway_id], since, with_sizes=matcher or False)
-    seen = tuple(queries.currencies(points, preferred)) or preferred or ("USD",)
-    chosen = currency if currency in seen else seen[0]
-    # A range longer than the history starts where the history does, so young data is not a sliver.
-    first = min((p.observed_at for p in points), default=None)
-    start = max(since, first) if since and first else since or first or until - timedelta(days=1)
-    start = min(start, until - timedelta(minutes=10))
-    lowest = queries.price_steps(points, chosen, start, until, matcher or None)
-    return History(
-        since=start,
-        until=until,
-        currency=chosen,
-        currencies=seen,
-        lowest=lowest,
-        shops=queries.shop_steps(points, chosen, start, until),
-        stats=queries.step_stats(lowest, chosen, until),
-        offers=queries.latest_offers(eng, [colorway_id]),
-        observed=bool(points),
+    preferred ones seen), the lowest line in sizes (the collector's; empty: any size); stamped: the
+    change stamp the caller already has."""
+    key = stamped or stamp(url)
+    return _history(
+        url,
+        key,
+        colorway_id=colorway_id,
+        days=days,
+        currency=currency,
+        preferred=preferred,
+        sizes=sizes,
+        size_system=size_system,
     )
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+@st.cache_data(ttl=STAMPED_TTL, show_spinner=False, max_entries=64)
+def _history(
+    url: str,
+    stamp: str,
+    *,
+    colorway_id: int,
+    days: int | None,
+    currency: str | None,
+    preferred: tuple[str, ...],
+    sizes: tuple[str, ...],
+    size_system: str,
+) -> History:
+    until = now()
+    since = None if days is None else until - timedelta(days=days)
+    eng = engine(url)
+    lines = queries.price_lines(
+        eng,
+        colorway_id,
+        since,
+        until,
+        currency=currency,
+        preferred=preferred,
+        sizes=queries.SizeMatcher(sizes, size_system),
+    )
+    return History(
+        since=lines.since,
+        until=until,
+        currency=lines.currency,
+        currencies=lines.currencies,
+        lowest=lines.lowest,
+        shops=lines.shops,
+        stats=lines.stats,
+        offers=queries.latest_offers(eng, [colorway_id]),
+        observed=lines.observed,
+    )
+
+
 def price_chart(
     url: str,
     colorway_id: int,
@@ -155,15 +208,56 @@ def price_chart(
     list_price: Decimal | None,
     target: Decimal | None,
     timezone: str,
+    stamped: str | None = None,
 ) -> tuple[dict[str, Any], int]:
     """The colorway chart's Vega-Lite spec (its datasets as Arrow bytes) and its height, built once per
-    range and shops shown: building it is most of the colorway page's time."""
+    range and shops shown (and data: see stamp): building it is most of the colorway page's time."""
+    return _price_chart(
+        url,
+        stamped or stamp(url),
+        colorway_id=colorway_id,
+        days=days,
+        currency=currency,
+        preferred=preferred,
+        sizes=sizes,
+        size_system=size_system,
+        shown=shown,
+        list_price=list_price,
+        target=target,
+        timezone=timezone,
+    )
+
+
+@st.cache_data(ttl=STAMPED_TTL, show_spinner=False, max_entries=32)
+def _price_chart(
+    url: str,
+    stamp: str,
+    *,
+    colorway_id: int,
+    days: int | None,
+    currency: str,
+    preferred: tuple[str, ...],
+    sizes: tuple[str, ...],
+    size_system: str,
+    shown: tuple[str, ...],
+    list_price: Decimal | None,
+    target: Decimal | None,
+    timezone: str,
+) -> tuple[dict[str, Any], int]:
     from streamlit import dataframe_util
 
     from dashboard import charts  # Altair is only needed on this page
 
+    # The page asked for this history with the currency it chose: the same call, the same cache entry.
     found = history(
-        url, colorway_id, days, currency=currency, preferred=preferred, sizes=sizes, size_system=size_system
+        url,
+        colorway_id,
+        days,
+        currency=currency,
+        preferred=preferred,
+        sizes=sizes,
+        size_system=size_system,
+        stamped=stamp,
     )
     chart = charts.PriceChart(
         currency=found.currency,
@@ -185,9 +279,13 @@ def price_chart(
     return spec, charts.chart_height(chart)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
 def events(url: str, colorway_id: int | None = None, limit: int = 200) -> list[queries.EventRow]:
     """Events, newest first."""
+    return _events(url, stamp(url), colorway_id, limit)
+
+
+@st.cache_data(ttl=STAMPED_TTL, show_spinner=False, max_entries=64)
+def _events(url: str, stamp: str, colorway_id: int | None, limit: int) -> list[queries.EventRow]:
     return queries.events(engine(url), colorway_id=colorway_id, limit=limit)
 
 
@@ -203,15 +301,23 @@ def delivery_counts(url: str) -> dict[str, int]:
     return queries.delivery_counts(engine(url))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
 def releases(url: str) -> list[queries.ReleaseRow]:
     """Release dates."""
+    return _releases(url, stamp(url))
+
+
+@st.cache_data(ttl=STAMPED_TTL, show_spinner=False, max_entries=8)
+def _releases(url: str, stamp: str) -> list[queries.ReleaseRow]:
     return queries.releases(engine(url))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
 def release_history(url: str) -> list[queries.ReleaseChangeRow]:
     """Every date releases were given, newest first."""
+    return _release_history(url, stamp(url))
+
+
+@st.cache_data(ttl=STAMPED_TTL, show_spinner=False, max_entries=8)
+def _release_history(url: str, stamp: str) -> list[queries.ReleaseChangeRow]:
     return queries.release_history(engine(url))
 
 
@@ -221,9 +327,13 @@ def health(url: str) -> list[queries.SourceHealth]:
     return queries.source_health(engine(url), now())
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
 def size_health(url: str, size_system: str) -> list[queries.SourceSizes]:
     """Per source, sizes that could not be placed in a size system, and sizes placed by a guess."""
+    return _size_health(url, stamp(url), size_system)
+
+
+@st.cache_data(ttl=STAMPED_TTL, show_spinner=False, max_entries=8)
+def _size_health(url: str, stamp: str, size_system: str) -> list[queries.SourceSizes]:
     return queries.size_health(engine(url), size_system)
 
 
@@ -246,9 +356,8 @@ def interrupted(url: str) -> dict[str, int]:
         return {str(name): int(n) for name, n in conn.execute(query)}
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
 def has_prices(url: str) -> bool:
-    """Whether any price was recorded, to tell an empty database from a quiet one."""
+    """Whether any price was recorded, to tell an empty database from a quiet one (one row read)."""
     return queries.has_observations(engine(url))
 
 

@@ -91,7 +91,7 @@ def _make_engine(url: str, *, migrate: bool, pre_ping: bool) -> Engine:
 
 # The newest migration. A database already there opens without loading Alembic and reading every
 # migration script (half a second of each command's start); tests/test_cli_imports.py keeps it in step.
-HEAD = "e7b3c2d4f501"
+HEAD = "f4c1a9e2b7d3"
 
 
 def at_head(engine: Engine) -> bool:

@@ -33,11 +33,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return None if value is None else utc_from_db(value)
+
+
+def utc_from_db(value: datetime | str) -> datetime:
+    """A stored time as an aware UTC datetime: the driver's datetime, or SQLite's stored text
+    ("2026-12-01 16:39:19.520392") read without SQLAlchemy's per-row parsing (fast reads)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 class Money(TypeDecorator[Decimal]):
@@ -59,11 +65,16 @@ class Money(TypeDecorator[Decimal]):
         return str(value) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        amount = Decimal(str(value))
-        # NUMERIC(14, 4) pads with zeros: give back 150 and 119.99, never 1.5E+2.
-        return amount.quantize(Decimal(1)) if amount == amount.to_integral() else amount.normalize()
+        return money_from_db(value)
+
+
+def money_from_db(value: Any) -> Decimal | None:
+    """A stored amount (SQLite's text, PostgreSQL's NUMERIC) as the Decimal it was written as."""
+    if value is None:
+        return None
+    amount = Decimal(str(value))
+    # NUMERIC(14, 4) pads with zeros: give back 150 and 119.99, never 1.5E+2.
+    return amount.quantize(Decimal(1)) if amount == amount.to_integral() else amount.normalize()
 
 
 def _ts(**kw: Any) -> Any:
@@ -148,8 +159,30 @@ class Observation(_Table, table=True):
     """What a listing showed, written only when price, currency, stock or sizes changed."""
 
     __tablename__ = "observations"
-    # The latest observation of a listing, and the one held when a chart's range starts, are seeks.
-    __table_args__ = (sa.Index("ix_observations_listing_observed", "listing_id", "observed_at"),)
+    # A listing's prices over a range, its latest observation, and the one held when a chart's range
+    # starts are read from this index alone: the rows themselves carry the sizes (most of their bytes).
+    # Suspect observations are few and some are confirmed later (the flag is cleared): counting them is
+    # how a reader notices that (see queries.change_stamp).
+    __table_args__ = (
+        sa.Index(
+            "ix_observations_prices",
+            "listing_id",
+            "observed_at",
+            "id",
+            "price",
+            "currency",
+            "availability",
+            "suspect",
+        ),
+        sa.Index(
+            "ix_observations_suspect",
+            "id",
+            "listing_id",
+            "suspect",  # SQLite reads a partial index alone only when it holds the column it filters on
+            sqlite_where=sa.text("suspect = 1"),
+            postgresql_where=sa.text("suspect"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="listings.id", index=True)
     run_id: int | None = Field(default=None, foreign_key="check_runs.id")

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from heapq import heappop, heappush
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from db import models  # noqa: F401 (registers the tables)
-from db.models import CONFIG_SOURCE
+from db import (
+    models,  # noqa: F401 (registers the tables)
+    pricerows,
+)
+from db.models import CONFIG_SOURCE, utc_from_db
 from tracker.money import to_decimal
 from tracker.pricing import list_price as list_price_of
 from tracker.redact import redact as redact_text
@@ -77,6 +84,7 @@ class Offer:
     observed_at: datetime | None
     last_checked_at: datetime
     gone: bool
+    observation_id: int | None = None  # the latest observation's (None: never observed)
 
     def sizes_in_stock(self) -> list[str]:
         """Sizes this listing shows as in stock."""
@@ -101,6 +109,11 @@ class StockBrief:
     suspect: bool
     sizes_listed: bool
     in_stock: tuple[str, ...]
+
+
+# What an observation holds in the collector's sizes: (which of their sizes, that size's own price or
+# None) per size in stock that is one of theirs (SizeMatcher.held).
+Held = tuple[tuple[tuple[str, ...], Decimal | None], ...]
 
 
 @dataclass(frozen=True)
@@ -387,54 +400,101 @@ def _latest_observation_ids() -> Any:
     return inner.scalar_subquery().correlate(_L)
 
 
+# Sizes are read as the driver gives them: SQLite's JSON text is decoded once per distinct text (the
+# latest observations of hundreds of listings on every overview), PostgreSQL's driver decodes its own.
+_AS_STORED = sa.String()
+# As text on PostgreSQL too, where the driver would decode every row's JSON itself.
+_SIZES_TEXT = sa.type_coerce(sa.cast(_O.c.sizes, sa.Text), _AS_STORED)
+
+
+def stored_sizes(stored: Any) -> tuple[dict[str, Any], ...]:
+    """An observation's stored sizes, decoded (the dicts are shared: read them, never change them)."""
+    if isinstance(stored, str):
+        return _decoded_sizes(stored)
+    return tuple(stored or ())
+
+
+@lru_cache(maxsize=2048)
+def _decoded_sizes(text: str) -> tuple[dict[str, Any], ...]:
+    return tuple(json.loads(text) or ())
+
+
+def forget_decoded_sizes() -> None:
+    """Drop the decoded sizes kept by stored_sizes (tests measuring memory)."""
+    _decoded_sizes.cache_clear()
+
+
 def _offers(engine: Engine, where: Iterable[Any]) -> list[Offer]:
+    # Times, amounts and sizes as the driver gives them, converted once per distinct value (see
+    # stored_sizes): SQLAlchemy's per-row processing of hundreds of listings costs more than reading them.
     query = (
         sa.select(
-            _L.c.id.label("listing_id"),
+            _L.c.id,
             _L.c.colorway_id,
-            _S.c.name.label("source_name"),
+            _S.c.name,
             _L.c.url,
             _L.c.title,
             _L.c.style_code,
             _L.c.image,
-            _L.c.last_checked_at,
+            sa.type_coerce(_L.c.last_checked_at, _AS_STORED),
             _L.c.gone,
-            _O.c.price,
+            sa.type_coerce(_O.c.price, _AS_STORED),
             _O.c.currency,
-            _O.c.compare_at,
+            sa.type_coerce(_O.c.compare_at, _AS_STORED),
             _O.c.availability,
-            _O.c.sizes,
+            _SIZES_TEXT,
             _O.c.suspect,
-            _O.c.observed_at,
+            sa.type_coerce(_O.c.observed_at, _AS_STORED),
+            _O.c.id,
         )
         .select_from(
             _L.join(_S, _S.c.id == _L.c.source_id).outerjoin(_O, _O.c.id == _latest_observation_ids())
         )
         .where(*where)
-        .order_by(_S.c.name, _L.c.id)
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        # By shop, then listing: sorted here, where the database would sort whole rows, sizes and all.
+        rows = sorted(conn.execute(query), key=lambda r: (r[2], r[0]))
+    amount = pricerows.amount
     return [
         Offer(
-            listing_id=r.listing_id,
-            colorway_id=r.colorway_id,
-            source_name=r.source_name,
-            url=r.url,
-            title=r.title,
-            style_code=r.style_code,
-            image=r.image,
-            price=r.price,
-            currency=r.currency,
-            compare_at=r.compare_at,
-            availability=r.availability or "unknown",
-            sizes=tuple(r.sizes or ()),
-            suspect=bool(r.suspect),
-            observed_at=r.observed_at,
-            last_checked_at=r.last_checked_at,
-            gone=bool(r.gone),
+            listing_id=lid,
+            colorway_id=cid,
+            source_name=shop,
+            url=url,
+            title=title,
+            style_code=code,
+            image=image,
+            price=amount(price),
+            currency=currency,
+            compare_at=amount(compare_at),
+            availability=availability or "unknown",
+            sizes=stored_sizes(sizes),
+            suspect=bool(suspect),
+            observed_at=None if observed is None else utc_from_db(observed),
+            last_checked_at=utc_from_db(checked),
+            gone=bool(gone),
+            observation_id=oid,
         )
-        for r in rows
+        for (
+            lid,
+            cid,
+            shop,
+            url,
+            title,
+            code,
+            image,
+            checked,
+            gone,
+            price,
+            currency,
+            compare_at,
+            availability,
+            sizes,
+            suspect,
+            observed,
+            oid,
+        ) in rows
     ]
 
 
@@ -451,7 +511,7 @@ def latest_stock(engine: Engine, colorway_ids: Sequence[int]) -> list[StockBrief
             _O.c.price,
             _O.c.currency,
             _O.c.availability,
-            _O.c.sizes,
+            _SIZES_TEXT.label("sizes"),
             _O.c.suspect,
         )
         .select_from(
@@ -463,7 +523,8 @@ def latest_stock(engine: Engine, colorway_ids: Sequence[int]) -> list[StockBrief
     out: list[StockBrief] = []
     with engine.connect() as conn:
         for r in conn.execution_options(yield_per=100).execute(query):
-            sizes = r.sizes or ()
+            # Decoded one row at a time, never kept (stored_sizes keeps what it decodes).
+            sizes = (json.loads(r.sizes) if isinstance(r.sizes, str) else r.sizes) or ()
             out.append(
                 StockBrief(
                     source_name=r.source_name,
@@ -500,72 +561,43 @@ def price_points(
     with_sizes: bool | SizeMatcher = False,
 ) -> list[PricePoint]:
     """Observations of these colorways' listings since a time, plus the one held at that time (with
-    each observation's sizes when asked: what "in your sizes" needs).
+    each observation's sizes when asked: what "in your sizes" needs), by listing and time.
 
     Given the SizeMatcher that price_steps will use instead, each point comes with what it offers in
     those sizes (PricePoint.mine) and no sizes: they are read and decoded only for observations not
     placed before (an observation's sizes and price never change; decoding a year of sizes is most of
     a long range's time)."""
     matcher = with_sizes if isinstance(with_sizes, SizeMatcher) and with_sizes else None
-    read_sizes = bool(with_sizes) and matcher is None
-    cols = [
-        _O.c.listing_id,
-        _L.c.colorway_id,
-        _S.c.name.label("source_name"),
-        _O.c.observed_at,
-        _O.c.price,
-        _O.c.currency,
-        _O.c.availability,
-        _O.c.suspect,
-        _O.c.sizes if read_sizes else sa.null().label("sizes"),
-        _O.c.id,
-    ]
-    base = _O.join(_L, _L.c.id == _O.c.listing_id).join(_S, _S.c.id == _L.c.source_id)
-    ids = list(colorway_ids)
-    queries = []
-    recent = sa.select(*cols).select_from(base).where(_L.c.colorway_id.in_(ids))
-    if since is not None:
-        recent = recent.where(_O.c.observed_at >= since)
-        # What each listing showed when the range began: its last observation before it.
-        o2 = _O.alias("o_before")
-        before = (
-            sa.select(o2.c.id)
-            .where(o2.c.listing_id == _L.c.id, o2.c.observed_at < since)
-            .order_by(o2.c.observed_at.desc(), o2.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-            .correlate(_L)
-        )
-        held = (
-            sa.select(*cols)
-            .select_from(_L.join(_S, _S.c.id == _L.c.source_id).join(_O, _O.c.id == before))
-            .where(_L.c.colorway_id.in_(ids))
-        )
-        queries.append(held)
-    queries.append(recent)
-    rows: list[Any] = []
     with engine.connect() as conn:
-        for query in queries:
-            rows.extend(conn.execute(query))
+        shops = _listing_shops(conn, list(colorway_ids))
+        by_listing = pricerows.listing_rows(conn, str(engine.url), list(shops), since)
+        rows = [r for lid in sorted(by_listing) for r in by_listing[lid]]
         mine = _placed(conn, rows, matcher, str(engine.url)) if matcher is not None else {}
-    # Positional rows: attribute access by name costs more than the query on big ranges.
-    out = [
+        sizes = _sizes_of(conn, [r[2] for r in rows]) if with_sizes and matcher is None else {}
+    return [
         PricePoint(
-            lid,
-            cid,
-            shop,
-            at,
-            price,
-            cur,
-            avail or "unknown",
-            bool(suspect),
-            tuple(sizes or ()),
-            oid,
-            mine.get(oid),
+            lid, *shops[lid], at, price, cur, avail, suspect, sizes.get(oid, ()), oid, mine.get(oid)
         )
-        for lid, cid, shop, at, price, cur, avail, suspect, sizes, oid in rows
+        for lid, at, oid, price, cur, avail, suspect in rows
     ]
-    out.sort(key=lambda p: (p.listing_id, p.observed_at))
+
+
+def _listing_shops(conn: sa.Connection, colorway_ids: list[int]) -> dict[int, tuple[int | None, str]]:
+    """Listing id -> (colorway id, shop name) for these colorways' listings."""
+    query = (
+        sa.select(_L.c.id, _L.c.colorway_id, _S.c.name)
+        .select_from(_L.join(_S, _S.c.id == _L.c.source_id))
+        .where(_L.c.colorway_id.in_(colorway_ids))
+    )
+    return {lid: (cid, name) for lid, cid, name in conn.execute(query)}
+
+
+def _sizes_of(conn: sa.Connection, observation_ids: list[int]) -> dict[int, tuple[dict[str, Any], ...]]:
+    """Observation id -> its stored sizes."""
+    out: dict[int, tuple[dict[str, Any], ...]] = {}
+    for i in range(0, len(observation_ids), _SIZES_CHUNK):
+        query = sa.select(_O.c.id, _O.c.sizes).where(_O.c.id.in_(observation_ids[i : i + _SIZES_CHUNK]))
+        out.update((oid, tuple(sizes or ())) for oid, sizes in conn.execute(query))
     return out
 
 
@@ -577,24 +609,59 @@ def _placed(
 ) -> dict[int, tuple[Decimal | None, tuple[str, ...]]]:
     """Observation id -> what it offers in the matcher's sizes; sizes read only for those not known."""
     out: dict[int, tuple[Decimal | None, tuple[str, ...]]] = {}
-    missing: dict[int, tuple[Any, ...]] = {}
-    for row in rows:
-        lid, at, price, oid = row[0], row[3], row[4], row[9]
-        key = matcher.held_key(database, oid, lid, at, price)
-        found = _HELD_MEMO.get(key)
-        if found is None:
-            missing[oid] = key
+    missing: dict[int, tuple[int, datetime, Decimal | None]] = {}
+    memo = _held_memo(matcher, database)
+    offered = matcher.offered
+    for lid, at, oid, price, *_ in rows:
+        known = memo.get(oid)
+        # The same listing and time: the same observation (see HELD_MEMO_ENTRIES).
+        if known is not None and known[0] == lid and known[1] == at:
+            out[oid] = offered(known[2], price)
         else:
-            out[oid] = found
+            missing[oid] = (lid, at, price)
     ids = list(missing)
     for i in range(0, len(ids), _SIZES_CHUNK):
-        query = sa.select(_O.c.id, _O.c.sizes, _O.c.price).where(_O.c.id.in_(ids[i : i + _SIZES_CHUNK]))
-        for oid, sizes, price in conn.execute(query):
-            found = out[oid] = matcher.in_stock(tuple(sizes or ()), price)
-            if len(_HELD_MEMO) >= HELD_MEMO_ENTRIES:
-                _HELD_MEMO.clear()
-            _HELD_MEMO[missing[oid]] = found
+        query = sa.select(_O.c.id, _SIZES_TEXT)
+        for oid, sizes in conn.execute(query.where(_O.c.id.in_(ids[i : i + _SIZES_CHUNK]))):
+            lid, at, price = missing[oid]
+            held = matcher.held(stored_sizes(sizes))
+            out[oid] = offered(held, price)
+            _remember(memo, oid, (lid, at, held))
     return out
+
+
+def held_sizes(offers: Iterable[Offer], matcher: SizeMatcher, database: str) -> dict[int, Held]:
+    """Listing id -> what its offer holds in the matcher's sizes (SizeMatcher.held), remembered per
+    observation: an overview asks it of hundreds of listings' latest sizes, which seldom change."""
+    memo = _held_memo(matcher, database)
+    out: dict[int, Held] = {}
+    for offer in offers:
+        oid = offer.observation_id
+        known = memo.get(oid) if oid is not None else None
+        if known is not None and known[0] == offer.listing_id and known[1] == offer.observed_at:
+            out[offer.listing_id] = known[2]
+            continue
+        held = out[offer.listing_id] = matcher.held(offer.sizes)
+        if oid is not None:
+            _remember(memo, oid, (offer.listing_id, offer.observed_at, held))
+    return out
+
+
+def _remember(memo: dict[int, tuple[Any, ...]], oid: int, entry: tuple[Any, ...]) -> None:
+    if len(memo) >= HELD_MEMO_ENTRIES:
+        memo.clear()
+    memo[oid] = entry
+
+
+def _held_memo(matcher: SizeMatcher, database: str) -> dict[int, tuple[Any, ...]]:
+    """The held memo of these sizes in this database: observation id -> (listing, time, held)."""
+    key = (matcher.key, database)
+    with _SIZE_MEMO_LOCK:
+        memo = _HELD_MEMO.pop(key, None)
+        while len(_HELD_MEMO) >= SIZE_MEMO_SETS:
+            del _HELD_MEMO[next(iter(_HELD_MEMO))]  # the least recently used sizes and database
+        memo = _HELD_MEMO[key] = {} if memo is None else memo
+    return memo
 
 
 def buyable(segment: Offer | PricePoint) -> bool:
@@ -621,13 +688,14 @@ _SIZE_MEMO_LOCK = threading.Lock()
 # only on the stored size and the collector's sizes.
 SIZE_MEMO_SETS = 8
 SIZE_MEMO_ENTRIES = 4096
-# What each stored observation offers in the collector's sizes, for every matcher: an observation's
-# sizes and price never change, so a long range reads and decodes only the sizes of observations not
-# seen before. Keyed by the database and by the observation's id, listing, time and price, so a
-# database replaced at the same address (a restore) cannot answer from another's rows. At most
-# HELD_MEMO_ENTRIES (about 200 bytes each) before it starts over.
+# What each stored observation holds in the collector's sizes (SizeMatcher.held), for every matcher:
+# an observation's sizes never change, so a long range reads and decodes only the sizes of
+# observations not seen before. Kept per set of sizes and database, by observation id, and used only
+# when the observation's listing and time are the ones remembered, so a database replaced at the same
+# address (a restore) cannot answer from another's rows. At most HELD_MEMO_ENTRIES (about 200 bytes
+# each) per set of sizes before it starts over.
 HELD_MEMO_ENTRIES = 60_000
-_HELD_MEMO: dict[tuple[Any, ...], tuple[Decimal | None, tuple[str, ...]]] = {}
+_HELD_MEMO: dict[tuple[Any, ...], dict[int, tuple[Any, ...]]] = {}
 
 
 class SizeMatcher:
@@ -649,10 +717,10 @@ class SizeMatcher:
     def __bool__(self) -> bool:
         return bool(self.mine)
 
-    def held_key(self, database: str, *observation: Any) -> tuple[Any, ...]:
-        """The held memo's key: these sizes, the database, and the observation's id, listing, time and
-        price (see HELD_MEMO_ENTRIES)."""
-        return (self._key, database, *observation)
+    @property
+    def key(self) -> tuple[tuple[str, ...], str]:
+        """These sizes and their size system."""
+        return self._key
 
     def of(self, stored: dict[str, Any]) -> tuple[str, ...]:
         """The collector's sizes (as they wrote them) that this stored size is."""
@@ -668,43 +736,63 @@ class SizeMatcher:
             self._memo[key] = found
         return found
 
-    def in_stock(
-        self, sizes: Iterable[dict[str, Any]], price: Decimal | None
-    ) -> tuple[Decimal | None, tuple[str, ...]]:
-        """The lowest price of the collector's sizes in stock among these (a size's own price, else the
-        listing's) and those sizes; (None, ()) when none of them is in stock."""
+    def held(self, sizes: Iterable[dict[str, Any]]) -> Held:
+        """(the collector's sizes it is, its own price or None) of each size in stock among these that is
+        one of theirs."""
+        return tuple(
+            (own, to_decimal(stored.get("price")))
+            for stored in sizes
+            if stored.get("availability") == IN_STOCK and (own := self.of(stored))
+        )
+
+    @staticmethod
+    def offered(held: Held, price: Decimal | None) -> tuple[Decimal | None, tuple[str, ...]]:
+        """The lowest price of the held sizes (a size's own price, else the listing's price) and those
+        sizes; (None, ()) when none of them has a price."""
         best: Decimal | None = None
         found: list[str] = []
-        for stored in sizes:
-            if stored.get("availability") != IN_STOCK:
-                continue
-            own = self.of(stored)
-            if not own:
-                continue
-            size_price = to_decimal(stored.get("price")) or price
+        for own, own_price in held:
+            size_price = own_price or price
             if size_price is None or size_price <= 0:
                 continue
             found.extend(o for o in own if o not in found)
             best = size_price if best is None else min(best, size_price)
         return best, tuple(found)
 
+    def in_stock(
+        self, sizes: Iterable[dict[str, Any]], price: Decimal | None
+    ) -> tuple[Decimal | None, tuple[str, ...]]:
+        """The lowest price of the collector's sizes in stock among these (a size's own price, else the
+        listing's) and those sizes; (None, ()) when none of them is in stock."""
+        return self.offered(self.held(sizes), price)
+
 
 def cheapest(
-    offers: Iterable[Offer], currency: str | None, sizes: SizeMatcher | None = None
+    offers: Iterable[Offer],
+    currency: str | None,
+    sizes: SizeMatcher | None = None,
+    held: Mapping[int, Held] | None = None,
 ) -> Cheapest | None:
     """The cheapest buyable in-stock offer in a currency; with the collector's sizes, only shops that have
-    one of them in stock, at that size's own price (ties go to the shop first by name)."""
+    one of them in stock, at that size's own price (ties go to the shop first by name). held: what
+    each listing's offer holds in those sizes, when known (see held_sizes)."""
     found: list[Cheapest] = []
     for offer in offers:
         if offer.gone or offer.currency != currency or not buyable(offer) or offer.price is None:
             continue
         if sizes:
-            price, own = sizes.in_stock(offer.sizes, offer.price)
+            mine = held[offer.listing_id] if held is not None else sizes.held(offer.sizes)
+            price, own = sizes.offered(mine, offer.price)
             if price is not None:
                 found.append(Cheapest(offer, price, own))
         elif offer.availability == IN_STOCK:
             found.append(Cheapest(offer, offer.price))
     return min(found, key=lambda c: (c.price, c.offer.source_name, c.offer.listing_id), default=None)
+
+
+# What one observation does to a price line: (when, listing, its buyable price or None, shop, sold out).
+Move = tuple[datetime, int, Decimal | None, str, bool]
+_MOVE_ORDER = itemgetter(0, 1)
 
 
 def price_steps(
@@ -716,37 +804,138 @@ def price_steps(
 ) -> list[Step]:
     """The lowest buyable price among the points' listings as it moved from since (None: the first
     observation) to until, one step per change; in the collector's sizes when sizes are given."""
-    ordered = sorted(points, key=lambda p: (p.observed_at, p.listing_id))
-    if not ordered:
-        return []
-    first = ordered[0].observed_at
-    start = first if since is None or since < first else since
-    lowest = _Lowest()
-    hold, current = lowest.hold, lowest.state  # bound once: this loop runs for every observation
-    steps: list[Step] = []
-    state, began = None, start
-    i, n = 0, len(ordered)
-    while i < n:
-        p = ordered[i]
-        if p.observed_at >= until:
+    moves: list[Move] = []
+    for p in points:
+        out = p.availability == OUT_OF_STOCK
+        if p.currency != currency or p.price is None or p.suspect or out:
+            value = None  # not buyable (see buyable)
+        elif sizes:
+            # Placed already by price_points when it was given this matcher.
+            value = (p.mine if p.mine is not None else sizes.in_stock(p.sizes, p.price))[0]
+        else:
+            value = p.price
+        moves.append((p.observed_at, p.listing_id, value, p.source_name, out))
+    moves.sort(key=_MOVE_ORDER)
+    return _steps(moves, since, until)
+
+
+def _moves(
+    rows: Iterable[pricerows.Row],
+    shop: str,
+    currency: str,
+    mine: dict[int, tuple[Decimal | None, tuple[str, ...]]] | None = None,
+) -> list[Move]:
+    """One shop's price rows as moves, in any size (or at the lowest of the collector's sizes in stock,
+    from mine: observation id -> SizeMatcher.in_stock)."""
+    out: list[Move] = []
+    for lid, at, oid, price, cur, avail, suspect in rows:
+        sold_out = avail == OUT_OF_STOCK
+        if cur != currency or price is None or suspect or sold_out:
+            out.append((at, lid, None, shop, sold_out))
+        else:
+            out.append((at, lid, price if mine is None else mine[oid][0], shop, sold_out))
+    return out
+
+
+def _sorted_moves(
+    listings: Iterable[tuple[str, list[pricerows.Row]]],
+    currency: str,
+    mine: dict[int, tuple[Decimal | None, tuple[str, ...]]] | None = None,
+) -> list[Move]:
+    """The moves of these (shop, price rows) listings in time order (see _moves)."""
+    moves = [m for shop, rows in listings for m in _moves(rows, shop, currency, mine)]
+    moves.sort(key=_MOVE_ORDER)
+    return moves
+
+
+# Price lines computed from a range's anchor on (see pricerows.anchor), by what they were computed
+# from: the database, anchor, currency, sizes, listings, shop names and the spans of rows read. A
+# listing whose rows change is read again as a new span, so a line is never answered from rows the
+# database no longer holds; ranges ending later are the same line cut at another time (_clip).
+_LINES: OrderedDict[tuple[Any, ...], list[Step]] = OrderedDict()
+_LINES_LOCK = threading.Lock()
+LINES_KEPT = 1024  # lines kept at once, the least recently used dropped first
+_FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+def _line(
+    key: tuple[Any, ...],
+    moves: Callable[[], list[Move]],
+    anchor: datetime | None,
+    since: datetime | None,
+    until: datetime,
+) -> list[Step]:
+    """The line of these moves from since to until, computed once from the anchor on."""
+    with _LINES_LOCK:
+        line = _LINES.get(key)
+        if line is not None:
+            _LINES.move_to_end(key)
+    if line is None:
+        line = _steps(moves(), anchor, _FOREVER)
+        with _LINES_LOCK:
+            _LINES[key] = line
+            while len(_LINES) > LINES_KEPT:
+                _LINES.popitem(last=False)
+    return _clip(line, since, until)
+
+
+def _clip(line: Sequence[Step], since: datetime | None, until: datetime) -> list[Step]:
+    """A line computed from an earlier start to any time, as _steps gives it from since to until: the
+    step holding at since starts there, the one holding at until ends there."""
+    out: list[Step] = []
+    for step in line:
+        if step.start >= until:
             break
-        moment = p.observed_at if p.observed_at > start else start
-        while True:  # every point of this moment
-            if p.currency != currency or p.price is None or p.suspect or p.availability == OUT_OF_STOCK:
-                value = None  # not buyable (see buyable)
-            elif sizes:
-                # Placed already by price_points when it was given this matcher.
-                value = (p.mine if p.mine is not None else sizes.in_stock(p.sizes, p.price))[0]
-            else:
-                value = p.price
-            hold(p.listing_id, value, p.source_name, p.availability == OUT_OF_STOCK)
+        if since is not None and step.end <= since:
+            continue
+        start = since if since is not None and step.start < since else step.start
+        end = until if step.end > until else step.end
+        out.append(step if start == step.start and end == step.end else replace(step, start=start, end=end))
+    return out
+
+
+def _steps(moves: Sequence[Move], since: datetime | None, until: datetime) -> list[Step]:
+    """The lowest price the moves' listings offered, one step per change (see price_steps); moves in
+    time order, then by listing."""
+    if not moves:
+        return []
+    first = moves[0][0]
+    start = first if since is None or since < first else since
+    if all(m[1] == moves[0][1] for m in moves):
+        return _one_steps(moves, start, until)
+    # What each listing holds, how many hold "sold out", and every price held as a heap of (price, shop,
+    # listing): the lowest is its top once the tops no listing holds any more are dropped. Kept in
+    # locals, not an object: this loop runs for every observation.
+    held: dict[int, tuple[Decimal | None, str, bool]] = {}
+    outs = 0
+    prices: list[tuple[Decimal, str, int]] = []
+    steps: list[Step] = []
+    state: tuple[Decimal | None, str | None, bool, bool] | None = None
+    began = start
+    i, n = 0, len(moves)
+    while i < n:
+        at = moves[i][0]
+        if at >= until:
+            break
+        moment = at if at > start else start
+        while True:  # every move of this moment
+            _, lid, value, shop, out = moves[i]
+            before = held.get(lid)
+            outs += out - (before[2] if before is not None else False)
+            held[lid] = (value, shop, out)
+            if value is not None:
+                heappush(prices, (value, shop, lid))
             i += 1
             if i == n:
                 break
-            p = ordered[i]
-            if (p.observed_at if p.observed_at > start else start) != moment:
+            at = moves[i][0]
+            if (at if at > start else start) != moment:
                 break
-        now = current()
+        while prices and held[prices[0][2]][0] != prices[0][0]:
+            heappop(prices)  # a price its listing no longer holds
+        low = prices[0] if prices else None
+        sold_out = outs == len(held)  # every listing there holds "sold out"
+        now = (low[0], low[1], True, sold_out) if low else (None, None, True, sold_out)
         if now != state:
             if state is not None and moment > began:
                 steps.append(Step(began, moment, *state))
@@ -756,29 +945,29 @@ def price_steps(
     return steps
 
 
-class _Lowest:
-    """What listings hold at a moment, kept so the lowest is recomputed only when its holder changes
-    (a year of 25 shops is ten thousand moments)."""
-
-    def __init__(self) -> None:
-        self.held: dict[int, tuple[Decimal | None, str, bool]] = {}
-        self.out = 0  # listings holding "out of stock"
-        self.low: tuple[Decimal, str, int] | None = None
-
-    def hold(self, listing: int, value: Decimal | None, shop: str, out: bool) -> None:
-        before = self.held.get(listing)
-        self.out += int(out) - int(before[2] if before else False)
-        self.held[listing] = (value, shop, out)
-        if value is not None and (self.low is None or (value, shop, listing) < self.low):
-            self.low = (value, shop, listing)
-        elif self.low is not None and self.low[2] == listing:
-            priced = [(v, s, lid) for lid, (v, s, _) in self.held.items() if v is not None]
-            self.low = min(priced, default=None)
-
-    def state(self) -> tuple[Decimal | None, str | None, bool, bool]:
-        listed = bool(self.held)
-        sold_out = listed and self.out == len(self.held)
-        return (self.low[0], self.low[1], listed, sold_out) if self.low else (None, None, listed, sold_out)
+def _one_steps(moves: Sequence[Move], start: datetime, until: datetime) -> list[Step]:
+    """_steps of one listing's moves (most shops' lines): its state is what it holds, no lowest to keep."""
+    steps: list[Step] = []
+    state: tuple[Decimal | None, str | None, bool, bool] | None = None
+    began = start
+    i, n = 0, len(moves)
+    while i < n:
+        at = moves[i][0]
+        if at >= until:
+            break
+        moment = at if at > start else start
+        i += 1
+        while i < n and (moves[i][0] if moves[i][0] > start else start) == moment:
+            i += 1  # the last move of a moment is what the listing holds
+        _, _, value, shop, out = moves[i - 1]
+        now = (value, shop, True, out) if value is not None else (None, None, True, out)
+        if now != state:
+            if state is not None and moment > began:
+                steps.append(Step(began, moment, *state))
+            state, began = now, moment
+    if state is not None and began < until:
+        steps.append(Step(began, until, *state))
+    return steps
 
 
 def step_stats(steps: Sequence[Step], currency: str, until: datetime) -> Stats:
@@ -817,6 +1006,92 @@ def shop_steps(
     for point in points:
         by_shop[point.source_name].append(point)
     return {shop: price_steps(pts, currency, since, until) for shop, pts in sorted(by_shop.items())}
+
+
+@dataclass(frozen=True)
+class PriceLines:
+    """A colorway's prices over a range, ready for its chart and statistics: the lowest line (in the
+    collector's sizes when they gave any) and each shop's own line in any size."""
+
+    since: datetime  # where the lines start: the range's start, or the first price when it came later
+    until: datetime
+    currency: str
+    currencies: tuple[str, ...]  # every currency seen, the preferred ones first
+    lowest: list[Step]
+    shops: dict[str, list[Step]]
+    stats: Stats
+    observed: bool  # any price was ever recorded in the range
+
+
+def price_lines(
+    engine: Engine,
+    colorway_id: int,
+    since: datetime | None,
+    until: datetime,
+    *,
+    currency: str | None = None,
+    preferred: Sequence[str] = (),
+    sizes: SizeMatcher | None = None,
+) -> PriceLines:
+    """One colorway's price lines from since (None: its first price) to until, in currency (None, or
+    one never seen: the first of the preferred ones seen); what price_points, price_steps, shop_steps
+    and step_stats give, read and computed without a PricePoint per observation (a year is thousands)."""
+    matcher = sizes if sizes else None
+    database = str(engine.url)
+    with engine.connect() as conn:
+        shops = _listing_shops(conn, [colorway_id])
+        got = pricerows.spans(conn, database, list(shops), since)
+        lids = got.listings()
+        rows = {lid: got.rows(lid, since) for lid in lids}
+        # What the lowest line needs of every row from the anchor on, in the collector's sizes.
+        spanned = [r for lid in lids for r in got.rows(lid, got.anchor)] if matcher is not None else []
+        mine = _placed(conn, spanned, matcher, database) if matcher is not None else {}
+    seen: dict[str, int] = defaultdict(int)
+    for lid in lids:
+        for row in rows[lid]:
+            if row[4]:
+                seen[row[4]] += 1
+    found = [c for c in preferred if c in seen]
+    found += sorted((c for c in seen if c not in found), key=lambda c: -seen[c])
+    ordered = tuple(found) or tuple(preferred) or ("USD",)
+    chosen = currency if currency in ordered else ordered[0]
+    # A range longer than the history starts where the history does, so young data is not a sliver.
+    first = min((rows[lid][0][1] for lid in lids if rows[lid]), default=None)
+    start = max(since, first) if since and first else since or first or until - timedelta(days=1)
+    start = min(start, until - timedelta(minutes=10))
+    by_shop: dict[str, list[int]] = defaultdict(list)
+    for lid in lids:
+        by_shop[shops[lid][1]].append(lid)
+
+    def line(listings: list[int], placed: bool) -> list[Step]:
+        names = tuple(shops[lid][1] for lid in listings)
+        sized = matcher.key if placed and matcher else None
+        key = (database, got.anchor, chosen, sized, tuple(listings), names, got.mark(listings))
+        return _line(
+            key,
+            lambda: _sorted_moves(
+                ((shops[lid][1], got.rows(lid, got.anchor)) for lid in listings),
+                chosen,
+                mine if placed and matcher else None,
+            ),
+            got.anchor,
+            start,
+            until,
+        )
+
+    lowest = line(lids, True)
+    lines = {shop: line(listed, False) for shop, listed in sorted(by_shop.items())}
+    observed = any(rows[lid] for lid in lids)
+    return PriceLines(
+        since=start,
+        until=until,
+        currency=chosen,
+        currencies=ordered,
+        lowest=lowest,
+        shops=lines,
+        stats=step_stats(lowest, chosen, until),
+        observed=observed,
+    )
 
 
 def _releases_by_colorway(engine: Engine) -> dict[str, list[date]]:
@@ -870,24 +1145,37 @@ def overview(
         if offer.colorway_id is not None and not offer.gone:
             offers_by[offer.colorway_id].append(offer)
     since = now - timedelta(days=days)
-    points_by: dict[int, list[PricePoint]] = defaultdict(list)
     # The sparkline is the lowest price in any size: reading every observation's sizes for 30 days of
     # 30 colorways would cost the page seconds on a year of data.
-    for point in price_points(engine, ids, since):
-        if point.colorway_id is not None:
-            points_by[point.colorway_id].append(point)
+    with engine.connect() as conn:
+        shops = _listing_shops(conn, ids)
+        got = pricerows.spans(conn, str(engine.url), list(shops), since)
+    listings_by: dict[int, list[int]] = defaultdict(list)
+    for lid in got.listings():
+        cid = shops[lid][0]
+        if cid is not None:
+            listings_by[cid].append(lid)
+
+    def sparkline(colorway_id: int, currency: str) -> list[Step]:
+        """The lowest price in any size from since to now."""
+        listings = listings_by.get(colorway_id, [])
+        names = tuple(shops[lid][1] for lid in listings)
+        key = (str(engine.url), got.anchor, currency, None, tuple(listings), names, got.mark(listings))
+        moves = [(shops[lid][1], got.rows(lid, got.anchor)) for lid in listings]
+        return _line(key, lambda: _sorted_moves(moves, currency), got.anchor, since, now)
     release_dates = _releases_by_colorway(engine)
     today = today or now.date()
     rows = [
         _overview_row(
             c,
             offers_by.get(c.id, []),
-            points_by.get(c.id, []),
+            sparkline,
             release_dates=release_dates,
             since=since,
             now=now,
             today=today,
             size_system=size_system,
+            database=str(engine.url),
         )
         for c in watched
     ]
@@ -897,37 +1185,33 @@ def overview(
 def _overview_row(
     colorway: ColorwayInfo,
     offers: list[Offer],
-    points: list[PricePoint],
+    sparkline: Callable[[int, str], list[Step]],
     *,
     release_dates: dict[str, list[date]],
     since: datetime,
     now: datetime,
     today: date,
     size_system: str,
+    database: str,
 ) -> OverviewRow:
     currency = next(iter(currencies(offers, colorway.list_prices)), None) or next(
         iter(colorway.list_prices), "USD"
     )
     sizes = SizeMatcher(colorway.sizes, size_system)
-    found = {
-        own
-        for o in offers
-        if o.availability == IN_STOCK
-        for s in o.sizes
-        if s.get("availability") == IN_STOCK
-        for own in sizes.of(s)
-    }
+    held = held_sizes(offers, sizes, database) if sizes else {}
+    in_stock = [held.get(o.listing_id, ()) for o in offers if o.availability == IN_STOCK]
+    found = {own for mine in in_stock for owns, _ in mine for own in owns}
     dates = [d for d in [*release_dates.get(colorway.style_code, []), colorway.release_date] if d]
     return OverviewRow(
         colorway=colorway,
         currency=currency,
         list_price=list_price(colorway, currency),
         best=cheapest(offers, currency),
-        mine=cheapest(offers, currency, sizes) if sizes else None,
+        mine=cheapest(offers, currency, sizes, held) if sizes else None,
         stock=_stock_state(offers),
         my_sizes_available=tuple(own for own in colorway.sizes if own in found),
         next_release=min((d for d in dates if d >= today), default=None),
-        sparkline=tuple(price_steps(points, currency, since, now)),
+        sparkline=tuple(sparkline(colorway.id, currency)),
         suspect=tuple(o for o in offers if o.suspect and o.price is not None),
         target_price=colorway.target_prices.get(currency),
         last_changed=max((o.observed_at for o in offers if o.observed_at), default=None),
@@ -1538,9 +1822,7 @@ class ChangeStamp:
     modified: datetime | None
 
 
-def change_stamp(engine: Engine) -> ChangeStamp:
-    """Cheap to compute (maxima on indexed columns, counts of small tables), so a poller that
-    already has the answer gets a 304 without the answer being built again."""
+def _stamp_queries() -> tuple[Any, Any, Any]:
     scalar = sa.func.max
     query = sa.select(
         sa.select(scalar(_E.c.id)).scalar_subquery(),
@@ -1552,11 +1834,33 @@ def change_stamp(engine: Engine) -> ChangeStamp:
         sa.select(scalar(_R.c.updated_at)).scalar_subquery(),
         sa.select(sa.func.count()).select_from(_R).scalar_subquery(),
         sa.select(scalar(_RC.c.id)).scalar_subquery(),
+        # A check sets its listings' last observation in the transaction that writes them: the sum
+        # moves even when a PostgreSQL transaction commits after one holding a higher id.
+        sa.select(sa.func.sum(_L.c.last_observation_id)).scalar_subquery(),
+        # Which colorway each listing counts for (a config edit matches listings again).
+        sa.select(sa.func.sum(_L.c.id * sa.func.coalesce(_L.c.colorway_id, 0))).scalar_subquery(),
+        # A held suspect price confirmed by a later check changes only its flag (ix_observations_suspect).
+        sa.select(sa.func.count()).select_from(_O).where(_O.c.suspect == sa.true()).scalar_subquery(),
     )
+    # Colorway rows change when config.toml is edited (name, list price, watched): all of them, as
+    # stored; the shops' names too (a renamed shop is another line on a chart).
+    colorway_rows = sa.select(*(sa.type_coerce(c, _AS_STORED) for c in _C.c)).order_by(_C.c.id)
+    return query, colorway_rows, sa.select(_S.c.id, _S.c.name).order_by(_S.c.id)
+
+
+_STAMP_QUERIES = _stamp_queries()  # built once: the dashboard asks for a stamp on every page
+
+
+def change_stamp(engine: Engine) -> ChangeStamp:
+    """Cheap to compute (maxima on indexed columns, counts and sums over small tables and the few
+    suspect observations), so a poller that already has the answer gets a 304 without the answer being
+    built again, and the dashboard's read caches, keyed on it, never answer with a price the database
+    no longer says."""
+    query, colorway_rows, shop_names = _STAMP_QUERIES
     with engine.connect() as conn:
         values = list(conn.execute(query).one())
-        # Colorway rows change when config.toml is edited (name, list price, watched): hash them all.
-        values.extend(tuple(r) for r in conn.execute(sa.select(_C).order_by(_C.c.id)))
+        values.extend(tuple(r) for r in conn.execute(colorway_rows))
+        values.extend(tuple(r) for r in conn.execute(shop_names))
     moments = [v for v in (values[1], values[3], values[6]) if isinstance(v, datetime)]
     token = hashlib.sha256(repr(values).encode()).hexdigest()[:32]
     return ChangeStamp(token=token, modified=max(moments) if moments else None)

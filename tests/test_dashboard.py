@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -58,6 +59,16 @@ def empty_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("TRACKER_DASHBOARD_PASSWORD", raising=False)
     return config
+
+
+def _rows(layer: dict[str, Any], datasets: dict[str, Any]) -> Any:
+    """A chart layer's rows: its dataset, filtered to its kind when the layer says so."""
+    frame = datasets[layer["data"]["name"]]
+    for step in layer.get("transform", []):
+        kind = str(step.get("filter", "")).split("'")
+        if len(kind) == 3 and "datum.kind" in kind[0]:
+            frame = frame[frame["kind"] == kind[1]]
+    return frame
 
 
 def _visit(at: AppTest, page: str) -> AppTest:
@@ -132,7 +143,7 @@ def _check_seeded_pages(at: AppTest) -> None:
         for layer in layers
         if (layer.get("mark") or {}).get("type") == "rule" and "y" in layer["encoding"]
     ]
-    labels = {datasets[r["data"]["name"]]["label"][0]: r["mark"]["color"] for r in rules}
+    labels = {_rows(r, datasets)["label"].tolist()[0]: r["mark"]["color"] for r in rules}
     assert labels == {"List $150.00": LIST_PRICE_COLOR, "Your target $125.00": TARGET_COLOR}
     lines = [layer for layer in layers if (layer.get("mark") or {}).get("type") == "line"]
     bold = next(line for line in lines if line["mark"].get("color") == LOWEST_COLOR)
@@ -144,16 +155,14 @@ def _check_seeded_pages(at: AppTest) -> None:
     assert kith == [150.0, 150.0, 135.0, 135.0, 120.0, 120.0]
     # Rules and their labels are drawn after (over) every line.
     assert layers.index(bold) < min(layers.index(r) for r in rules)
+    # The crosshair's tooltip is one record per moment: {title: text}, in the order shown.
     crosshair = next(layer for layer in layers if "tooltip" in layer.get("encoding", {}))
-    titles = [t.get("title") for t in crosshair["encoding"]["tooltip"]]
-    assert titles == ["When", "Lowest in your sizes (9, 10)", "Concepts", "Kith", "New Balance"]
-    hover = datasets[crosshair["data"]["name"]]
-    assert hover["when"].str.endswith(("CET", "CEST")).all()
-    kith_field = crosshair["encoding"]["tooltip"][3]["field"]
-    assert (
-        "$120.00" in hover[kith_field].tolist()
-        and "sold out" in hover[crosshair["encoding"]["tooltip"][2]["field"]].tolist()
+    tips = datasets[crosshair["data"]["name"]][crosshair["encoding"]["tooltip"]["field"]].tolist()
+    assert all(
+        list(t) == ["When", "Lowest in your sizes (9, 10)", "Concepts", "Kith", "New Balance"] for t in tips
     )
+    assert all(t["When"].endswith(("CET", "CEST")) for t in tips)
+    assert "$120.00" in [t["Kith"] for t in tips] and "sold out" in [t["Concepts"] for t in tips]
     tiles = size_tiles(at)
     assert tiles["US 9"] == {"text": "your size US 9 $120.00 Kith", "mine": "True"}
     assert tiles["US 10"] == {"text": "your size US 10 Sold out", "mine": "True"}
@@ -236,6 +245,51 @@ def test_pages_show_the_seeded_numbers_on_postgresql(tmp_path: Path, monkeypatch
         from dashboard import data
 
         data.engine(url).dispose()  # so the database can be dropped
+
+
+def test_a_new_price_is_on_the_next_run_of_a_page(seeded_config: Path) -> None:
+    """The pages' read caches are keyed on the database's change stamp: a price written since the last
+    run is on the next one, with nothing to wait for."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from db.models import Listing, Observation, Source
+
+    at = _app()
+    at.run()
+    assert overview_rows(at)["M2002RDA"]["any"] == "Any size $120.00 at Kith buy ↗"
+    _visit(at, "views/colorway.py")
+    at.sidebar.selectbox(key="colorway_choice").select("M2002RDA").run()
+    assert stats(at)["Now"] == "Now $120.00 Kith"
+    url = "sqlite:///" + str(seeded_config.parent / "tracker.db")
+    engine = make_engine(url)
+    with Session(engine) as s:
+        listing = s.exec(
+            sa.select(Listing)
+            .join(Source, Source.id == Listing.source_id)  # type: ignore[arg-type]
+            .where(Source.name == "Concepts", Listing.external_id == "m2002rda")
+        ).scalar_one()
+        sizes = [{"size": z, "availability": "InStock", "price": "110"} for z in ("9", "10")]
+        obs = Observation(
+            listing_id=listing.id,
+            observed_at=datetime.now(UTC) - timedelta(minutes=1),
+            price=Decimal(110),
+            currency="USD",
+            availability="InStock",
+            sizes=sizes,
+        )
+        s.add(obs)
+        s.flush()
+        listing.last_observation_id = obs.id
+        s.commit()
+    engine.dispose()
+    at.run()
+    assert stats(at)["Now"] == "Now $110.00 Concepts"
+    _visit(at, "views/overview.py")
+    assert overview_rows(at)["M2002RDA"]["any"] == "Any size $110.00 at Concepts buy ↗"
 
 
 def test_empty_database_shows_helpful_messages(empty_config: Path) -> None:

@@ -328,6 +328,7 @@ def test_latest_stock_is_latest_offers_in_brief_in_a_fraction_of_the_memory(engi
     colorway = _many_shops(engine, 400)
     queries.latest_stock(engine, [colorway])  # statements compiled and cached before measuring
     queries.latest_offers(engine, [colorway])
+    queries.forget_decoded_sizes()  # as a process that has not decoded these sizes before
     tracemalloc.start()
     try:
         offers = queries.latest_offers(engine, [colorway])

@@ -49,6 +49,7 @@ st.query_params["style"] = choice
 st.query_params["range"] = data.RANGE_PARAMS[range_label]
 st.session_state["colorway_seen"] = choice
 
+stamp = data.stamp(ctx.url)  # one stamp for the chart and its statistics: the same data
 history = data.history(
     ctx.url,
     colorway.id,
@@ -57,6 +58,7 @@ history = data.history(
     preferred=tuple(colorway.list_prices),
     sizes=colorway.sizes,
     size_system=ctx.config.size_system,
+    stamped=stamp,
 )
 currency = history.currency
 if len(history.currencies) > 1:
@@ -97,6 +99,7 @@ else:
         list_price=list_price,
         target=target,
         timezone=ctx.config.timezone,
+        stamped=stamp,
     )
     st.vega_lite_chart(spec=spec, width="stretch", height=height, key="price_chart")
     lowest = charts.lowest_title(colorway.sizes)

@@ -95,7 +95,7 @@ else:
                     f"{code} added to your watchlist: its row appears above once the tracker has reloaded "
                     "config.toml (within seconds).",
                 )
-                data.overview.clear()
+                data.forget_overview()
             st.rerun()
 if shown := st.session_state.pop("overview_notice", None):
     kind, message = shown

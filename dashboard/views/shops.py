@@ -42,9 +42,13 @@ if notice := st.session_state.pop("shops_notice", None):
     st.success(plain(notice), icon=":material/check:")
 
 
-@st.cache_data(ttl=data.TTL, show_spinner=False)
 def _results(url: str) -> dict[str, list[queries.Offer]]:
     """Every listing's latest observation, by source."""
+    return _latest(url, data.stamp(url))
+
+
+@st.cache_data(ttl=data.STAMPED_TTL, show_spinner=False, max_entries=4)
+def _latest(url: str, stamp: str) -> dict[str, list[queries.Offer]]:
     engine = data.engine(url)
     out: dict[str, list[queries.Offer]] = defaultdict(list)
     for offer in [*queries.latest_offers(engine), *queries.discovered_listings(engine)]:
