@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and args.func == "cmd_check":
         # Run as the program, a check first loads its modules: ~130,000 objects that live until the
         # exit. The collector would go through them again and again while they load, finding
-        # nothing (a fifth of an unchanged check's time); it is off until they are loaded
+        # nothing (0.1-0.3 s of an unchanged check); it is off until they are loaded
         # (commands.modules_loaded), then they are frozen out of its way.
         gc.disable()
     code = _run(args)
