@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import altair as alt
 import pandas as pd
 
 from dashboard.format import money, short_date
@@ -74,15 +73,15 @@ class PriceChart:
 
 class _Datasets:
     """The chart's data, kept apart from its spec: the spec names each dataset, and Streamlit sends
-    the frames as Arrow. Building a spec with the data inline costs Altair a second on a year."""
+    the frames as Arrow."""
 
     def __init__(self) -> None:
         self.frames: dict[str, pd.DataFrame] = {}
 
-    def __call__(self, frame: pd.DataFrame) -> alt.Chart:
+    def __call__(self, frame: pd.DataFrame) -> dict[str, str]:
         name = f"prices_{len(self.frames)}"  # Vega names its own data data_0, data_1...: never those
         self.frames[name] = frame
-        return alt.Chart(alt.NamedData(name=name))
+        return {"name": name}
 
 
 def lowest_title(sizes: Sequence[str]) -> str:
@@ -213,6 +212,27 @@ def chart_height(chart: PriceChart, plot: int = 340) -> int:
     return plot + 60 + 24 * rows
 
 
+# The spec is written as the Vega-Lite JSON it is, not built through Altair's objects: Altair's copies
+# and schema checks were most of a cold colorway page (half a second on a small machine), for a shape
+# that never changes. The names of the views the selections live in:
+_LINES_VIEW, _CROSSHAIR_VIEW = "shop_lines", "crosshair"
+
+
+def _layer(
+    data: dict[str, str], mark: dict[str, Any], encoding: dict[str, Any], **more: Any
+) -> dict[str, Any]:
+    return {"data": data, "mark": mark, "encoding": encoding, **more}
+
+
+def _when(param: str, picked: float, otherwise: float) -> dict[str, Any]:
+    """An encoding value that depends on a selection (empty: not picked)."""
+    return {"condition": {"param": param, "value": picked, "empty": False}, "value": otherwise}
+
+
+def _kind_is(kind: str) -> list[dict[str, str]]:
+    return [{"filter": f"(datum.kind === '{kind}')"}]
+
+
 def price_history(chart: PriceChart, *, height: int = 380) -> dict[str, Any]:
     """The chart as a Vega-Lite spec (for st.vega_lite_chart; its "datasets" are DataFrames): shop lines,
     the bold lowest line, sold-out spans, rules, markers and the crosshair."""
@@ -222,90 +242,101 @@ def price_history(chart: PriceChart, *, height: int = 380) -> dict[str, Any]:
     shown = [s for s in chart.all_shops if s in chart.shops]
     fmt, ticks = time_axis(chart.since, chart.until)
     # The lowest line runs from since to until, so the data's extent is the range (no empty future).
-    x_scale = alt.Scale(type="utc", nice=False)
-    x = alt.X(
-        "time:T",
-        title=None,
-        scale=x_scale,
-        axis=alt.Axis(format=fmt, tickCount=ticks, labelOverlap="greedy", labelAngle=0, grid=True),
-    )
+    x = {
+        "axis": {"format": fmt, "grid": True, "labelAngle": 0, "labelOverlap": "greedy", "tickCount": ticks},
+        "field": "time",
+        "scale": {"nice": False, "type": "utc"},
+        "title": None,
+        "type": "temporal",
+    }
     domain, px_per_unit = _y_domain(chart, height)
     # The currency above the axis, not beside it: a rotated title eats a phone's plot width.
-    axis = alt.Axis(
-        title=chart.currency, titleAngle=0, titleAlign="right", titleAnchor="end", titleY=-8, titleX=-4
-    )
-    y = alt.Y("price:Q", axis=axis, scale=alt.Scale(domain=domain, zero=False, nice=False))
-
-    pick = alt.selection_point(name="shop_pick", fields=["shop"], bind="legend", empty=False)
-    hover = alt.selection_point(
-        name="hover", nearest=True, on="pointerover", encodings=["x"], empty=False, clear="pointerout"
-    )
-    zoom = alt.selection_interval(
-        name="zoom",
-        bind="scales",
-        encodings=["x"],
-        zoom="wheel![event.shiftKey]",
-        translate="[pointerdown[event.shiftKey], window:pointerup] > window:pointermove!",
-    )
-    layers: list[alt.Chart] = []
-    legend = alt.Legend(
-        title="Shops (click one to bring it forward)",
-        orient="bottom",
+    axis = {"title": chart.currency, "titleAlign": "right", "titleAnchor": "end", "titleAngle": 0}
+    y = {
+        "axis": {**axis, "titleX": -4, "titleY": -8},
+        "field": "price",
+        "scale": {"domain": domain, "nice": False, "zero": False},
+        "type": "quantitative",
+    }
+    legend = {
         # As many columns as the plot's width holds: a few rows on a desktop, three columns on a phone.
-        columns=alt.ExprRef("max(2, floor(width / 105))"),
-        symbolLimit=0,
-        labelLimit=110,
-    )
-    colour = alt.Color(
-        "shop:N", scale=alt.Scale(domain=shown, range=[colours[s] for s in shown]), legend=legend
-    )
-    layers += _sold_out_layers(chart, colour, pick, x, ds)
+        "columns": {"expr": "max(2, floor(width / 105))"},
+        "labelLimit": 110,
+        "orient": "bottom",
+        "symbolLimit": 0,
+        "title": "Shops (click one to bring it forward)",
+    }
+    colour = {
+        "field": "shop",
+        "legend": legend,
+        "scale": {"domain": shown, "range": [colours[s] for s in shown]},
+        "type": "nominal",
+    }
+    layers = _sold_out_layers(chart, colour, x, ds)
     shop_rows = [r for shop in shown for r in _line_rows(chart.shops[shop], shop=shop)]
     lines = _local(pd.DataFrame(shop_rows, columns=["time", "price", "shop"]), tz, "time")
-    layers.append(
-        ds(lines)
-        .mark_line(interpolate="step-after", strokeCap="round")
-        .encode(
-            x=x,
-            y=y,
-            color=colour,
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(SHOP_OPACITY)),
-            strokeWidth=alt.condition(pick, alt.value(2.6), alt.value(SHOP_WIDTH)),
-        )
-        .add_params(pick, zoom)
-    )
+    shop_lines = {
+        "color": colour,
+        "opacity": _when("shop_pick", 1.0, SHOP_OPACITY),
+        "strokeWidth": _when("shop_pick", 2.6, SHOP_WIDTH),
+        "x": x,
+        "y": y,
+    }
+    mark = {"type": "line", "interpolate": "step-after", "strokeCap": "round"}
+    layers.append(_layer(ds(lines), mark, shop_lines, name=_LINES_VIEW))
     lowest_rows = _line_rows(chart.lowest, line=lowest_title(chart.mine))
     lowest = _local(pd.DataFrame(lowest_rows, columns=["time", "price", "line"]), tz, "time")
-    layers.append(
-        ds(lowest)
-        .mark_line(interpolate="step-after", color=LOWEST_COLOR, strokeWidth=LOWEST_WIDTH, strokeJoin="round")
-        .encode(x=x, y=y)
-    )
+    mark = {
+        "type": "line",
+        "color": LOWEST_COLOR,
+        "interpolate": "step-after",
+        "strokeJoin": "round",
+        "strokeWidth": LOWEST_WIDTH,
+    }
+    layers.append(_layer(ds(lowest), mark, {"x": x, "y": y}))
     layers += _marker_layers(chart, x, y, ds, px_per_unit)
     layers += _rule_layers(chart, y, px_per_unit, ds)
-    layers.append(
-        ds(_hover_rows(chart, shown))
-        .mark_rule(color="#444", strokeWidth=1)
-        .encode(
-            x=x, opacity=alt.condition(hover, alt.value(0.55), alt.value(0.0)), tooltip=alt.Tooltip("tip:N")
-        )
-        .add_params(hover)
-    )
-    # No validation against the Vega-Lite schema: its shape is fixed here and the tests render it, and
-    # validating costs about half of the chart's cold build.
-    spec: dict[str, Any] = (
-        alt.layer(*layers)
-        .properties(height=height, usermeta={"embedOptions": {"renderer": "svg", "actions": False}})
-        .configure_legend(symbolStrokeWidth=3, symbolOpacity=1, labelFontSize=12, titleFontSize=12)
-        .to_dict(validate=False)
-    )
-    spec["datasets"] = ds.frames
-    return spec
+    crosshair = {
+        "opacity": _when("hover", 0.55, 0.0),
+        "tooltip": {"field": "tip", "type": "nominal"},
+        "x": x,
+    }
+    mark = {"type": "rule", "color": "#444", "strokeWidth": 1}
+    layers.append(_layer(ds(_hover_rows(chart, shown)), mark, crosshair, name=_CROSSHAIR_VIEW))
+    # Shift + wheel zooms and shift + drag pans the time axis; the wheel alone scrolls the page.
+    zoom = {
+        "type": "interval",
+        "encodings": ["x"],
+        "translate": "[pointerdown[event.shiftKey], window:pointerup] > window:pointermove!",
+        "zoom": "wheel![event.shiftKey]",
+    }
+    hover = {"type": "point", "clear": "pointerout", "encodings": ["x"], "nearest": True, "on": "pointerover"}
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.4.1.json",
+        "config": {
+            "view": {"continuousWidth": 300, "continuousHeight": 300},
+            "legend": {"labelFontSize": 12, "symbolOpacity": 1, "symbolStrokeWidth": 3, "titleFontSize": 12},
+        },
+        "height": height,
+        "layer": layers,
+        "params": [
+            {
+                "name": "shop_pick",
+                "select": {"type": "point", "fields": ["shop"]},
+                "bind": "legend",
+                "views": [_LINES_VIEW],
+            },
+            {"name": "zoom", "select": zoom, "bind": "scales", "views": [_LINES_VIEW]},
+            {"name": "hover", "select": hover, "views": [_CROSSHAIR_VIEW]},
+        ],
+        "usermeta": {"embedOptions": {"renderer": "svg", "actions": False}},
+        "datasets": ds.frames,
+    }
 
 
 def _sold_out_layers(
-    chart: PriceChart, colour: alt.Color, pick: Any, x: alt.X, ds: _Datasets
-) -> list[alt.Chart]:
+    chart: PriceChart, colour: dict[str, Any], x: dict[str, Any], ds: _Datasets
+) -> list[dict[str, Any]]:
     """Grey where nothing was in stock anywhere (in the collector's sizes); a shop's own sold-out spans
     only while its legend entry is picked, so 25 shops never pile into a grey wash."""
     tz = chart.tz
@@ -316,7 +347,8 @@ def _sold_out_layers(
     )
     nowhere = _local(nowhere, tz, "time", "end")
     if not nowhere.empty:
-        layers.append(ds(nowhere).mark_rect(color=SOLD_OUT_COLOR, opacity=0.22).encode(x=x, x2="end:T"))
+        mark = {"type": "rect", "color": SOLD_OUT_COLOR, "opacity": 0.22}
+        layers.append(_layer(ds(nowhere), mark, {"x": x, "x2": {"field": "end"}}))
     spans = pd.DataFrame(
         [
             {"time": s.start, "end": s.end, "shop": shop}
@@ -328,23 +360,16 @@ def _sold_out_layers(
     )
     spans = _local(spans, tz, "time", "end")
     if not spans.empty:
-        layers.append(
-            ds(spans)
-            .mark_rect(opacity=0.16)
-            .encode(
-                x=x,
-                x2="end:T",
-                # The lines' colour encoding, legend and all: legend=None on one layer hides the merged one.
-                color=colour,
-            )
-            .transform_filter(pick)
-        )
+        # The lines' colour encoding, legend and all: a layer without it would hide the merged legend.
+        encoding = {"color": colour, "x": x, "x2": {"field": "end"}}
+        picked = [{"filter": {"param": "shop_pick", "empty": False}}]
+        layers.append(_layer(ds(spans), {"type": "rect", "opacity": 0.16}, encoding, transform=picked))
     return layers
 
 
 def _marker_layers(
-    chart: PriceChart, x: alt.X, y: alt.Y, ds: _Datasets, px_per_unit: float
-) -> list[alt.Chart]:
+    chart: PriceChart, x: dict[str, Any], y: dict[str, Any], ds: _Datasets, px_per_unit: float
+) -> list[dict[str, Any]]:
     """Lowest and highest of the bold line, each with its price, shop and date; a label that would sit
     on a rule's label (the highest on the list price, say) goes to the marker's other side."""
     stats, tz = chart.stats, chart.tz
@@ -377,37 +402,36 @@ def _marker_layers(
     # One dataset for the markers and their labels, each label layer filtered to its marker: every
     # dataset is one more Arrow table for the browser to decode.
     data = ds(_local(pd.DataFrame(marks), tz, "time"))
-    points = data.mark_point(
-        filled=True, size=80, color=LOWEST_COLOR, stroke="white", strokeWidth=1.5
-    ).encode(
-        x=x,
-        y=y,
-        shape=alt.Shape(
-            "kind:N",
-            scale=alt.Scale(domain=["Lowest", "Highest"], range=["triangle-up", "triangle-down"]),
-            legend=None,
-        ),
-    )
-    out: list[alt.Chart] = [points]
+    shape = {
+        "field": "kind",
+        "legend": None,
+        "scale": {"domain": ["Lowest", "Highest"], "range": ["triangle-up", "triangle-down"]},
+        "type": "nominal",
+    }
+    point = {"type": "point", "color": LOWEST_COLOR, "filled": True, "size": 80, "stroke": "white"}
+    out = [_layer(data, {**point, "strokeWidth": 1.5}, {"shape": shape, "x": x, "y": y})]
+    text = {"field": "label", "type": "nominal"}
     for mark in marks:
-        one = data.transform_filter(alt.datum.kind == mark["kind"])
-        base = dict(
-            align=mark["align"],
-            dx=-6 if mark["align"] == "right" else 6,
-            dy=mark["dy"],
-            fontSize=11,
-            fontWeight="bold",
-        )
+        base = {
+            "type": "text",
+            "align": mark["align"],
+            "dx": -6 if mark["align"] == "right" else 6,
+            "dy": mark["dy"],
+            "fontSize": 11,
+            "fontWeight": "bold",
+        }
+        encoding = {"text": text, "x": x, "y": y}
+        halo = {**base, "stroke": "white", "strokeJoin": "round", "strokeWidth": 4}
+        out.append(_layer(data, halo, encoding, transform=_kind_is(str(mark["kind"]))))
         out.append(
-            one.mark_text(**base, stroke="white", strokeWidth=4, strokeJoin="round").encode(
-                x=x, y=y, text="label:N"
-            )
+            _layer(data, {**base, "color": LOWEST_COLOR}, encoding, transform=_kind_is(str(mark["kind"])))
         )
-        out.append(one.mark_text(**base, color=LOWEST_COLOR).encode(x=x, y=y, text="label:N"))
     return out
 
 
-def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float, ds: _Datasets) -> list[alt.Chart]:
+def _rule_layers(
+    chart: PriceChart, y: dict[str, Any], px_per_unit: float, ds: _Datasets
+) -> list[dict[str, Any]]:
     """List price and target: dashed rules over every line, labelled at the right edge on a white halo."""
     rules = []
     if chart.list_price is not None:
@@ -430,7 +454,7 @@ def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float, ds: _Datasets)
                 [2, 3],
             )
         )
-    layers: list[alt.Chart] = []
+    layers: list[dict[str, Any]] = []
     if not rules:
         return layers
     # One dataset for both rules, each layer filtered to its own (see _marker_layers).
@@ -439,9 +463,10 @@ def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float, ds: _Datasets)
             [{"price": float(price), "label": label, "kind": kind} for kind, price, label, *_ in rules]
         )
     )
+    text = {"field": "label", "type": "nominal"}
     for kind, _, _, colour, dash in rules:
-        frame = data.transform_filter(alt.datum.kind == kind)
-        layers.append(frame.mark_rule(color=colour, strokeDash=dash, size=2).encode(y=y))
+        rule = {"type": "rule", "color": colour, "size": 2, "strokeDash": dash}
+        layers.append(_layer(data, rule, {"y": y}, transform=_kind_is(kind)))
         # Labels sit above their rule; a target close under the list price gets its label below.
         close = (
             chart.list_price is not None
@@ -449,11 +474,11 @@ def _rule_layers(chart: PriceChart, y: alt.Y, px_per_unit: float, ds: _Datasets)
             and abs(float(chart.list_price - chart.target)) * px_per_unit < 16
         )
         dy = 12 if kind == "target" and close and chart.target <= chart.list_price else -8  # type: ignore[operator]
-        base = dict(align="right", x="width", dx=-6, dy=dy, fontSize=12, fontWeight="bold")
+        base = {"type": "text", "align": "right", "dx": -6, "dy": dy, "fontSize": 12, "fontWeight": "bold"}
+        base["x"] = "width"
+        halo = {**base, "stroke": "white", "strokeJoin": "round", "strokeWidth": 5}
+        layers.append(_layer(data, halo, {"text": text, "y": y}, transform=_kind_is(kind)))
         layers.append(
-            frame.mark_text(**base, stroke="white", strokeWidth=5, strokeJoin="round").encode(
-                y=y, text="label:N"
-            )
+            _layer(data, {**base, "color": colour}, {"text": text, "y": y}, transform=_kind_is(kind))
         )
-        layers.append(frame.mark_text(**base, color=colour).encode(y=y, text="label:N"))
     return layers
