@@ -334,6 +334,29 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def fresh_engine(kind: str, tmp: Path) -> Iterator[Engine]:
+    """A fresh migrated database of kind "sqlite" (a file under tmp) or "postgres" (a new database on
+    TEST_DATABASE_URL's server, skipped when it is not set), disposed afterwards."""
+    import pytest
+
+    if kind == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp / 'fresh.db'}")
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+        return
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("TEST_DATABASE_URL is not set (scripts/test.sh starts a PostgreSQL and sets it)")
+    with postgres_url() as url:
+        eng = make_engine(url)
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+
+
 def sqlite_engine(tmp: Path) -> tuple[str, Engine]:
     """A migrated SQLite database file under tmp."""
     url = f"sqlite:///{tmp / 'tracker.db'}"

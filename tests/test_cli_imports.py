@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,9 +30,10 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 HEAVY = ("pydantic", "sqlalchemy", "sqlmodel", "alembic", "httpx", "asyncio", "apprise", "streamlit", "babel")
 
 
-def _loaded(args: list[str], cwd: Path, stdin: bytes | None = None) -> tuple[int, set[str]]:
+def _report(code: str, args: list[str], cwd: Path, stdin: bytes | None = None) -> dict[str, Any]:
+    """Run code in a fresh interpreter with args; the JSON it printed last on its standard error."""
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
+        [sys.executable, "-c", code, *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,
@@ -39,7 +41,17 @@ def _loaded(args: list[str], cwd: Path, stdin: bytes | None = None) -> tuple[int
         check=False,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
     )
-    report = json.loads(proc.stderr.decode().strip().splitlines()[-1])
+    lines = proc.stderr.decode().strip().splitlines()
+    assert lines, f"the probe printed nothing (exit {proc.returncode})"
+    try:
+        report: dict[str, Any] = json.loads(lines[-1])
+    except ValueError:
+        raise AssertionError(proc.stderr.decode()[-2000:]) from None
+    return report
+
+
+def _loaded(args: list[str], cwd: Path, stdin: bytes | None = None) -> tuple[int, set[str]]:
+    report = _report(PROBE, args, cwd, stdin)
     names = set(report["modules"])
     return int(report["code"] or 0), names | {m.split(".")[0] for m in names}
 
@@ -192,16 +204,8 @@ def test_check_as_the_program_keeps_its_modules_out_of_the_collector_and_collect
             f'[[sources]]\nname = "Catalogue"\nkind = "shopify"\nurl = "{server.base}"\n',
             encoding="utf-8",
         )
-        proc = subprocess.run(
-            [sys.executable, "-c", GC_PROBE.replace("MODE", mode)],
-            cwd=tmp_path,
-            capture_output=True,
-            timeout=120,
-            check=False,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-        )
-    report = json.loads(proc.stderr.decode().strip().splitlines()[-1])
-    assert report["code"] == 0, proc.stderr.decode()[-2000:]
+        report = _report(GC_PROBE.replace("MODE", mode), [], tmp_path)
+    assert report["code"] == 0, report
     assert report["enabled"] is True
     if mode == "program":
         assert report["frozen"] > 50_000, report  # the modules' objects, out of every collection

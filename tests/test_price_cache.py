@@ -5,7 +5,6 @@ lowest line. On a real SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from dashboard import charts
 from db import pricerows, queries
 from db.engine import make_engine
 from db.models import Colorway, Listing, Observation, Source
-from tests.seed import EXPECTED, Seeded, postgres_url, seed
+from tests.seed import EXPECTED, Seeded, fresh_engine, seed
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MINE = ("9", "10")
@@ -31,17 +30,8 @@ MINE = ("9", "10")
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A fresh migrated database: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+    with fresh_engine(request.param, tmp_path) as eng:
         yield eng
-        eng.dispose()
-        return
-    if not os.environ.get("TEST_DATABASE_URL"):
-        pytest.skip("TEST_DATABASE_URL is not set (scripts/test.sh starts a PostgreSQL and sets it)")
-    with postgres_url() as url:
-        eng = make_engine(url)
-        yield eng
-        eng.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from db import queries
 from db.engine import make_engine
-from tests.seed import EXPECTED, Seeded, postgres_url, seed
+from tests.seed import EXPECTED, Seeded, fresh_engine, seed
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -25,18 +24,9 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     ]
 )
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A fresh migrated database: a SQLite file, or a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    """A fresh migrated database: a SQLite file, or a new PostgreSQL database."""
+    with fresh_engine(request.param, tmp_path) as eng:
         yield eng
-        eng.dispose()
-        return
-    if not os.environ.get("TEST_DATABASE_URL"):
-        pytest.skip("TEST_DATABASE_URL is not set (scripts/test.sh starts a PostgreSQL and sets it)")
-    with postgres_url() as url:
-        eng = make_engine(url)
-        yield eng
-        eng.dispose()
 
 
 @pytest.fixture
