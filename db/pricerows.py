@@ -170,11 +170,11 @@ def _read(
     return {lid: _Span(r, held.get(lid), version) for lid, r in rows.items()}
 
 
-def _held_query(listing_ids: list[int], at: datetime, columns: Sequence[Any]) -> Any:
-    """Per listing, the given columns of its last row before at (by time, then id): one index seek
-    per listing."""
+def held_id(at: datetime) -> Any:
+    """The id of the listing's (the outer query's listings row) last observation before at, by time
+    then id: one index seek per listing."""
     o2 = _O.alias("o_held")
-    last = (
+    return (
         sa.select(o2.c.id)
         .where(o2.c.listing_id == _L.c.id, o2.c.observed_at < at)
         .order_by(o2.c.observed_at.desc(), o2.c.id.desc())
@@ -182,7 +182,12 @@ def _held_query(listing_ids: list[int], at: datetime, columns: Sequence[Any]) ->
         .scalar_subquery()
         .correlate(_L)
     )
-    return sa.select(*columns).select_from(_L.join(_O, _O.c.id == last)).where(_L.c.id.in_(listing_ids))
+
+
+def _held_query(listing_ids: list[int], at: datetime, columns: Sequence[Any]) -> Any:
+    """Per listing, the given columns of its last row before at."""
+    joined = _L.join(_O, _O.c.id == held_id(at))
+    return sa.select(*columns).select_from(joined).where(_L.c.id.in_(listing_ids))
 
 
 @dataclass(frozen=True)

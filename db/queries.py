@@ -1781,15 +1781,7 @@ def buyable_prices_since(
 ) -> list[Decimal]:
     """Every buyable price a colorway's listings held in a currency from since on (the one held at
     since included): what "the lowest price in N days" is measured against."""
-    o2 = _O.alias("o_held")
-    held_id = (
-        sa.select(o2.c.id)
-        .where(o2.c.listing_id == _L.c.id, o2.c.observed_at < since)
-        .order_by(o2.c.observed_at.desc(), o2.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-        .correlate(_L)
-    )
+    held_id = pricerows.held_id(since)
     cols = (_O.c.price, _O.c.currency, _O.c.availability, _O.c.suspect)
     held = (
         sa.select(*cols).select_from(_L.join(_O, _O.c.id == held_id)).where(_L.c.colorway_id == colorway_id)
