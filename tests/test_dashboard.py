@@ -558,3 +558,48 @@ def test_serve_starts_the_dashboard_and_waits_for_health(seeded_config: Path) ->
         assert proc.poll() is None
     finally:
         stop(proc)
+
+
+def test_the_server_does_not_collect_all_its_garbage_after_every_page_run(
+    seeded_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full collection after each run walks every cached price while the server answers nothing."""
+    import socket
+
+    from dashboard.warm import run_page
+
+    # Every full collection in a process started with this on its path is written to a file.
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    log = tmp_path / "full-collections.log"
+    (hook / "sitecustomize.py").write_text(
+        "import gc, os\n"
+        "def _note(phase, info):\n"
+        "    if phase == 'stop' and info['generation'] == 2:\n"
+        f"        with open({str(log)!r}, 'a') as f:\n"
+        "            f.write(f'{os.getpid()}\\n')\n"
+        "gc.callbacks.append(_note)\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PYTHONPATH", str(hook))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = serve_module.serve(seeded_config, "127.0.0.1", port, wait_warm=True)
+    try:
+
+        def server_collections() -> int:
+            lines = log.read_text(encoding="utf-8").split() if log.exists() else []
+            return lines.count(str(proc.pid))
+
+        base = f"http://127.0.0.1:{port}"
+        run_page(base, "overview")
+        before = server_collections()
+        for _ in range(3):
+            for page in ("overview", "colorway", "health"):
+                run_page(base, page)
+        # Nine runs; Python's own collector may well go through everything once meanwhile.
+        assert server_collections() - before <= 1
+        assert proc.poll() is None
+    finally:
+        stop(proc)
