@@ -4,7 +4,8 @@ Prints each page's queries on a cache miss, p50 / p95 over --query-runs runs (ta
 then in Chromium: the first page after a server start (target <= 3 s), and each page warm and cold,
 p50 / p95 over --loads loads (targets: warm p95 <= 1 s, cold p95 <= 2 s). A cold load comes after
 Streamlit's caches (st.cache_data and st.cache_resource) were cleared, as a change of the data leaves
-them. The generated database is kept: pass its URL back with --database-url to reuse it.
+them. Last, the server's CPU while one colorway tab stays open and untouched for 30 s. The generated
+database is kept: pass its URL back with --database-url to reuse it.
 --screenshots DIR saves every page at 1400x1000 and 390x844.
 
     python -m bench.bench_dashboard [--days 365] [--database-url URL] [--no-browser] [--loads 10]
@@ -14,6 +15,7 @@ them. The generated database is kept: pass its URL back with --database-url to r
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import socket
 import subprocess
@@ -413,6 +415,31 @@ def baseline_loads(browser: Any, loads: int) -> list[float]:
         _stop(proc)
 
 
+def idle_cpu(config: Path, browser: Any, seconds: float) -> float:
+    """CPU seconds the dashboard's server spends while one colorway page stays open and untouched
+    (its inbox watcher runs every few seconds)."""
+    from bench.pages import load, page_paths
+    from dashboard.serve import serve
+
+    def used(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    port = _free_port()
+    proc = serve(config, "127.0.0.1", port, wait_warm=True)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        load(page, f"http://127.0.0.1:{port}/{page_paths(style_code(1))['colorway']}", "colorway")
+        time.sleep(2)  # what the page's own loading left to do
+        before = used(proc.pid)
+        time.sleep(seconds)  # the tab stays open, untouched
+        spent = used(proc.pid) - before
+        page.close()
+        return spent
+    finally:
+        _stop(proc)
+
+
 def browser_bench(config: Path, loads: int, screenshots: Path | None) -> None:
     """First page after a server start, then each page warm and cold, p50 / p95; screenshots."""
     from bench.pages import chromium, page_paths, screenshot_all
@@ -450,6 +477,12 @@ def browser_bench(config: Path, loads: int, screenshots: Path | None) -> None:
                 f"{_pct(got.switch, 0.5):>12.2f}{_pct(got.switch, 0.95):>12.2f}"
                 f"{_pct(got.warm, 0.5) / floor:>10.1f}x{got.runs[0]:>8.2f}{got.runs[1]:>8.2f}{flag}"
             )
+        idle = 30.0
+        spent = idle_cpu(config, browser, idle)
+        print(
+            f"server CPU with one colorway tab open and idle: {spent:.2f} s over {idle:.0f} s "
+            f"({100 * spent / idle:.1f} % of a core)"
+        )
         if screenshots is not None:
             port = _free_port()
             proc = serve(config, "127.0.0.1", port, wait_warm=True)

@@ -31,11 +31,12 @@ def command(config_path: Path, host: str = "127.0.0.1", port: int = 8501) -> lis
         "--server.fileWatcherType=none",
         # No "Deploy" button or developer menu: this is an app for its user, not a script to edit.
         "--client.toolbarMode=viewer",
-        # Streamlit runs a full garbage collection after every run of a page. With a year of prices in
-        # the caches that holds the interpreter for 0.15-0.35 s, during which the finished page is not
-        # sent and no other request is answered: on the year database a colorway page's run took
-        # 300 ms over the websocket with it and 110 ms without (bench/bench_dashboard.py's "run"),
-        # and the server's memory stayed the same. Python's own collector still runs.
+        # Streamlit runs a full garbage collection after every run of a page, and of the sidebar's
+        # inbox watcher every 2 s. With a year of prices in the caches each holds the interpreter for
+        # 0.15-0.35 s, while the finished page waits to be sent and no other request is answered. On
+        # the year database (bench/bench_dashboard.py) a colorway page's run took 300 ms over the
+        # websocket with it and 110 ms without, one idle open tab cost the server 10 % of a core
+        # instead of 1 %, and the server's memory stayed the same. Python's own collector still runs.
         "--runner.postScriptGC=false",
     ]
 
