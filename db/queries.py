@@ -1219,11 +1219,6 @@ def _overview_row(
     )
 
 
-def my_sizes_in(my_sizes: Iterable[str], sizes: Sequence[Size], size_system: str) -> tuple[str, ...]:
-    """The collector's sizes (as they wrote them) that one of these shop sizes is."""
-    return tuple(own for own in my_sizes if any(s.matches(collector_size(own, size_system)) for s in sizes))
-
-
 def size_system_name(system: str) -> str:
     """A size system as people say it: US men's, UK, EU, cm (JP)."""
     return SYSTEM_NAMES.get(system, system)
