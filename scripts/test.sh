@@ -34,9 +34,16 @@ as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres tracker_test
 export TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PGPORT/tracker_test"
 export TEST_PG_ADMIN_URL="postgresql+psycopg://postgres@127.0.0.1:$PGPORT/postgres"
 
+# Pytest rewrites the asserts of each test file when it imports it, and keeps the result beside the
+# file only when bytecode may be written: without it, each of the parallel test processes below
+# rewrites all of them again at its start (about 7 s of CPU each, 4 at once on 2 cores). One
+# collection writes them (and the test helpers' own .pyc) while mypy keeps the other core busy.
+env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest --collect-only -q -p no:cacheprovider >/dev/null 2>&1 &
+warm=$!
 echo "== ruff"; .venv/bin/ruff check tracker db dashboard tests bench
 echo "== mypy"; .venv/bin/mypy
 echo "== import contracts"; .venv/bin/lint-imports --no-cache
+wait $warm || true  # a collection error shows again, with its cause, in the run below
 echo "== pytest"
 set +e
 # Tests run in parallel processes (TEST_WORKERS, default 4: most tests wait on servers and
