@@ -4,7 +4,8 @@ Prints each page's queries on a cache miss, p50 / p95 over --query-runs runs (ta
 then in Chromium: the first page after a server start (target <= 3 s), and each page warm and cold,
 p50 / p95 over --loads loads (targets: warm p95 <= 1 s, cold p95 <= 2 s). A cold load comes after
 Streamlit's caches (st.cache_data and st.cache_resource) were cleared, as a change of the data leaves
-them. Last, the server's CPU while one colorway tab stays open and untouched for 30 s. The generated
+them. Last, the CPU of the server and of Chromium while one colorway tab stays open and untouched
+for 30 s (the inbox watcher's cost to someone who keeps a tab open all day). The generated
 database is kept: pass its URL back with --database-url to reuse it.
 --screenshots DIR saves every page at 1400x1000 and 390x844.
 
@@ -415,15 +416,37 @@ def baseline_loads(browser: Any, loads: int) -> list[float]:
         _stop(proc)
 
 
-def idle_cpu(config: Path, browser: Any, seconds: float) -> float:
-    """CPU seconds the dashboard's server spends while one colorway page stays open and untouched
-    (its inbox watcher runs every few seconds)."""
+def _cpu_of(pid: int | str) -> float:
+    """A process's own CPU seconds so far (utime + stime); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _chromium_cpu() -> dict[str, float]:
+    """CPU seconds so far of every Chromium process on the machine, by pid."""
+    out: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        # Chromium's helper processes rewrite their arguments as one string, spaces between.
+        program = command.split(b"\0", 1)[0].split(b" ", 1)[0]
+        if Path(program.decode(errors="replace")).name == "chromium":
+            out[pid] = _cpu_of(pid)
+    return out
+
+
+def idle_cpu(config: Path, browser: Any, seconds: float) -> tuple[float, float]:
+    """CPU seconds the dashboard's server, and the browser showing it, spend while one colorway page
+    stays open and untouched (its inbox watcher runs every few seconds)."""
     from bench.pages import load, page_paths
     from dashboard.serve import serve
-
-    def used(pid: int) -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     port = _free_port()
     proc = serve(config, "127.0.0.1", port, wait_warm=True)
@@ -431,11 +454,12 @@ def idle_cpu(config: Path, browser: Any, seconds: float) -> float:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         load(page, f"http://127.0.0.1:{port}/{page_paths(style_code(1))['colorway']}", "colorway")
         time.sleep(2)  # what the page's own loading left to do
-        before = used(proc.pid)
+        before, browser_before = _cpu_of(proc.pid), _chromium_cpu()
         time.sleep(seconds)  # the tab stays open, untouched
-        spent = used(proc.pid) - before
+        spent = _cpu_of(proc.pid) - before
+        browser_spent = sum(cpu - browser_before.get(pid, 0.0) for pid, cpu in _chromium_cpu().items())
         page.close()
-        return spent
+        return spent, browser_spent
     finally:
         _stop(proc)
 
@@ -478,10 +502,11 @@ def browser_bench(config: Path, loads: int, screenshots: Path | None) -> None:
                 f"{_pct(got.warm, 0.5) / floor:>10.1f}x{got.runs[0]:>8.2f}{got.runs[1]:>8.2f}{flag}"
             )
         idle = 30.0
-        spent = idle_cpu(config, browser, idle)
+        spent, browser_spent = idle_cpu(config, browser, idle)
         print(
-            f"server CPU with one colorway tab open and idle: {spent:.2f} s over {idle:.0f} s "
-            f"({100 * spent / idle:.1f} % of a core)"
+            f"CPU with one colorway tab open and idle for {idle:.0f} s: server {spent:.2f} s "
+            f"({100 * spent / idle:.1f} % of a core), Chromium {browser_spent:.2f} s "
+            f"({100 * browser_spent / idle:.1f} %)"
         )
         if screenshots is not None:
             port = _free_port()
