@@ -425,27 +425,10 @@ def _cpu_of(pid: int | str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _chromium_cpu() -> dict[str, float]:
-    """CPU seconds so far of every Chromium process on the machine, by pid."""
-    out: dict[str, float] = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        # Chromium's helper processes rewrite their arguments as one string, spaces between.
-        program = command.split(b"\0", 1)[0].split(b" ", 1)[0]
-        if Path(program.decode(errors="replace")).name == "chromium":
-            out[pid] = _cpu_of(pid)
-    return out
-
-
 def idle_cpu(config: Path, browser: Any, seconds: float) -> tuple[float, float]:
     """CPU seconds the dashboard's server, and the browser showing it, spend while one colorway page
     stays open and untouched (its inbox watcher runs every few seconds)."""
-    from bench.pages import load, page_paths
+    from bench.pages import descendants_cpu, load, page_paths
     from dashboard.serve import serve
 
     port = _free_port()
@@ -454,10 +437,11 @@ def idle_cpu(config: Path, browser: Any, seconds: float) -> tuple[float, float]:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         load(page, f"http://127.0.0.1:{port}/{page_paths(style_code(1))['colorway']}", "colorway")
         time.sleep(2)  # what the page's own loading left to do
-        before, browser_before = _cpu_of(proc.pid), _chromium_cpu()
+        # The browser and its driver are this process's other children.
+        before, browser_before = _cpu_of(proc.pid), descendants_cpu(os.getpid(), proc.pid)
         time.sleep(seconds)  # the tab stays open, untouched
         spent = _cpu_of(proc.pid) - before
-        browser_spent = sum(cpu - browser_before.get(pid, 0.0) for pid, cpu in _chromium_cpu().items())
+        browser_spent = descendants_cpu(os.getpid(), proc.pid) - browser_before
         page.close()
         return spent, browser_spent
     finally:

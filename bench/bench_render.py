@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pages import descendants_cpu  # noqa: E402
 from db.engine import make_engine  # noqa: E402
 from tracker.config import parse_text  # noqa: E402
 from tracker.demo.jsshop import SLUG, STYLE_CODE  # noqa: E402
@@ -34,7 +35,6 @@ from tracker.fetch import Fetcher  # noqa: E402
 from tracker.fetch.render import group_memory  # noqa: E402
 from tracker.pipeline import Pipeline  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 SHOP = (
     "import sys, time\n"
     "from tracker.demo.jsshop import JSShop\n"
@@ -42,37 +42,6 @@ SHOP = (
     "print(shop.base, flush=True)\n"
     "time.sleep(10 ** 6)\n"
 )
-
-
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(raw[raw.rfind(")") + 2 :].split()[1])
-        out.setdefault(parent, []).append(int(entry))
-    return out
-
-
-def descendants_cpu(root: int, exclude: int) -> float:
-    """CPU seconds of root's live descendants (not exclude's), with what their reaped children used."""
-    children = _children()
-    total = 0
-    stack = [pid for pid in children.get(root, []) if pid != exclude]
-    while stack:
-        pid = stack.pop()
-        stack.extend(children.get(pid, []))
-        try:
-            raw = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2 :].split()
-        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-    return total / TICK
 
 
 class MemorySampler(threading.Thread):

@@ -7,6 +7,7 @@ bench/bench_dashboard.py (on a year of data). Chromium is Debian's (/usr/bin/chr
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,6 +65,38 @@ def page_paths(style: str | None = None, range_param: str = "30d") -> dict[str, 
         "alerts": "alerts",
         "health": "health",
     }
+
+
+def _children() -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(raw[raw.rfind(")") + 2 :].split()[1])
+        out.setdefault(parent, []).append(int(entry))
+    return out
+
+
+def descendants_cpu(root: int, exclude: int) -> float:
+    """CPU seconds of root's live descendants (not exclude's), with what their reaped children used:
+    from the bench's own process, the browser and its driver, without the server it measures."""
+    children = _children()
+    total = 0
+    stack = [pid for pid in children.get(root, []) if pid != exclude]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(")") + 2 :].split()
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
