@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import serve as serve_module
 from dashboard.charts import LIST_PRICE_COLOR, LOWEST_COLOR, TARGET_COLOR
 from db.engine import make_engine
-from tests.browser_support import stop
+from tests.browser_support import free_port, stop
 from tests.dashboard_html import overview_rows, size_tiles, stats
 from tests.seed import CONFIG_TEMPLATE, EXPECTED, postgres_url, seed, sqlite_engine, write_config
 
@@ -544,13 +544,9 @@ def test_scraped_names_are_shown_as_text_not_markdown(seeded_config: Path) -> No
 
 
 def test_serve_starts_the_dashboard_and_waits_for_health(seeded_config: Path) -> None:
-    import socket
-
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     proc = serve_module.serve(seeded_config, "127.0.0.1", port)
     try:
         # serve() returns only once the server answers, so no waiting here.
@@ -564,8 +560,6 @@ def test_the_server_does_not_collect_all_its_garbage_after_every_page_run(
     seeded_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A full collection after each run walks every cached price while the server answers nothing."""
-    import socket
-
     from dashboard.warm import run_page
 
     # Every full collection in a process started with this on its path is written to a file.
@@ -582,9 +576,7 @@ def test_the_server_does_not_collect_all_its_garbage_after_every_page_run(
         encoding="utf-8",
     )
     monkeypatch.setenv("PYTHONPATH", str(hook))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     proc = serve_module.serve(seeded_config, "127.0.0.1", port, wait_warm=True)
     try:
 
