@@ -427,7 +427,7 @@ def _cpu_of(pid: int | str) -> float:
 
 def idle_cpu(config: Path, browser: Any, seconds: float) -> tuple[float, float]:
     """CPU seconds the dashboard's server, and the browser showing it, spend while one colorway page
-    stays open and untouched (its inbox watcher runs every few seconds)."""
+    stays open and untouched (its inbox watcher asks the server every second)."""
     from bench.pages import descendants_cpu, load, page_paths
     from dashboard.serve import serve
 

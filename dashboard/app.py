@@ -13,7 +13,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import data, live, ui  # noqa: E402
+from dashboard import access, data, live, ui  # noqa: E402
 from tracker.errors import ConfigError  # noqa: E402
 
 st.set_page_config(page_title="2002R tracker", page_icon="👟", layout="wide")
@@ -66,8 +66,9 @@ elif ctx is None:
 else:
     # New alerts: toasts now, the unread count in the navigation, and a watcher for the next ones.
     unread = live.start(ctx.url)
+    secret = access.password(ctx.config)
     with st.sidebar:
-        live.watch(ctx.url)
+        live.watch(unread, access.feed_token(secret) if secret else None)
     st.navigation(
         [
             st.Page(

@@ -1,9 +1,12 @@
 """New alerts as they arrive: a toast on whichever page is open, the browser's own notification when
 the user allowed it, and the unread count in the navigation.
 
-A fragment in the sidebar looks at the inbox every WATCH_EVERY seconds (one indexed query). When a
-message arrived, or the unread count changed (read in another tab), it reruns the whole app once:
-the navigation is drawn again with the new count and the new messages are shown as toasts.
+A small script in the page asks the dashboard's /api/v1/inbox every WATCH_EVERY seconds for the
+unread count and the newest message's id (one indexed query, a 304 when nothing changed). When a
+message arrived, or the unread count changed (read in another tab), it presses a hidden button: the
+whole app runs again once, start() finds the new messages and shows them as toasts, and the
+navigation is drawn again with the new count. Between alerts an open tab costs nothing but that
+request: no script run on the server, nothing drawn in the browser.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from dashboard import data
 from dashboard.format import plain, safe_url
 from db import queries
 
-WATCH_EVERY = 2.0
+WATCH_EVERY = 1.0
 MAX_TOASTS = 3
+MAX_NEW = 50  # messages read at once after the last one shown (the toasts show the last MAX_TOASTS)
+POKE = "inbox_poke"  # the hidden button's key: Streamlit marks its element with class st-key-<key>
 _SEEN = "inbox_seen_id"
-_SHOWN_UNREAD = "inbox_shown_unread"
-_PENDING = "inbox_pending"
 _ICONS = {
     "price_drop": ":material/trending_down:",
     "price_rise": ":material/trending_up:",
@@ -44,38 +47,50 @@ def inert(text: str) -> str:
 
 
 def start(url: str) -> int:
-    """Called once per run of the app: shows what the watcher found, returns the unread count."""
-    counts = queries.inbox_counts(data.engine(url))
+    """Called once per run of the app: shows what arrived since the last run, returns the unread count."""
+    engine = data.engine(url)
+    counts = queries.inbox_counts(engine)
     # A page opened now starts from here: what was already in the inbox is not announced again.
-    st.session_state.setdefault(_SEEN, counts.newest_id)
-    st.session_state[_SHOWN_UNREAD] = counts.unread
-    pending: list[queries.InboxRow] = st.session_state.pop(_PENDING, [])
-    for row in pending[-MAX_TOASTS:]:
+    seen = int(st.session_state.setdefault(_SEEN, counts.newest_id))
+    st.session_state[_SEEN] = counts.newest_id
+    if counts.newest_id <= seen:
+        return counts.unread
+    new = queries.inbox_after(engine, seen, limit=MAX_NEW)
+    for row in new[-MAX_TOASTS:]:
         st.toast(inert(row.headline), icon=_ICONS.get(row.kind, ":material/notifications:"), duration="long")
-    if len(pending) > MAX_TOASTS:
-        st.toast(f"and {len(pending) - MAX_TOASTS} more in the Inbox", icon=":material/inbox:")
-    if pending:
+    if len(new) > MAX_TOASTS:
+        st.toast(f"and {len(new) - MAX_TOASTS} more in the Inbox", icon=":material/inbox:")
+    if new:
         with st.sidebar:
-            browser_notifications(pending)
+            browser_notifications(new)
     return counts.unread
 
 
-@st.fragment(run_every=WATCH_EVERY)
-def watch(url: str) -> None:
-    """Look at the inbox; rerun the app when something arrived or the unread count changed."""
-    engine = data.engine(url)
-    counts = queries.inbox_counts(engine)
-    seen = int(st.session_state.get(_SEEN, counts.newest_id))
-    changed = counts.unread != st.session_state.get(_SHOWN_UNREAD)
-    if counts.newest_id > seen:
-        st.session_state[_PENDING] = [
-            *st.session_state.get(_PENDING, []),
-            *queries.inbox_after(engine, seen, limit=50),
-        ]
-        st.session_state[_SEEN] = counts.newest_id
-        changed = True
-    if changed:
-        st.rerun(scope="app")
+def watch(unread: int, token: str | None) -> None:
+    """The watcher: the hidden button it presses and the script that asks the inbox (with the read-only
+    token when a password is set: the page is already signed in, the API knows no session)."""
+    st.button("Show new alerts", key=POKE)
+    watching = {
+        "path": "api/v1/inbox" + (f"?token={token}" if token else ""),
+        "seen": int(st.session_state.get(_SEEN, 0)),
+        "unread": unread,
+        "every": round(WATCH_EVERY * 1000),
+    }
+    st.html(
+        f"<style>.st-key-{POKE}{{display:none}}</style>"
+        "<script>(function(cfg){"
+        "var w=window.__inboxWatch||(window.__inboxWatch={});w.cfg=cfg;if(w.timer)return;"
+        "function look(){if(w.busy)return;w.busy=true;"
+        "fetch(new URL(w.cfg.path,window.location.href),{cache:'no-cache',credentials:'same-origin'})"
+        ".then(function(r){return r.ok?r.json():null;})"
+        ".then(function(c){if(!c||(c.newest_id<=w.cfg.seen&&c.unread===w.cfg.unread))return;"
+        f"var b=document.querySelector('.st-key-{POKE} button');if(!b)return;"
+        "w.cfg=Object.assign({},w.cfg,{seen:c.newest_id,unread:c.unread});b.click();})"
+        ".catch(function(){}).then(function(){w.busy=false;});}"
+        "w.timer=setInterval(look,cfg.every);"
+        f"}})({_script_json(watching)});</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def _script_json(value: Any) -> str:

@@ -4,8 +4,10 @@ the read-only JSON API under /api/v1.
 Every answer is gated by the dashboard password when one is set (see dashboard.access) and carries
 an ETag and a Last-Modified computed from a cheap fingerprint of the database (db.queries.change_stamp),
 the config file and the day: a poller that sends them back gets 304 Not Modified without the answer
-being built. Handlers are plain functions: Starlette runs them in its thread pool, so a database read
-never holds up the pages' websockets.
+being built (/api/v1/inbox, which open pages ask every few seconds, is fingerprinted by its own
+answer: the unread count and the newest message's id, one indexed query). Handlers are plain
+functions: Starlette runs them in its thread pool, so a database read never holds up the pages'
+websockets.
 """
 
 from __future__ import annotations
@@ -94,6 +96,18 @@ class Ask:
 
 
 Builder = Callable[[Ask], tuple[bytes, str]]
+# What an answer's validators come from: a fingerprint of what the answer is built of, and its time.
+Stamper = Callable[[Ask], tuple[str, datetime | None]]
+
+
+def _data_stamp(ask: Ask) -> tuple[str, datetime | None]:
+    stamp = queries.change_stamp(ask.engine)
+    return stamp.token, stamp.modified
+
+
+def _inbox_stamp(ask: Ask) -> tuple[str, datetime | None]:
+    counts = queries.inbox_counts(ask.engine)
+    return f"{counts.unread}/{counts.newest_id}", None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -132,7 +146,7 @@ def _not_modified(request: Request, etag: str, modified: datetime | None) -> boo
     return modified.replace(microsecond=0) <= when
 
 
-def endpoint(build: Builder) -> Callable[[Request], Response]:
+def endpoint(build: Builder, stamper: Stamper = _data_stamp) -> Callable[[Request], Response]:
     """A route handler: password, then 304 when nothing changed, else the answer with its validators."""
 
     def handle(request: Request) -> Response:
@@ -148,12 +162,12 @@ def endpoint(build: Builder) -> Callable[[Request], Response]:
         if not access.allowed(access.password(config), authorization, token):
             return _unauthorized()
         ask = Ask(request=request, config=config, engine=site.engine(config), now=datetime.now(UTC))
-        stamp = queries.change_stamp(ask.engine)
-        etag = _etag(request, [stamp.token, repr(site.file_stamp()), ask.today.isoformat()])
+        fingerprint, modified = stamper(ask)
+        etag = _etag(request, [fingerprint, repr(site.file_stamp()), ask.today.isoformat()])
         headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
-        if stamp.modified is not None:
-            headers["Last-Modified"] = format_datetime(stamp.modified.astimezone(UTC), usegmt=True)
-        if _not_modified(request, etag, stamp.modified):
+        if modified is not None:
+            headers["Last-Modified"] = format_datetime(modified.astimezone(UTC), usegmt=True)
+        if _not_modified(request, etag, modified):
             return Response(status_code=304, headers=headers)
         try:
             body, media_type = build(ask)
@@ -255,6 +269,7 @@ def api_index(ask: Ask) -> tuple[bytes, str]:
                 "/api/v1/colorways/{style_code}/prices": "price history (?since=ISO time or all)",
                 "/api/v1/events": "events as written (?since=, ?after_id=, ?kind=, ?colorway=, ?limit=)",
                 "/api/v1/releases": "release dates",
+                "/api/v1/inbox": "unread messages in the dashboard's inbox and the newest one's id",
             }
         }
     )
@@ -298,6 +313,13 @@ def api_releases(ask: Ask) -> tuple[bytes, str]:
     return _json(api.releases(ask.engine, ask.today))
 
 
+def api_inbox(ask: Ask) -> tuple[bytes, str]:
+    """/api/v1/inbox: what an open dashboard page asks every few seconds (and a home-automation sensor
+    may too), one indexed query; its ETag is the answer itself, so a repeated ask is a 304."""
+    counts = queries.inbox_counts(ask.engine)
+    return _json({"unread": counts.unread, "newest_id": counts.newest_id})
+
+
 SITE = Site()
 
 
@@ -314,4 +336,6 @@ def routes() -> list[Route]:
         ("/api/v1/events", api_events),
         ("/api/v1/releases", api_releases),
     ]
-    return [Route(path, endpoint(build), methods=["GET", "HEAD"]) for path, build in table]
+    found = [Route(path, endpoint(build), methods=["GET", "HEAD"]) for path, build in table]
+    found.append(Route("/api/v1/inbox", endpoint(api_inbox, _inbox_stamp), methods=["GET", "HEAD"]))
+    return found

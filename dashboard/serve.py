@@ -31,9 +31,10 @@ def command(config_path: Path, host: str = "127.0.0.1", port: int = 8501) -> lis
         "--server.fileWatcherType=none",
         # No "Deploy" button or developer menu: this is an app for its user, not a script to edit.
         "--client.toolbarMode=viewer",
-        # Streamlit runs a full garbage collection after every run of a page, and of the sidebar's
-        # inbox watcher every 2 s. With a year of prices in the caches each holds the interpreter for
-        # 0.15-0.35 s, while the finished page waits to be sent and no other request is answered. On
+        # Streamlit runs a full garbage collection after every run of a page (and, before the inbox
+        # was watched from the browser, of a sidebar fragment every 2 s). With a year of prices in
+        # the caches each holds the interpreter for 0.15-0.35 s, while the finished page waits to be
+        # sent and no other request is answered. On
         # the year database (bench/bench_dashboard.py) a colorway page's run took 300 ms over the
         # websocket with it and 110 ms without, one idle open tab cost the server 10 % of a core
         # instead of 1 %, and the server's memory stayed the same. Python's own collector still runs.

@@ -125,3 +125,68 @@ def test_wrong_passwords_back_off_then_lock_the_address_out_even_for_the_right_o
     text = log.read_text(encoding="utf-8", errors="replace")
     assert "dashboard sign-in locked for localhost for 1 min after 4 wrong passwords in a row" in text, text
     assert not [u for u in requests if urlsplit(u).path.startswith("/media/")]
+
+
+def test_a_signed_in_page_shows_new_alerts_and_sends_nothing_between_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a password set, the open page's inbox watcher asks /api/v1/inbox with the read-only token
+    (the page is signed in; the API knows no session): a stored message pops up as a toast and in the
+    navigation's count. Between messages the page sends nothing over its websocket: no script runs
+    on the server, nothing is drawn again in the browser."""
+    from sqlmodel import Session
+
+    from db.models import InboxMessage
+
+    url, engine = sqlite_engine(tmp_path)
+    seed(engine)
+    config = write_config(tmp_path / "config.toml", url)
+    monkeypatch.setenv("TRACKER_DASHBOARD_PASSWORD", "open sesame")
+    asked: list[int] = []
+    sent: list[float] = []
+    try:
+        for base in served(config):
+            with chromium() as browser:
+                page = browser.new_page()
+                page.on(
+                    "response",
+                    lambda r: asked.append(r.status) if urlsplit(r.url).path == "/api/v1/inbox" else None,
+                )
+                page.on("websocket", lambda ws: ws.on("framesent", lambda _: sent.append(time.monotonic())))
+                page.goto(f"{base}/", wait_until="domcontentloaded")
+                page.locator("input[type=password]").fill("open sesame")
+                page.get_by_role("button", name="Sign in").click()
+                page.locator("[data-testid=stSidebarNav]").wait_for(timeout=60_000)
+                page.wait_for_function(
+                    "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000
+                )
+                deadline = time.monotonic() + 30
+                while len(asked) < 3 and time.monotonic() < deadline:
+                    page.wait_for_timeout(200)
+                assert len(asked) >= 3 and set(asked) <= {200, 304}, asked
+                # Quiet: two more rounds of asking, and not one frame to the server.
+                quiet_from = time.monotonic()
+                page.wait_for_timeout(4_500)
+                quiet_until = time.monotonic()
+                assert [t for t in sent if t > quiet_from] == [], "the idle page talked to the server"
+
+                with Session(engine) as session:
+                    session.add(
+                        InboxMessage(
+                            key="test:1",
+                            channel="inbox",
+                            kind="restock",
+                            title="2002R tracker",
+                            body="Protection Pack Rain Cloud is back in stock at Kith: sizes 10",
+                        )
+                    )
+                    session.commit()
+                toast = page.locator("[data-testid=stToast]", has_text="back in stock at Kith")
+                toast.wait_for(timeout=30_000)
+                nav = page.locator("[data-testid=stSidebarNav] a", has_text="Inbox (1)")
+                nav.wait_for(timeout=30_000)
+                # The message made the page ask for one run of the app (so the listener hears frames).
+                assert [t for t in sent if t > quiet_until]
+                assert "open sesame" not in page.content()
+    finally:
+        engine.dispose()

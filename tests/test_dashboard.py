@@ -477,7 +477,7 @@ def test_edit_and_disable_a_shop(seeded_config: Path) -> None:
     name = at.selectbox(key="shop_edit_choice").value
     at.checkbox(key=f"shop_edit_enabled_{name}").uncheck()
     at.text_input(key=f"shop_edit_interval_{name}").input("2h")
-    at.button[-1].click().run()
+    next(b for b in at.button if b.label == "Save changes").click().run()
     assert not at.exception
     text = seeded_config.read_text(encoding="utf-8")
     assert "enabled = false" in text and 'interval = "2h"' in text
@@ -487,7 +487,7 @@ def test_edit_and_disable_a_shop(seeded_config: Path) -> None:
 
     # A bad value is refused with the key named, the file untouched.
     at.text_input(key=f"shop_edit_interval_{name}").input("5 parsecs")
-    at.button[-1].click().run()
+    next(b for b in at.button if b.label == "Save changes").click().run()
     assert any("parsecs" in e.value for e in at.error)
     assert seeded_config.read_text(encoding="utf-8") == text
 

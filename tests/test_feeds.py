@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from dashboard.access import feed_token
 from dashboard.serve import serve
 from db.engine import make_engine
-from db.models import Colorway, Event, Listing, Release, Source
+from db.models import Colorway, Event, InboxMessage, Listing, Release, Source
 from tests.seed import seed, write_config
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -41,6 +41,7 @@ ROUTES = [
     "/api/v1/colorways/M2002RDA/prices",
     "/api/v1/events",
     "/api/v1/releases",
+    "/api/v1/inbox",
 ]
 
 
@@ -322,6 +323,42 @@ def test_api_price_history(site: Site) -> None:
     assert bad.status_code == 400 and bad.json()["error"].startswith(
         "since: 'last-tuesday' is not an ISO 8601 time"
     )
+
+
+def test_api_inbox_says_when_a_message_arrives_or_is_read(site: Site) -> None:
+    """What an open dashboard page asks every few seconds: a 304 while nothing changed, the new
+    count and newest id as soon as a message is stored or read."""
+    first = get(site, "/api/v1/inbox")
+    assert first.json() == {"unread": 0, "newest_id": 0}
+    assert get(site, "/api/v1/inbox", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    engine = make_engine(site.url)
+    try:
+        with Session(engine) as session:
+            for n in (1, 2):
+                session.add(
+                    InboxMessage(key=f"test:{n}", channel="inbox", kind="restock", title="t", body="b")
+                )
+            session.commit()
+            newest = max(m.id or 0 for m in session.exec(select(InboxMessage)).all())
+        arrived = get(site, "/api/v1/inbox", headers={"If-None-Match": first.headers["etag"]})
+        assert arrived.status_code == 200 and arrived.json() == {"unread": 2, "newest_id": newest}
+        assert arrived.headers["etag"] != first.headers["etag"]
+        same = get(site, "/api/v1/inbox", headers={"If-None-Match": arrived.headers["etag"]})
+        assert same.status_code == 304
+        with Session(engine) as session:
+            message = session.exec(select(InboxMessage).where(InboxMessage.key == "test:1")).one()
+            message.read_at = datetime.now(UTC)
+            session.add(message)
+            session.commit()
+        read = get(site, "/api/v1/inbox", headers={"If-None-Match": arrived.headers["etag"]})
+        assert read.status_code == 200 and read.json() == {"unread": 1, "newest_id": newest}
+        assert "/api/v1/inbox" in get(site, "/api/v1").json()["endpoints"]
+    finally:
+        with Session(engine) as session:
+            for message in session.exec(select(InboxMessage)).all():
+                session.delete(message)
+            session.commit()
+        engine.dispose()
 
 
 def test_api_events_since_a_time_with_a_cursor(site: Site) -> None:
