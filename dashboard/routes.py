@@ -4,7 +4,7 @@ the read-only JSON API under /api/v1.
 Every answer is gated by the dashboard password when one is set (see dashboard.access) and carries
 an ETag and a Last-Modified computed from a cheap fingerprint of the database (db.queries.change_stamp),
 the config file and the day: a poller that sends them back gets 304 Not Modified without the answer
-being built (/api/v1/inbox, which open pages ask every few seconds, is fingerprinted by its own
+being built (/api/v1/inbox, which an open page asks every second, is fingerprinted by its own
 answer: the unread count and the newest message's id, one indexed query). Handlers are plain
 functions: Starlette runs them in its thread pool, so a database read never holds up the pages'
 websockets.
@@ -314,7 +314,7 @@ def api_releases(ask: Ask) -> tuple[bytes, str]:
 
 
 def api_inbox(ask: Ask) -> tuple[bytes, str]:
-    """/api/v1/inbox: what an open dashboard page asks every few seconds (and a home-automation sensor
+    """/api/v1/inbox: what an open dashboard page asks every second (and a home-automation sensor
     may too), one indexed query; its ETag is the answer itself, so a repeated ask is a 304."""
     counts = queries.inbox_counts(ask.engine)
     return _json({"unread": counts.unread, "newest_id": counts.newest_id})
