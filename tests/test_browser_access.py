@@ -132,8 +132,9 @@ def test_a_signed_in_page_shows_new_alerts_and_sends_nothing_between_them(
 ) -> None:
     """With a password set, the open page's inbox watcher asks /api/v1/inbox with the read-only token
     (the page is signed in; the API knows no session): a stored message pops up as a toast and in the
-    navigation's count. Between messages the page sends nothing over its websocket: no script runs
-    on the server, nothing is drawn again in the browser."""
+    navigation's count, on a phone too, where the sidebar is collapsed. Between messages the page
+    sends nothing over its websocket: no script runs on the server, nothing is drawn again in the
+    browser."""
     from sqlmodel import Session
 
     from db.models import InboxMessage
@@ -147,7 +148,8 @@ def test_a_signed_in_page_shows_new_alerts_and_sends_nothing_between_them(
     try:
         for base in served(config):
             with chromium() as browser:
-                page = browser.new_page()
+                # A phone's width: the sidebar, where the watcher lives, starts collapsed.
+                page = browser.new_page(viewport={"width": 390, "height": 844})
                 page.on(
                     "response",
                     lambda r: asked.append(r.status) if urlsplit(r.url).path == "/api/v1/inbox" else None,
@@ -156,7 +158,7 @@ def test_a_signed_in_page_shows_new_alerts_and_sends_nothing_between_them(
                 page.goto(f"{base}/", wait_until="domcontentloaded")
                 page.locator("input[type=password]").fill("open sesame")
                 page.get_by_role("button", name="Sign in").click()
-                page.locator("[data-testid=stSidebarNav]").wait_for(timeout=60_000)
+                page.locator("[data-testid=stSidebarNav]").wait_for(state="attached", timeout=60_000)
                 page.wait_for_function(
                     "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000
                 )
@@ -184,7 +186,7 @@ def test_a_signed_in_page_shows_new_alerts_and_sends_nothing_between_them(
                 toast = page.locator("[data-testid=stToast]", has_text="back in stock at Kith")
                 toast.wait_for(timeout=30_000)
                 nav = page.locator("[data-testid=stSidebarNav] a", has_text="Inbox (1)")
-                nav.wait_for(timeout=30_000)
+                nav.wait_for(state="attached", timeout=30_000)
                 # The message made the page ask for one run of the app (so the listener hears frames).
                 assert [t for t in sent if t > quiet_until]
                 assert "open sesame" not in page.content()
