@@ -6,7 +6,8 @@ Times, as median and best of --runs fresh processes: a bare `python -c pass` (th
 command pays), `tracker --help`, `tracker extract` of a small JSON-LD page, and `tracker check` of
 one local Shopify store listing 300 products (a real HTTP server on 127.0.0.1): first with a new
 SQLite file each run (every run migrates and writes 300 listings), then again and again on one
-database already holding them (the every-minute cron case: nothing changed, nothing new to write).
+database already holding them (the every-minute cron case: nothing changed, nothing new to write);
+last `tracker alerts list` on that database (a read of the outbox).
 Prints each with its ratio to the baseline, the CPU time of the command's own process (steadier
 than wall time on a busy machine; the page readers' processes are not in it) and the modules each
 command imported.
@@ -177,6 +178,7 @@ def main() -> None:
             ("tracker extract (small page)", [*cli, "extract", "page.html"], ["extract", "page.html"], None),
             ("tracker check (Shopify, 300, new db)", check, None, ("fresh", work / "tracker.db")),
             ("tracker check again (unchanged)", check, ["check", "--quiet"], ("kept", work / "tracker.db")),
+            ("tracker alerts list", [*cli, "alerts", "list"], ["alerts", "list"], None),
         ]
         baseline = None
         print(f"{'command':<40} {'median':>8} {'best':>8} {'x base':>7} {'cpu':>8} {'modules':>8}")

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from db import queries
 from db.engine import make_engine
 from db.models import Delivery, Event
 from tests.procs import Tracker
@@ -32,7 +33,7 @@ from tests.test_alerts_support import (
 )
 from tracker.config import Config, parse_config
 from tracker.errors import ConfigError
-from tracker.notify.outbox import deliver_due, recent_deliveries, send_test
+from tracker.notify.outbox import deliver_due, send_test
 from tracker.notify.plan import plan_deliveries
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -189,8 +190,8 @@ def test_failing_channel_retries_with_backoff_then_fails_without_blocking_or_lea
     assert final["bad"].status == "failed" and final["bad"].attempts == 3
     assert len(hook.bodies("broken/s3cr3t-token-value-42")) == 3
     assert len(hook.bodies("good")) == 1
-    listed = {r["channel"]: r for r in recent_deliveries(engine)}
-    assert listed["bad"]["status"] == "failed" and listed["bad"]["last_error"]
+    listed = {r.channel: r for r in queries.deliveries(engine)}
+    assert listed["bad"].status == "failed" and listed["bad"].last_error
     assert "s3cr3t" not in str(listed)
 
 
@@ -496,12 +497,12 @@ def test_recent_deliveries_lists_newest_first_with_the_event(engine: sa.Engine, 
         NOW + timedelta(minutes=1),
     )
     deliver(engine, config, NOW + timedelta(minutes=1))
-    listed = recent_deliveries(engine, limit=10)
-    assert [(r["kind"], r["message"], r["status"]) for r in listed] == [
+    listed = queries.deliveries(engine, limit=10)
+    assert [(r.event_kind, r.event_message, r.status) for r in listed] == [
         ("price_drop", "cheaper", "sent"),
         ("restock", "back", "sent"),
     ]
-    assert recent_deliveries(engine, limit=1)[0]["message"] == "cheaper"
+    assert queries.deliveries(engine, limit=1)[0].event_message == "cheaper"
 
 
 def test_a_receiver_slower_than_the_channel_timeout_is_sent_again_later_with_the_same_key(

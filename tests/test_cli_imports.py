@@ -214,3 +214,42 @@ def test_check_as_the_program_keeps_its_modules_out_of_the_collector_and_collect
     with sqlite3.connect(tmp_path / "tracker.db") as db:
         prices = db.execute("SELECT CAST(price AS TEXT) FROM observations").fetchall()
     assert prices == [("150.00",)], prices
+
+
+def test_alerts_list_reads_the_outbox_without_loading_the_channels(tmp_path: Path) -> None:
+    """Listing what was sent is a database read: Apprise (which loads every plugin it has, most of a
+    second) stays out, and each line still says when (in the config's time zone), where and what."""
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from db.engine import make_engine
+    from db.models import Delivery, Event
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    sent = datetime(2026, 11, 30, 14, 5, tzinfo=UTC)
+    with Session(engine) as session:
+        event = Event(kind="restock", message="Rain Cloud is back at Kith", created_at=sent)
+        session.add(event)
+        session.flush()
+        assert event.id is not None
+        delivery = Delivery(event_id=event.id, channel="phone", status="sent", sent_at=sent, created_at=sent)
+        session.add(delivery)
+        session.commit()
+    engine.dispose()
+    (tmp_path / "config.toml").write_text(
+        'database_url = "sqlite:///tracker.db"\ntimezone = "Europe/Paris"\n', encoding="utf-8"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "alerts", "list"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, None), proc.stderr
+    assert "2026-11-30 15:05 CET  phone  sent  Rain Cloud is back at Kith" in proc.stdout, proc.stdout
+    assert not {m for m in report["modules"] if m.split(".")[0] == "apprise"}

@@ -375,30 +375,6 @@ def send_test(
     return results
 
 
-def recent_deliveries(engine: sa.Engine, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest outbox rows with their event: what was sent, what waits, what failed and why."""
-    stmt = (
-        sa.select(
-            _D.c.id,
-            _D.c.event_id,
-            _D.c.channel,
-            _D.c.status,
-            _D.c.attempts,
-            _D.c.created_at,
-            _D.c.next_attempt_at,
-            _D.c.sent_at,
-            _D.c.last_error,
-            _E.c.kind,
-            _E.c.message,
-        )
-        .join(_E, _E.c.id == _D.c.event_id)
-        .order_by(_D.c.created_at.desc(), _D.c.id.desc())
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(stmt)]
-
-
 def unfinished(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         count = conn.execute(
