@@ -31,7 +31,8 @@ HEAVY = ("pydantic", "sqlalchemy", "sqlmodel", "alembic", "httpx", "asyncio", "a
 
 
 def _report(code: str, args: list[str], cwd: Path, stdin: bytes | None = None) -> dict[str, Any]:
-    """Run code in a fresh interpreter with args; the JSON it printed last on its standard error."""
+    """Run code in a fresh interpreter with args; the JSON it printed last on its standard error, with
+    what it printed on its standard output under "stdout"."""
     proc = subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=cwd,
@@ -47,6 +48,7 @@ def _report(code: str, args: list[str], cwd: Path, stdin: bytes | None = None) -
         report: dict[str, Any] = json.loads(lines[-1])
     except ValueError:
         raise AssertionError(proc.stderr.decode()[-2000:]) from None
+    report["stdout"] = proc.stdout.decode()
     return report
 
 
@@ -240,16 +242,8 @@ def test_alerts_list_reads_the_outbox_without_loading_the_channels(tmp_path: Pat
     (tmp_path / "config.toml").write_text(
         'database_url = "sqlite:///tracker.db"\ntimezone = "Europe/Paris"\n', encoding="utf-8"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, "alerts", "list"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )
-    report = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert report["code"] in (0, None), proc.stderr
-    assert "2026-11-30 15:05 CET  phone  sent  Rain Cloud is back at Kith" in proc.stdout, proc.stdout
+    report = _report(PROBE, ["alerts", "list"], tmp_path)
+    assert report["code"] in (0, None), report["stdout"]
+    line = "2026-11-30 15:05 CET  phone  sent  Rain Cloud is back at Kith"
+    assert line in report["stdout"], report["stdout"]
     assert not {m for m in report["modules"] if m.split(".")[0] == "apprise"}
