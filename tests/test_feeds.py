@@ -326,7 +326,7 @@ def test_api_price_history(site: Site) -> None:
 
 
 def test_api_inbox_says_when_a_message_arrives_or_is_read(site: Site) -> None:
-    """What an open dashboard page asks every few seconds: a 304 while nothing changed, the new
+    """What an open dashboard page asks every second: a 304 while nothing changed, the new
     count and newest id as soon as a message is stored or read."""
     first = get(site, "/api/v1/inbox")
     assert first.json() == {"unread": 0, "newest_id": 0}
