@@ -416,19 +416,10 @@ def baseline_loads(browser: Any, loads: int) -> list[float]:
         _stop(proc)
 
 
-def _cpu_of(pid: int | str) -> float:
-    """A process's own CPU seconds so far (utime + stime); 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def idle_cpu(config: Path, browser: Any, seconds: float) -> tuple[float, float]:
     """CPU seconds the dashboard's server, and the browser showing it, spend while one colorway page
     stays open and untouched (its inbox watcher asks the server every second)."""
-    from bench.pages import descendants_cpu, load, page_paths
+    from bench.pages import cpu_of, descendants_cpu, load, page_paths
     from dashboard.serve import serve
 
     port = _free_port()
@@ -438,9 +429,9 @@ def idle_cpu(config: Path, browser: Any, seconds: float) -> tuple[float, float]:
         load(page, f"http://127.0.0.1:{port}/{page_paths(style_code(1))['colorway']}", "colorway")
         time.sleep(2)  # what the page's own loading left to do
         # The browser and its driver are this process's other children.
-        before, browser_before = _cpu_of(proc.pid), descendants_cpu(os.getpid(), proc.pid)
+        before, browser_before = cpu_of(proc.pid), descendants_cpu(os.getpid(), proc.pid)
         time.sleep(seconds)  # the tab stays open, untouched
-        spent = _cpu_of(proc.pid) - before
+        spent = cpu_of(proc.pid) - before
         browser_spent = descendants_cpu(os.getpid(), proc.pid) - browser_before
         page.close()
         return spent, browser_spent

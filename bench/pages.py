@@ -67,17 +67,27 @@ def page_paths(style: str | None = None, range_param: str = "30d") -> dict[str, 
     }
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """A process's /proc stat fields after its name (state, ppid, ...); None once it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def cpu_of(pid: int | str) -> float:
+    """A process's own CPU seconds so far (utime + stime); 0 once it is gone."""
+    fields = _stat(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _children() -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(raw[raw.rfind(")") + 2 :].split()[1])
-        out.setdefault(parent, []).append(int(entry))
+        fields = _stat(entry) if entry.isdigit() else None
+        if fields is not None:
+            out.setdefault(int(fields[1]), []).append(int(entry))
     return out
 
 
@@ -90,12 +100,9 @@ def descendants_cpu(root: int, exclude: int) -> float:
     while stack:
         pid = stack.pop()
         stack.extend(children.get(pid, []))
-        try:
-            raw = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2 :].split()
-        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        fields = _stat(pid)
+        if fields is not None:
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
     return total / os.sysconf("SC_CLK_TCK")
 
 

@@ -66,7 +66,7 @@ elif ctx is None:
 else:
     # New alerts: toasts now, the unread count in the navigation, and a watcher for the next ones.
     unread = live.start(ctx.url)
-    secret = access.password(ctx.config)
+    secret = ui.password(ctx)
     with st.sidebar:
         live.watch(unread, access.feed_token(secret) if secret else None)
     st.navigation(

@@ -106,7 +106,8 @@ def _data_stamp(ask: Ask) -> tuple[str, datetime | None]:
 
 
 def _inbox_stamp(ask: Ask) -> tuple[str, datetime | None]:
-    counts = queries.inbox_counts(ask.engine)
+    # The fingerprint is the answer: kept on the request, so an answer that changed is not read twice.
+    counts = ask.request.state.inbox_counts = queries.inbox_counts(ask.engine)
     return f"{counts.unread}/{counts.newest_id}", None
 
 
@@ -316,7 +317,7 @@ def api_releases(ask: Ask) -> tuple[bytes, str]:
 def api_inbox(ask: Ask) -> tuple[bytes, str]:
     """/api/v1/inbox: what an open dashboard page asks every second (and a home-automation sensor
     may too), one indexed query; its ETag is the answer itself, so a repeated ask is a 304."""
-    counts = queries.inbox_counts(ask.engine)
+    counts: queries.InboxCounts = ask.request.state.inbox_counts  # read by _inbox_stamp
     return _json({"unread": counts.unread, "newest_id": counts.newest_id})
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from dashboard import data
+from dashboard import access, data
 from dashboard.auth import Verdict, attempts_for
 from tracker.config import Dashboard
 from tracker.errors import ConfigError
@@ -16,8 +14,7 @@ AUTH_KEY = "tracker_authenticated"
 
 def password(ctx: data.Context | None) -> str | None:
     """The dashboard password from the environment variable the config names, if set."""
-    name = ctx.config.dashboard.password_env if ctx else "TRACKER_DASHBOARD_PASSWORD"
-    return os.environ.get(name) or None
+    return access.password(ctx.config if ctx else None)
 
 
 def authenticated(ctx: data.Context | None) -> bool:
