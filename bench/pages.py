@@ -29,7 +29,7 @@ VIEWPORTS = {"desktop": (1400, 1000), "phone": (390, 844)}
 # What shows that a page has finished: its own content, not just the app's frame.
 READY = {
     "overview": ".ov-row[data-style], [data-testid=stAlert]",
-    "colorway": ".vega-embed svg .role-axis, [data-testid=stAlert]",
+    "colorway": ".pc-chart svg .pc-x text, [data-testid=stAlert]",
     "releases": "[data-testid=stDataFrame], [data-testid=stAlert]",
     "watchlist": "[data-testid=stForm]",
     "shops": "h1",

@@ -1,25 +1,32 @@
-"""Altair charts: a colorway's price history as Keepa draws it.
+"""The colorway's price history as Keepa draws it, drawn by a small script in the page (no chart library).
 
 One bold line is the lowest in-stock price across shops (in the collector's sizes when they gave
 any); every shop is a thin, muted line that a click on its legend entry brings forward (with its
 sold-out spans). List price and target are labelled rules drawn over the lines. One crosshair
 tooltip lists every shown shop's price at that moment, with currency and local time. The wheel
 scrolls the page; zooming is shift + wheel, panning shift + drag, a double click resets.
+
+This module writes what the chart shows as plain data (`chart_data`): every time as minutes after
+the range's start on the collector's wall clock, every tooltip text already formatted (money in
+the dashboard's locale, "sold out", "not listed"). `pricechart.js` only lays it out: axes, ticks
+for the span in view, lines, the crosshair, the legend. A Vega-Lite chart did this before; loading
+and running Vega was about half of a warm colorway page.
 """
 
 from __future__ import annotations
 
 import colorsys
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
-from dashboard.format import money, short_date
+from dashboard.format import money, script_json, short_date
 from db.queries import Stats, Step
 
 LIST_PRICE_COLOR = "#E4572E"  # one colour for the list price everywhere (the browser test looks for it)
@@ -29,6 +36,8 @@ SOLD_OUT_COLOR = "#9E9E9E"
 LOWEST_WIDTH = 3.5
 SHOP_WIDTH = 1.3
 SHOP_OPACITY = 0.4
+PICKED_WIDTH = 2.6  # a shop brought forward from the legend: bolder than the others, under the lowest
+PLOT_HEIGHT = 340
 # Hues shop lines never take, so no shop is mistaken for a rule: list price (red-orange), target (teal).
 _FORBIDDEN_HUES = ((345.0, 360.0), (0.0, 38.0), (165.0, 190.0))
 _LIGHTNESS = (0.42, 0.58, 0.32)
@@ -71,115 +80,58 @@ class PriceChart:
     mine: tuple[str, ...] = field(default=())  # the collector's sizes the lowest line is in
 
 
-class _Datasets:
-    """The chart's data, kept apart from its spec: the spec names each dataset, and Streamlit sends
-    the frames as Arrow."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, pd.DataFrame] = {}
-
-    def __call__(self, frame: pd.DataFrame) -> dict[str, str]:
-        name = f"prices_{len(self.frames)}"  # Vega names its own data data_0, data_1...: never those
-        self.frames[name] = frame
-        return {"name": name}
-
-
 def lowest_title(sizes: Sequence[str]) -> str:
     """What the bold line is: 'Lowest in your sizes (9.5, 10)' or 'Lowest in any size'."""
     return f"Lowest in your sizes ({', '.join(sizes)})" if sizes else "Lowest in any size"
 
 
-def _local(frame: pd.DataFrame, tz: ZoneInfo, *columns: str) -> pd.DataFrame:
-    """The frame with its UTC time columns as naive wall-clock times in tz, converted in one go (a year of
-    25 shops is tens of thousands of times; one by one, zone conversion alone costs a second)."""
-    for column in columns:
-        local = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
-        # Nanoseconds: the browser reads microsecond Arrow timestamps as if they were milliseconds.
-        frame[column] = local.astype("datetime64[ns]")
-    return frame
+class _Clock:
+    """UTC moments as whole minutes after the range's start on the collector's wall clock (what the
+    axis reads), and the zone's abbreviation from each change of it on (what the tooltip writes)."""
 
+    def __init__(self, tz: ZoneInfo, since: datetime, until: datetime) -> None:
+        self.tz = tz
+        self._offsets: dict[int, int] = {}  # UTC hour -> offset in minutes (zones change on the hour)
+        self.origin = 0
+        self.origin = self.minutes(since)
+        self.zones: list[list[Any]] = []
+        day, last = since, None
+        while True:
+            moment = min(day, until)
+            name = moment.astimezone(tz).tzname() or "UTC"
+            if name != last and last is not None:
+                # Find the hour it changed: zones change on the hour in every zone in use.
+                low, high = moment - timedelta(days=1), moment
+                while high - low > timedelta(hours=1):
+                    mid = low + (high - low) / 2
+                    if (mid.astimezone(tz).tzname() or "UTC") == name:
+                        high = mid
+                    else:
+                        low = mid
+                self.zones.append([self.minutes(high), name])
+            elif last is None:
+                self.zones.append([0, name])
+            last = name
+            if moment >= until:
+                break
+            day += timedelta(days=1)
 
-def _line_rows(steps: Sequence[Step], **extra: object) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
-    for step in steps:
-        price = None if step.price is None else float(step.price)
-        # A point at each end keeps the step flat until the next change; None breaks the line.
-        rows.append({"time": step.start, "price": price, **extra})
-        rows.append({"time": step.end, "price": price, **extra})
-    return rows
+    def _wall(self, moment: datetime) -> int:
+        """Minutes since 1970 on the wall clock in tz (the local time read as if it were UTC)."""
+        seconds = int(moment.timestamp())
+        hour = seconds // 3600
+        offset = self._offsets.get(hour)
+        if offset is None:
+            delta = moment.astimezone(self.tz).utcoffset()
+            offset = self._offsets[hour] = int(delta.total_seconds()) // 60 if delta else 0
+        return seconds // 60 + offset
 
-
-def time_axis(since: datetime, until: datetime) -> tuple[str, dict[str, Any]]:
-    """(label format, tick count) for a span: ticks one interval apart, in a format that names each
-    interval once, so no two ticks read the same ("Nov 24" twice, or "all" without a year)."""
-    span = until - since
-    hours = span.total_seconds() / 3600
-    if span <= timedelta(hours=20):
-        return "%H:%M", {"interval": "hour", "step": max(1, round(hours / 8))}
-    if span <= timedelta(days=4):
-        return "%a %H:%M", {"interval": "hour", "step": 6 * max(1, round(hours / 48))}
-    if span <= timedelta(days=21):
-        return "%b %-d", {"interval": "day", "step": max(1, round(span.days / 8))}
-    if span <= timedelta(days=120):
-        return "%b %-d", {"interval": "week", "step": max(1, round(span.days / 56))}
-    if span <= timedelta(days=800):
-        return "%b %Y", {"interval": "month", "step": max(1, round(span.days / 240))}
-    return "%b %Y", {"interval": "month", "step": 3 * max(1, round(span.days / 720))}
-
-
-# At most this many crosshair stops: about one per two pixels of a desktop chart. A year of 25 shops
-# changes thousands of times; stops closer than a pixel cannot be told apart by a pointer, and each one
-# is a row the browser decodes and a cell of the crosshair's hit area.
-HOVER_STOPS = 600
-
-
-def _hover_moments(chart: PriceChart) -> list[datetime]:
-    """The moments the crosshair stops at: every change of the lowest line, then changes of the shown
-    shops' lines, at most one per slice of the range beside them (HOVER_STOPS)."""
-    since, until = chart.since, chart.until
-    lowest = {s.start for s in chart.lowest if since <= s.start < until} | {since}
-    others = sorted(
-        {s.start for steps in chart.shops.values() for s in steps if since <= s.start < until} - lowest
-    )
-    if len(lowest) + len(others) <= HOVER_STOPS:
-        return sorted(lowest | set(others))
-    span = (until - since).total_seconds() or 1.0
-    slices = max(1, HOVER_STOPS - len(lowest))
-    taken: dict[int, datetime] = {}
-    for moment in others:
-        taken.setdefault(int((moment - since).total_seconds() / span * slices), moment)
-    return sorted(lowest | set(taken.values()))
-
-
-def _hover_rows(chart: PriceChart, shown: Sequence[str]) -> pd.DataFrame:
-    """(time, tip) per crosshair stop: tip is the tooltip itself, {title: text} for the time, the lowest
-    price and every shown shop's. One record per stop (an Arrow struct) keeps the browser from
-    evaluating one expression per shop per stop: the tooltip of a row is read only when it is shown."""
-    lowest = lowest_title(chart.mine)
-    # Titles are the record's keys: a shop named like another title gets a distinct one.
-    titles = {shop: shop if shop not in ("When", lowest) else f"{shop} (shop)" for shop in shown}
-    lines: list[tuple[str, Sequence[Step]]] = [(lowest, chart.lowest)]
-    lines += [(titles[shop], chart.shops[shop]) for shop in shown]
-    moments = _hover_moments(chart)
-    cursors = [0] * len(lines)
-    tips = []
-    for moment in moments:
-        tip: dict[str, str] = {"When": ""}
-        for n, (title, steps) in enumerate(lines):
-            i = cursors[n]
-            while i + 1 < len(steps) and steps[i + 1].start <= moment:
-                i += 1
-            cursors[n] = i
-            step = steps[i] if steps and steps[i].start <= moment < steps[i].end else None
-            tip[title] = _describe(step, chart.currency, with_shop=n == 0)
-        tips.append(tip)
-    local = pd.to_datetime(pd.Series(moments), utc=True).dt.tz_convert(chart.tz)
-    for tip, when in zip(tips, local.dt.strftime("%Y-%m-%d %H:%M %Z"), strict=True):
-        tip["When"] = when
-    return pd.DataFrame({"time": local.dt.tz_localize(None).astype("datetime64[ns]"), "tip": tips})
+    def minutes(self, moment: datetime) -> int:
+        return self._wall(moment) - self.origin
 
 
 def _describe(step: Step | None, currency: str, *, with_shop: bool) -> str:
+    """A line's tooltip text for one step: its price (with the shop for the lowest line) or why none."""
     if step is None or not step.listed:
         return "not listed"
     if step.price is not None:
@@ -189,6 +141,33 @@ def _describe(step: Step | None, currency: str, *, with_shop: bool) -> str:
             else money(step.price, currency)
         )
     return "sold out" if step.sold_out else "not in stock" if with_shop else "no price"
+
+
+class _Texts:
+    """Tooltip texts, each written once: a year of 25 shops has thousands of steps, a few dozen texts."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        return self.index.setdefault(text, len(self.index))
+
+    def table(self) -> list[str]:
+        return list(self.index)
+
+
+def _steps(steps: Sequence[Step], clock: _Clock, texts: _Texts, currency: str, *, lowest: bool) -> list[Any]:
+    """[start, end, price or None, text, sold out] per step, times in clock minutes."""
+    return [
+        [
+            clock.minutes(s.start),
+            clock.minutes(s.end),
+            None if s.price is None else float(s.price),
+            texts(_describe(s, currency, with_shop=lowest)),
+            1 if s.sold_out else 0,
+        ]
+        for s in steps
+    ]
 
 
 def _y_domain(chart: PriceChart, height: int) -> tuple[list[float], float]:
@@ -205,171 +184,55 @@ def _y_domain(chart: PriceChart, height: int) -> tuple[list[float], float]:
     return domain, height / (domain[1] - domain[0])
 
 
-def chart_height(chart: PriceChart, plot: int = 340) -> int:
-    """The chart's whole height (plot, axis, legend) for Streamlit, with the legend's rows as a phone
-    shows them."""
-    rows = -(-len(chart.shops) // 3)
-    return plot + 60 + 24 * rows
-
-
-# The spec is written as the Vega-Lite JSON it is, not built through Altair's objects: Altair's copies
-# and schema checks were most of a cold colorway page (half a second on a small machine), for a shape
-# that never changes. The names of the views the selections live in:
-_LINES_VIEW, _CROSSHAIR_VIEW = "shop_lines", "crosshair"
-
-
-def _layer(
-    data: dict[str, str], mark: dict[str, Any], encoding: dict[str, Any], **more: Any
-) -> dict[str, Any]:
-    return {"data": data, "mark": mark, "encoding": encoding, **more}
-
-
-def _when(param: str, picked: float, otherwise: float) -> dict[str, Any]:
-    """An encoding value that depends on a selection (empty: not picked)."""
-    return {"condition": {"param": param, "value": picked, "empty": False}, "value": otherwise}
-
-
-def _kind_is(kind: str) -> list[dict[str, str]]:
-    return [{"filter": f"(datum.kind === '{kind}')"}]
-
-
-def price_history(chart: PriceChart, *, height: int = 380) -> dict[str, Any]:
-    """The chart as a Vega-Lite spec (for st.vega_lite_chart; its "datasets" are DataFrames): shop lines,
-    the bold lowest line, sold-out spans, rules, markers and the crosshair."""
-    ds = _Datasets()
-    tz = chart.tz
+def chart_data(chart: PriceChart, *, height: int = PLOT_HEIGHT) -> dict[str, Any]:
+    """Everything the chart draws, as JSON-ready data for pricechart.js: lines, spans, rules, markers,
+    the legend and the tooltip's texts. Times are clock minutes after the range's start."""
+    clock = _Clock(chart.tz, chart.since, chart.until)
+    texts = _Texts()
     colours = dict(zip(chart.all_shops, palette(len(chart.all_shops)), strict=True))
     shown = [s for s in chart.all_shops if s in chart.shops]
-    fmt, ticks = time_axis(chart.since, chart.until)
-    # The lowest line runs from since to until, so the data's extent is the range (no empty future).
-    x = {
-        "axis": {"format": fmt, "grid": True, "labelAngle": 0, "labelOverlap": "greedy", "tickCount": ticks},
-        "field": "time",
-        "scale": {"nice": False, "type": "utc"},
-        "title": None,
-        "type": "temporal",
-    }
     domain, px_per_unit = _y_domain(chart, height)
-    # The currency above the axis, not beside it: a rotated title eats a phone's plot width.
-    axis = {"title": chart.currency, "titleAlign": "right", "titleAnchor": "end", "titleAngle": 0}
-    y = {
-        "axis": {**axis, "titleX": -4, "titleY": -8},
-        "field": "price",
-        "scale": {"domain": domain, "nice": False, "zero": False},
-        "type": "quantitative",
-    }
-    legend = {
-        # As many columns as the plot's width holds: a few rows on a desktop, three columns on a phone.
-        "columns": {"expr": "max(2, floor(width / 105))"},
-        "labelLimit": 110,
-        "orient": "bottom",
-        "symbolLimit": 0,
-        "title": "Shops (click one to bring it forward)",
-    }
-    colour = {
-        "field": "shop",
-        "legend": legend,
-        "scale": {"domain": shown, "range": [colours[s] for s in shown]},
-        "type": "nominal",
-    }
-    layers = _sold_out_layers(chart, colour, x, ds)
-    shop_rows = [r for shop in shown for r in _line_rows(chart.shops[shop], shop=shop)]
-    lines = _local(pd.DataFrame(shop_rows, columns=["time", "price", "shop"]), tz, "time")
-    shop_lines = {
-        "color": colour,
-        "opacity": _when("shop_pick", 1.0, SHOP_OPACITY),
-        "strokeWidth": _when("shop_pick", 2.6, SHOP_WIDTH),
-        "x": x,
-        "y": y,
-    }
-    mark = {"type": "line", "interpolate": "step-after", "strokeCap": "round"}
-    layers.append(_layer(ds(lines), mark, shop_lines, name=_LINES_VIEW))
-    lowest_rows = _line_rows(chart.lowest, line=lowest_title(chart.mine))
-    lowest = _local(pd.DataFrame(lowest_rows, columns=["time", "price", "line"]), tz, "time")
-    mark = {
-        "type": "line",
-        "color": LOWEST_COLOR,
-        "interpolate": "step-after",
-        "strokeJoin": "round",
-        "strokeWidth": LOWEST_WIDTH,
-    }
-    layers.append(_layer(ds(lowest), mark, {"x": x, "y": y}))
-    layers += _marker_layers(chart, x, y, ds, px_per_unit)
-    layers += _rule_layers(chart, y, px_per_unit, ds)
-    crosshair = {
-        "opacity": _when("hover", 0.55, 0.0),
-        "tooltip": {"field": "tip", "type": "nominal"},
-        "x": x,
-    }
-    mark = {"type": "rule", "color": "#444", "strokeWidth": 1}
-    layers.append(_layer(ds(_hover_rows(chart, shown)), mark, crosshair, name=_CROSSHAIR_VIEW))
-    # Shift + wheel zooms and shift + drag pans the time axis; the wheel alone scrolls the page.
-    zoom = {
-        "type": "interval",
-        "encodings": ["x"],
-        "translate": "[pointerdown[event.shiftKey], window:pointerup] > window:pointermove!",
-        "zoom": "wheel![event.shiftKey]",
-    }
-    hover = {"type": "point", "clear": "pointerout", "encodings": ["x"], "nearest": True, "on": "pointerover"}
+    title = lowest_title(chart.mine)
+    # Tooltip titles: a shop named like another title gets a distinct one.
+    names = {shop: shop if shop not in ("When", title) else f"{shop} (shop)" for shop in shown}
     return {
-        "$schema": "https://vega.github.io/schema/vega-lite/v6.4.1.json",
-        "config": {
-            "view": {"continuousWidth": 300, "continuousHeight": 300},
-            "legend": {"labelFontSize": 12, "symbolOpacity": 1, "symbolStrokeWidth": 3, "titleFontSize": 12},
-        },
+        "origin": clock.origin,
+        "span": clock.minutes(chart.until),
+        "zones": clock.zones,
+        "currency": chart.currency,
+        "y": domain,
         "height": height,
-        "layer": layers,
-        "params": [
+        "lowest": {
+            "name": title,
+            "color": LOWEST_COLOR,
+            "width": LOWEST_WIDTH,
+            "steps": _steps(chart.lowest, clock, texts, chart.currency, lowest=True),
+        },
+        "shops": [
             {
-                "name": "shop_pick",
-                "select": {"type": "point", "fields": ["shop"]},
-                "bind": "legend",
-                "views": [_LINES_VIEW],
-            },
-            {"name": "zoom", "select": zoom, "bind": "scales", "views": [_LINES_VIEW]},
-            {"name": "hover", "select": hover, "views": [_CROSSHAIR_VIEW]},
+                "name": names[shop],
+                "color": colours[shop],
+                "steps": _steps(chart.shops[shop], clock, texts, chart.currency, lowest=False),
+            }
+            for shop in shown
         ],
-        "usermeta": {"embedOptions": {"renderer": "svg", "actions": False}},
-        "datasets": ds.frames,
+        "texts": texts.table(),
+        "shop": {"width": SHOP_WIDTH, "opacity": SHOP_OPACITY, "picked": PICKED_WIDTH},
+        # Grey where nothing was in stock anywhere (in the collector's sizes).
+        "nowhere": [
+            [clock.minutes(s.start), clock.minutes(s.end)]
+            for s in chart.lowest
+            if s.price is None and s.listed
+        ],
+        "sold_out_color": SOLD_OUT_COLOR,
+        "rules": _rules(chart, px_per_unit),
+        "markers": _markers(chart, clock, px_per_unit),
+        "legend": "Shops (click one to bring it forward)",
+        "label": f"Price history in {chart.currency}: {title.lower()} and {len(shown)} shops",
     }
 
 
-def _sold_out_layers(
-    chart: PriceChart, colour: dict[str, Any], x: dict[str, Any], ds: _Datasets
-) -> list[dict[str, Any]]:
-    """Grey where nothing was in stock anywhere (in the collector's sizes); a shop's own sold-out spans
-    only while its legend entry is picked, so 25 shops never pile into a grey wash."""
-    tz = chart.tz
-    layers = []
-    nowhere = pd.DataFrame(
-        [{"time": s.start, "end": s.end} for s in chart.lowest if s.price is None and s.listed],
-        columns=["time", "end"],
-    )
-    nowhere = _local(nowhere, tz, "time", "end")
-    if not nowhere.empty:
-        mark = {"type": "rect", "color": SOLD_OUT_COLOR, "opacity": 0.22}
-        layers.append(_layer(ds(nowhere), mark, {"x": x, "x2": {"field": "end"}}))
-    spans = pd.DataFrame(
-        [
-            {"time": s.start, "end": s.end, "shop": shop}
-            for shop, steps in chart.shops.items()
-            for s in steps
-            if s.sold_out
-        ],
-        columns=["time", "end", "shop"],
-    )
-    spans = _local(spans, tz, "time", "end")
-    if not spans.empty:
-        # The lines' colour encoding, legend and all: a layer without it would hide the merged legend.
-        encoding = {"color": colour, "x": x, "x2": {"field": "end"}}
-        picked = [{"filter": {"param": "shop_pick", "empty": False}}]
-        layers.append(_layer(ds(spans), {"type": "rect", "opacity": 0.16}, encoding, transform=picked))
-    return layers
-
-
-def _marker_layers(
-    chart: PriceChart, x: dict[str, Any], y: dict[str, Any], ds: _Datasets, px_per_unit: float
-) -> list[dict[str, Any]]:
+def _markers(chart: PriceChart, clock: _Clock, px_per_unit: float) -> list[dict[str, Any]]:
     """Lowest and highest of the bold line, each with its price, shop and date; a label that would sit
     on a rule's label (the highest on the list price, say) goes to the marker's other side."""
     stats, tz = chart.stats, chart.tz
@@ -389,96 +252,76 @@ def _marker_layers(
         right = (at - chart.since).total_seconds() / span > 0.6
         marks.append(
             {
-                "time": at,
+                "at": clock.minutes(at),
                 "price": float(price),
                 "label": label,
                 "dy": dy,
                 "align": "right" if right else "left",
-                "kind": name,
+                "shape": "up" if name == "Lowest" else "down",
             }
         )
-    if not marks:
-        return []
-    # One dataset for the markers and their labels, each label layer filtered to its marker: every
-    # dataset is one more Arrow table for the browser to decode.
-    data = ds(_local(pd.DataFrame(marks), tz, "time"))
-    shape = {
-        "field": "kind",
-        "legend": None,
-        "scale": {"domain": ["Lowest", "Highest"], "range": ["triangle-up", "triangle-down"]},
-        "type": "nominal",
-    }
-    point = {"type": "point", "color": LOWEST_COLOR, "filled": True, "size": 80, "stroke": "white"}
-    out = [_layer(data, {**point, "strokeWidth": 1.5}, {"shape": shape, "x": x, "y": y})]
-    text = {"field": "label", "type": "nominal"}
-    for mark in marks:
-        base = {
-            "type": "text",
-            "align": mark["align"],
-            "dx": -6 if mark["align"] == "right" else 6,
-            "dy": mark["dy"],
-            "fontSize": 11,
-            "fontWeight": "bold",
-        }
-        encoding = {"text": text, "x": x, "y": y}
-        halo = {**base, "stroke": "white", "strokeJoin": "round", "strokeWidth": 4}
-        out.append(_layer(data, halo, encoding, transform=_kind_is(str(mark["kind"]))))
-        out.append(
-            _layer(data, {**base, "color": LOWEST_COLOR}, encoding, transform=_kind_is(str(mark["kind"])))
-        )
-    return out
+    return marks
 
 
-def _rule_layers(
-    chart: PriceChart, y: dict[str, Any], px_per_unit: float, ds: _Datasets
-) -> list[dict[str, Any]]:
-    """List price and target: dashed rules over every line, labelled at the right edge on a white halo."""
+def _rules(chart: PriceChart, px_per_unit: float) -> list[dict[str, Any]]:
+    """List price and target: dashed rules over every line, labelled at the right edge on a white halo;
+    a target close under the list price gets its label below its rule."""
+    close = (
+        chart.list_price is not None
+        and chart.target is not None
+        and abs(float(chart.list_price - chart.target)) * px_per_unit < 16
+    )
     rules = []
     if chart.list_price is not None:
         rules.append(
-            (
-                "list",
-                chart.list_price,
-                f"List {money(chart.list_price, chart.currency)}",
-                LIST_PRICE_COLOR,
-                [7, 4],
-            )
+            {
+                "price": float(chart.list_price),
+                "label": f"List {money(chart.list_price, chart.currency)}",
+                "color": LIST_PRICE_COLOR,
+                "dash": [7, 4],
+                "dy": -8,
+            }
         )
     if chart.target is not None:
+        below = close and chart.list_price is not None and chart.target <= chart.list_price
         rules.append(
-            (
-                "target",
-                chart.target,
-                f"Your target {money(chart.target, chart.currency)}",
-                TARGET_COLOR,
-                [2, 3],
-            )
+            {
+                "price": float(chart.target),
+                "label": f"Your target {money(chart.target, chart.currency)}",
+                "color": TARGET_COLOR,
+                "dash": [2, 3],
+                "dy": 12 if below else -8,
+            }
         )
-    layers: list[dict[str, Any]] = []
-    if not rules:
-        return layers
-    # One dataset for both rules, each layer filtered to its own (see _marker_layers).
-    data = ds(
-        pd.DataFrame(
-            [{"price": float(price), "label": label, "kind": kind} for kind, price, label, *_ in rules]
-        )
+    return rules
+
+
+# The script is served by the dashboard's server (dashboard/routes.py), not written into each page: the
+# page's HTML goes through a sanitiser that drops any script whose text looks like markup, and a browser
+# keeps a file it has once fetched. The address carries the file's hash, so a new version is fetched.
+SCRIPT_ROUTE = "/assets/pricechart.js"
+
+
+@cache
+def script() -> tuple[bytes, str]:
+    """pricechart.js and a short hash of it (its version)."""
+    body = Path(__file__).with_name("pricechart.js").read_bytes()
+    return body, hashlib.sha256(body).hexdigest()[:12]
+
+
+def chart_html(data: Mapping[str, Any]) -> str:
+    """The chart for st.html: a box of the chart's height (so the page does not jump when it is drawn)
+    and a script that draws it there, loading pricechart.js first when the page has not yet."""
+    box = int(data["height"]) + 48
+    source = f"{SCRIPT_ROUTE.lstrip('/')}?v={script()[1]}"  # relative: the server may sit under a path
+    return (
+        f'<div class="pc-chart" role="figure" style="min-height:{box}px"></div>'
+        "<script>(function(box,data,src){var w=window;"
+        "if(w.__priceChart){w.__priceChart.draw(box,data);return;}"
+        "(w.__priceChartQueue=w.__priceChartQueue||[]).push([box,data]);"
+        "if(w.__priceChartLoading)return;w.__priceChartLoading=true;"
+        "var s=document.createElement('script');s.src=new URL(src,w.location.href).href;"
+        "s.onerror=function(){w.__priceChartLoading=false;};document.head.appendChild(s);"
+        f"}})(document.currentScript.previousElementSibling,{script_json(data)},{script_json(source)});"
+        "</script>"
     )
-    text = {"field": "label", "type": "nominal"}
-    for kind, _, _, colour, dash in rules:
-        rule = {"type": "rule", "color": colour, "size": 2, "strokeDash": dash}
-        layers.append(_layer(data, rule, {"y": y}, transform=_kind_is(kind)))
-        # Labels sit above their rule; a target close under the list price gets its label below.
-        close = (
-            chart.list_price is not None
-            and chart.target is not None
-            and abs(float(chart.list_price - chart.target)) * px_per_unit < 16
-        )
-        dy = 12 if kind == "target" and close and chart.target <= chart.list_price else -8  # type: ignore[operator]
-        base = {"type": "text", "align": "right", "dx": -6, "dy": dy, "fontSize": 12, "fontWeight": "bold"}
-        base["x"] = "width"
-        halo = {**base, "stroke": "white", "strokeJoin": "round", "strokeWidth": 5}
-        layers.append(_layer(data, halo, {"text": text, "y": y}, transform=_kind_is(kind)))
-        layers.append(
-            _layer(data, {**base, "color": colour}, {"text": text, "y": y}, transform=_kind_is(kind))
-        )
-    return layers

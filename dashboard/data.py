@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -209,8 +208,8 @@ def price_chart(
     target: Decimal | None,
     timezone: str,
     stamped: str | None = None,
-) -> tuple[dict[str, Any], int]:
-    """The colorway chart's Vega-Lite spec (its datasets as Arrow bytes) and its height, built once per
+) -> str:
+    """The colorway chart as HTML for st.html (its data and the script that draws it), built once per
     range and shops shown (and data: see stamp): building it is most of the colorway page's time."""
     return _price_chart(
         url,
@@ -243,10 +242,8 @@ def _price_chart(
     list_price: Decimal | None,
     target: Decimal | None,
     timezone: str,
-) -> tuple[dict[str, Any], int]:
-    from streamlit import dataframe_util
-
-    from dashboard import charts  # Altair is only needed on this page
+) -> str:
+    from dashboard import charts  # only this page draws it
 
     # The page asked for this history with the currency it chose: the same call, the same cache entry.
     found = history(
@@ -272,11 +269,7 @@ def _price_chart(
         target=target,
         mine=sizes,
     )
-    spec = charts.price_history(chart)
-    # As Arrow bytes, the form Streamlit sends: converted here once, not on every run of the page.
-    frames = spec["datasets"]
-    spec["datasets"] = {name: dataframe_util.convert_anything_to_arrow_bytes(f) for name, f in frames.items()}
-    return spec, charts.chart_height(chart)
+    return charts.chart_html(charts.chart_data(chart))
 
 
 def events(url: str, colorway_id: int | None = None, limit: int = 200) -> list[queries.EventRow]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -220,3 +222,10 @@ def plain(text: str | None) -> str:
     if not text:
         return ""
     return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text)
+
+
+def script_json(value: Any) -> str:
+    """value as JSON to write inside a <script>: "</script>" or "<!--" in scraped text (a title, a shop's
+    name) must not end or alter the block."""
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -11,13 +11,10 @@ request: no script run on the server, nothing drawn in the browser.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import streamlit as st
 
 from dashboard import data
-from dashboard.format import plain, safe_url
+from dashboard.format import plain, safe_url, script_json
 from db import queries
 
 WATCH_EVERY = 1.0
@@ -88,15 +85,9 @@ def watch(unread: int, token: str | None) -> None:
         "w.cfg=Object.assign({},w.cfg,{seen:c.newest_id,unread:c.unread});b.click();})"
         ".catch(function(){}).then(function(){w.busy=false;});}"
         "w.timer=setInterval(look,cfg.every);"
-        f"}})({_script_json(watching)});</script>",
+        f"}})({script_json(watching)});</script>",
         unsafe_allow_javascript=True,
     )
-
-
-def _script_json(value: Any) -> str:
-    # Inside <script>, "</script>" or "<!--" in scraped text must not end or alter the block.
-    text = json.dumps(value, ensure_ascii=True)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def browser_notifications(rows: list[queries.InboxRow]) -> None:
@@ -115,7 +106,7 @@ def browser_notifications(rows: list[queries.InboxRow]) -> None:
         "if(!('Notification' in window)||Notification.permission!=='granted')return;"
         "notes.forEach(function(n){var o={body:n.body,tag:n.tag};if(n.icon)o.icon=n.icon;"
         "try{new Notification(n.title,o);}catch(e){}});"
-        f"}})({_script_json(notes)});</script>",
+        f"}})({script_json(notes)});</script>",
         unsafe_allow_javascript=True,
     )
 

@@ -321,6 +321,23 @@ def api_inbox(ask: Ask) -> tuple[bytes, str]:
     return _json({"unread": counts.unread, "newest_id": counts.newest_id})
 
 
+def chart_script(request: Request) -> Response:
+    """The colorway chart's script. No data is in it, so it is not behind the password; asked for with
+    its version (?v=hash), a browser keeps it until the file changes."""
+    from dashboard import charts
+
+    body, version = charts.script()
+    current = request.query_params.get("v") == version
+    etag = f'"{version}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "public, max-age=31536000, immutable" if current else "no-cache",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript", headers=headers)
+
+
 SITE = Site()
 
 
@@ -339,4 +356,5 @@ def routes() -> list[Route]:
     ]
     found = [Route(path, endpoint(build), methods=["GET", "HEAD"]) for path, build in table]
     found.append(Route("/api/v1/inbox", endpoint(api_inbox, _inbox_stamp), methods=["GET", "HEAD"]))
+    found.append(Route("/assets/pricechart.js", chart_script, methods=["GET", "HEAD"]))
     return found

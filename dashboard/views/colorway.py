@@ -87,7 +87,7 @@ else:
                 )
                 or shop_names
             )
-    spec, height = data.price_chart(
+    chart = data.price_chart(
         ctx.url,
         colorway.id,
         data.RANGES[range_label],
@@ -101,7 +101,7 @@ else:
         timezone=ctx.config.timezone,
         stamped=stamp,
     )
-    st.vega_lite_chart(spec=spec, width="stretch", height=height, key="price_chart")
+    st.html(chart, unsafe_allow_javascript=True)
     lowest = charts.lowest_title(colorway.sizes)
     st.html(render.stats_html(history.stats, list_price=list_price, target=target, tz=tz, now=now))
     st.caption(
