@@ -168,29 +168,37 @@ class ChartFacts:
     tooltip: str = ""
     scrolled_by_wheel: float = 0.0  # how far the page moved when the wheel turned over the chart
     ticks_after_wheel: list[str] = field(default_factory=list)
+    ticks_after_zoom: list[str] = field(default_factory=list)  # shift + wheel towards the screen
+    ticks_after_pan: list[str] = field(default_factory=list)  # then shift + drag to the right
+    ticks_after_reset: list[str] = field(default_factory=list)  # then a double click
+    # The chart script's tick labels for spans (in days) ending 2026-03-01 12:00 on the wall clock.
+    tick_spans: dict[str, list[str]] = field(default_factory=dict)
 
 
 _CHART_JS = """(lowest) => {
-  const svg = document.querySelector('.vega-embed svg');
+  const svg = document.querySelector('.pc-chart svg');
   const widths = (sel) => Array.from(svg.querySelectorAll(sel)).map(p => [p.getAttribute('stroke'),
       parseFloat(p.getAttribute('stroke-width') || '0')]);
-  const lines = widths('g.mark-line path');
-  const xAxis = Array.from(svg.querySelectorAll('g.role-axis')).find(
-      g => (g.getAttribute('aria-label') || '').startsWith('X-axis'));
+  const lines = widths('path.pc-lowest, path.pc-shop');
   return {
     lowest: lines.filter(([c]) => (c || '').toUpperCase() === lowest).map(([, w]) => w),
     shops: lines.filter(([c]) => (c || '').toUpperCase() !== lowest).map(([, w]) => w),
-    rules: Array.from(svg.querySelectorAll('g.mark-rule.role-mark line')).map(l => l.getAttribute('stroke')),
-    labels: Array.from(svg.querySelectorAll('g.mark-text.role-mark text')).map(t => t.textContent),
-    ticks: xAxis ? Array.from(xAxis.querySelectorAll('.role-axis-label text')).map(t => t.textContent) : [],
-    legend: Array.from(svg.querySelectorAll('.role-legend-label text')).map(t => t.textContent),
+    rules: Array.from(svg.querySelectorAll('line.pc-rule')).map(l => l.getAttribute('stroke')),
+    labels: Array.from(svg.querySelectorAll('text.pc-label')).map(t => t.textContent),
+    ticks: Array.from(svg.querySelectorAll('g.pc-x text')).map(t => t.textContent),
+    legend: Array.from(document.querySelectorAll('.pc-chart .pc-key')).map(k => k.textContent),
   };
 }"""
 
 
-_TICKS_READY = """() => Array.from(document.querySelectorAll('.vega-embed svg g.role-axis')).some(
-    g => (g.getAttribute('aria-label') || '').startsWith('X-axis')
-         && g.querySelector('.role-axis-label text'))"""
+_TICKS_READY = "() => !!document.querySelector('.pc-chart svg g.pc-x text')"
+
+_TICK_SPANS_JS = """(days) => {
+  const end = Date.UTC(2026, 2, 1, 12, 0) / 60000;
+  return Object.fromEntries(days.map(d => [String(d),
+      window.__priceChart.ticks(end - Math.round(d * 1440), end).map(t => t[1])]));
+}"""
+TICK_SPANS = (0.05, 0.125, 0.8, 2, 7, 30, 90, 365, 800, 1500)
 
 
 def _scroll_top(page: Any) -> float:
@@ -213,16 +221,14 @@ def chart_facts(page: Any, lowest_color: str) -> ChartFacts:
         x_ticks=raw["ticks"],
         legend=raw["legend"],
     )
-    # The crosshair's own hit area (Vega's voronoi cells) covers the plot and nothing else.
-    plot = page.locator(".vega-embed svg g.role-mark[class*=voronoi]").first
-    box = page.locator(".vega-embed svg").first.bounding_box()
+    # The crosshair's own hit area covers the plot and nothing else.
+    box = page.locator(".pc-chart svg rect.pc-hit").first.bounding_box()
     if box:
-        target = plot.bounding_box() or box
-        x, y = target["x"] + target["width"] * 0.55, target["y"] + min(target["height"], 300) * 0.5
+        x, y = box["x"] + box["width"] * 0.55, box["y"] + min(box["height"], 300) * 0.5
         page.mouse.move(x, y)
         from playwright.sync_api import TimeoutError as NoTooltip
 
-        tooltip = page.locator("#vg-tooltip-element")
+        tooltip = page.locator(".pc-chart .pc-tip")
         try:
             tooltip.wait_for(state="visible", timeout=5000)
             facts.tooltip = tooltip.inner_text()
@@ -233,6 +239,24 @@ def chart_facts(page: Any, lowest_color: str) -> ChartFacts:
         page.wait_for_timeout(600)
         facts.scrolled_by_wheel = _scroll_top(page) - before
         facts.ticks_after_wheel = page.evaluate(_CHART_JS, lowest_color.upper())["ticks"]
+        hit = page.locator(".pc-chart svg rect.pc-hit").first
+        hit.scroll_into_view_if_needed()
+        box = hit.bounding_box() or box
+        x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+        page.mouse.move(x, y)
+        page.keyboard.down("Shift")
+        page.mouse.wheel(0, -600)
+        page.wait_for_timeout(300)
+        facts.ticks_after_zoom = page.evaluate(_CHART_JS, lowest_color.upper())["ticks"]
+        page.mouse.down()
+        page.mouse.move(x + box["width"] * 0.3, y, steps=5)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        facts.ticks_after_pan = page.evaluate(_CHART_JS, lowest_color.upper())["ticks"]
+        page.mouse.dblclick(x, y)
+        page.wait_for_timeout(300)
+        facts.ticks_after_reset = page.evaluate(_CHART_JS, lowest_color.upper())["ticks"]
+    facts.tick_spans = page.evaluate(_TICK_SPANS_JS, list(TICK_SPANS))
     return facts
 
 

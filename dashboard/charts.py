@@ -100,9 +100,9 @@ class _Clock:
             moment = min(day, until)
             name = moment.astimezone(tz).tzname() or "UTC"
             if name != last and last is not None:
-                # Find the hour it changed: zones change on the hour in every zone in use.
+                # Find the minute it changed.
                 low, high = moment - timedelta(days=1), moment
-                while high - low > timedelta(hours=1):
+                while high - low > timedelta(minutes=1):
                     mid = low + (high - low) / 2
                     if (mid.astimezone(tz).tzname() or "UTC") == name:
                         high = mid

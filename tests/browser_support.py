@@ -82,6 +82,17 @@ def check_chart(base: str, path: str, *, shops: int, target: bool = True) -> Non
     assert "$" in facts.tooltip
     assert facts.scrolled_by_wheel > 0, "the wheel over the chart must scroll the page"
     assert facts.ticks_after_wheel == facts.x_ticks, "the wheel alone must not zoom the chart"
+    # Shift + wheel zooms in (ticks closer in time, never repeating), shift + drag to the right shows
+    # earlier times, a double click shows the whole range again.
+    zoomed = facts.ticks_after_zoom
+    assert zoomed and zoomed != facts.x_ticks and len(zoomed) == len(set(zoomed)), zoomed
+    assert facts.ticks_after_pan and facts.ticks_after_pan != zoomed, facts.ticks_after_pan
+    assert facts.ticks_after_reset == facts.x_ticks
+    # Ticks for any span in view: some, never two alike, and the year named from four months on.
+    for days, labels in facts.tick_spans.items():
+        assert labels and len(labels) == len(set(labels)), (days, labels)
+        if float(days) > 120:
+            assert all(label[-4:].isdigit() for label in labels), (days, labels)
 
 
 def check_pages(base: str, paths: dict[str, str], prefix: str) -> None:

@@ -43,7 +43,7 @@ def test_overview_opened_by_its_address_and_a_row_opens_its_colorway(seeded_serv
         assert box is not None
         page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)
         page.wait_for_url("**/colorway?style=M2002RDA**", timeout=30_000)
-        page.locator(".vega-embed svg .role-axis").first.wait_for(timeout=60_000)
+        page.locator(".pc-chart svg .pc-x text").first.wait_for(timeout=60_000)
         assert page.get_by_role("heading", name="Protection Pack Rain Cloud").is_visible()
         assert sideways(page)["doc"] <= 1400
 

@@ -40,17 +40,29 @@ def test_25_shops_get_25_colours_and_the_legend_brings_one_forward(shops_server:
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         load(page, f"{shops_server}/colorway?style={style_code(2)}&range=30d", "colorway")
-        strokes = page.evaluate(
-            "() => Array.from(document.querySelectorAll('.vega-embed svg g.mark-line path'))"
-            ".map(p => [p.getAttribute('stroke'), p.getAttribute('stroke-width')])"
-        )
-        colours = {c.upper() for c, _ in strokes} - {LOWEST_COLOR.upper()}
+        lines = """() => Array.from(document.querySelectorAll('.pc-chart path.pc-shop, path.pc-lowest'))
+            .map(p => [p.dataset.shop || '', p.getAttribute('stroke'),
+                       parseFloat(p.getAttribute('stroke-width')),
+                       parseFloat(p.getAttribute('stroke-opacity') || '1')])"""
+        strokes = page.evaluate(lines)
+        colours = {c.upper() for _, c, _, _ in strokes} - {LOWEST_COLOR.upper()}
         assert len(colours) == 25
-        page.locator(".vega-embed svg .role-legend-label text", has_text="Shop 07").click()
-        page.wait_for_timeout(600)
-        widths = page.evaluate(
-            "() => Array.from(document.querySelectorAll('.vega-embed svg g.mark-line path'))"
-            ".map(p => parseFloat(p.getAttribute('stroke-width')))"
+        assert page.locator(".pc-chart rect.pc-sold-out").count() == 0  # no shop's spans until picked
+        page.locator(".pc-chart .pc-key", has_text="Shop 07").click()
+        after = {shop: (width, opacity) for shop, _, width, opacity in page.evaluate(lines)}
+        assert after.pop("Shop 07") == (2.6, 1.0)  # forward: bolder and opaque, under the bold lowest line
+        assert after.pop("") == (3.5, 1.0)
+        assert set(after.values()) == {(1.3, 0.4)}
+        # Its sold-out spans come with it, in its colour (the seed has every shop sell out now and then).
+        spans = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.pc-chart rect.pc-sold-out'))"
+            ".map(r => r.getAttribute('fill'))"
         )
-        assert sorted(widths)[-2:] == [2.6, 3.5]  # Shop 07 forward, under the bold lowest line
+        seven = next(c for shop, c, _, _ in strokes if shop == "Shop 07")
+        assert spans and set(spans) == {seven}
+        assert page.locator(".pc-chart .pc-key[aria-pressed=true]").all_inner_texts() == ["Shop 07"]
         page.screenshot(path=str(OUT / "shops25-colorway-legend-pick.png"))
+        page.locator(".pc-chart .pc-key", has_text="Shop 07").click()  # a second click puts it back
+        widths = {w for _, _, w, _ in page.evaluate(lines)}
+        assert widths == {1.3, 3.5}
+        assert page.locator(".pc-chart rect.pc-sold-out").count() == 0

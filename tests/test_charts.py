@@ -1,4 +1,5 @@
-"""The chart's and the sparkline's rules that hold without a browser: colours, ticks, the markdown."""
+"""The chart's and the sparkline's rules that hold without a browser: colours, the markdown. (The
+chart's ticks are drawn by its script: tests/browser_support.check_chart reads them in Chromium.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from dashboard import render
-from dashboard.charts import LIST_PRICE_COLOR, TARGET_COLOR, palette, time_axis
+from dashboard.charts import LIST_PRICE_COLOR, TARGET_COLOR, palette
 from db.queries import Step
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -29,39 +30,6 @@ def test_palette_never_repeats_and_keeps_clear_of_the_rules(n: int) -> None:
         for colour in colours:
             distance = abs(_hue(colour) - _hue(rule)) % 360
             assert min(distance, 360 - distance) > 10, (colour, rule)
-
-
-def _ticks(since: datetime, until: datetime) -> list[str]:
-    """The labels Vega would write: one per interval boundary (every `step`), in the axis format."""
-    fmt, count = time_axis(since, until)
-    unit, step = count["interval"], count["step"]
-    moment = since.replace(minute=0, second=0, microsecond=0)
-    if unit != "hour":
-        moment = moment.replace(hour=0)
-    out = []
-    while moment <= until:
-        on_step = {
-            "hour": moment.hour % step == 0,
-            "day": (moment.day - 1) % step == 0,
-            "week": moment.weekday() == 6,
-            "month": moment.day == 1 and (moment.month - 1) % step == 0,
-        }[unit]
-        if on_step and moment >= since:
-            out.append(moment.strftime(fmt))
-        moment += timedelta(hours=1) if unit == "hour" else timedelta(days=1)
-    return out
-
-
-@pytest.mark.parametrize(
-    "span",
-    [timedelta(hours=h) for h in (3, 19)] + [timedelta(days=d) for d in (2, 7, 30, 90, 365, 800, 1500)],
-    ids=lambda d: f"{d.total_seconds() / 86400:g}d",
-)
-def test_time_ticks_never_read_the_same_twice(span: timedelta) -> None:
-    ticks = _ticks(NOW - span, NOW)
-    assert ticks and len(ticks) == len(set(ticks)), ticks
-    if span > timedelta(days=120):
-        assert all(t[-4:].isdigit() for t in ticks), "a long range names the year"
 
 
 def test_the_sparkline_shows_the_markdown_against_the_list_price() -> None:

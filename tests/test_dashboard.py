@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -61,14 +60,15 @@ def empty_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return config
 
 
-def _rows(layer: dict[str, Any], datasets: dict[str, Any]) -> Any:
-    """A chart layer's rows: its dataset, filtered to its kind when the layer says so."""
-    frame = datasets[layer["data"]["name"]]
-    for step in layer.get("transform", []):
-        kind = str(step.get("filter", "")).split("'")
-        if len(kind) == 3 and "datum.kind" in kind[0]:
-            frame = frame[frame["kind"] == kind[1]]
-    return frame
+def _chart(at: AppTest) -> dict[str, Any]:
+    """The colorway chart's data, as its page's script hands it to pricechart.js."""
+    bodies = [h.proto.body for h in at.get("html") if 'class="pc-chart"' in h.proto.body]
+    assert len(bodies) == 1
+    body = bodies[0]
+    start = body.index("previousElementSibling,") + len("previousElementSibling,")
+    data, _ = json.JSONDecoder().raw_decode(body[start:])
+    assert isinstance(data, dict)
+    return data
 
 
 def _visit(at: AppTest, page: str) -> AppTest:
@@ -134,35 +134,35 @@ def _check_seeded_pages(at: AppTest) -> None:
     average = float(shown["Average"].split("$")[1].split()[0])
     assert abs(average - float(EXPECTED["rda_30d_average"])) <= 0.02
     assert shown["List price"] == "List price $150.00" and shown["Your target"] == "Your target $125.00"
-    chart = at.get("vega_lite_chart")[0].proto
-    spec = json.loads(chart.spec)
-    datasets = {d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.datasets}
-    layers = spec["layer"]
-    rules = [
-        layer
-        for layer in layers
-        if (layer.get("mark") or {}).get("type") == "rule" and "y" in layer["encoding"]
-    ]
-    labels = {_rows(r, datasets)["label"].tolist()[0]: r["mark"]["color"] for r in rules}
-    assert labels == {"List $150.00": LIST_PRICE_COLOR, "Your target $125.00": TARGET_COLOR}
-    lines = [layer for layer in layers if (layer.get("mark") or {}).get("type") == "line"]
-    bold = next(line for line in lines if line["mark"].get("color") == LOWEST_COLOR)
-    assert bold["mark"]["strokeWidth"] >= 3 and bold["mark"]["interpolate"] == "step-after"
-    lowest = datasets[bold["data"]["name"]]["price"].dropna().tolist()
-    assert lowest == [150.0, 150.0, 135.0, 135.0, 120.0, 120.0]
-    shop_lines = next(line for line in lines if "color" in line["encoding"])
-    kith = datasets[shop_lines["data"]["name"]].query("shop == 'Kith'")["price"].dropna().tolist()
-    assert kith == [150.0, 150.0, 135.0, 135.0, 120.0, 120.0]
-    # Rules and their labels are drawn after (over) every line.
-    assert layers.index(bold) < min(layers.index(r) for r in rules)
-    # The crosshair's tooltip is one record per moment: {title: text}, in the order shown.
-    crosshair = next(layer for layer in layers if "tooltip" in layer.get("encoding", {}))
-    tips = datasets[crosshair["data"]["name"]][crosshair["encoding"]["tooltip"]["field"]].tolist()
-    assert all(
-        list(t) == ["When", "Lowest in your sizes (9, 10)", "Concepts", "Kith", "New Balance"] for t in tips
-    )
-    assert all(t["When"].endswith(("CET", "CEST")) for t in tips)
-    assert "$120.00" in [t["Kith"] for t in tips] and "sold out" in [t["Concepts"] for t in tips]
+    chart = _chart(at)
+    rules = {r["label"]: r["color"] for r in chart["rules"]}
+    assert rules == {"List $150.00": LIST_PRICE_COLOR, "Your target $125.00": TARGET_COLOR}
+    assert [r["price"] for r in chart["rules"]] == [150.0, 125.0]
+    lowest = chart["lowest"]
+    assert lowest["color"] == LOWEST_COLOR and lowest["width"] >= 3
+    assert lowest["name"] == "Lowest in your sizes (9, 10)"
+    assert [s[2] for s in lowest["steps"] if s[2] is not None] == [150.0, 135.0, 120.0]
+    # One step runs into the next, from the range's start to its end (minutes on the wall clock).
+    assert lowest["steps"][0][0] == 0 and lowest["steps"][-1][1] == chart["span"]
+    assert all(a[1] == b[0] for a, b in zip(lowest["steps"], lowest["steps"][1:], strict=False))
+    assert 30 * 1440 - 5 <= chart["span"] <= 30 * 1440 + 5
+    texts = chart["texts"]
+    assert [texts[s[3]] for s in lowest["steps"]][-1] == "$120.00 at Kith"
+    shops = {s["name"]: s for s in chart["shops"]}
+    assert list(shops) == ["Concepts", "Kith", "New Balance"]  # shown in the order of every shop
+    assert len({s["color"] for s in chart["shops"]} | {LOWEST_COLOR}) == 4
+    kith = [s[2] for s in shops["Kith"]["steps"] if s[2] is not None]
+    assert kith == [150.0, 135.0, 120.0]
+    assert [texts[s[3]] for s in shops["Kith"]["steps"]][-1] == "$120.00"
+    # Concepts sold out ten days ago: a step says so, without a price, marked for its sold-out span.
+    concepts = shops["Concepts"]["steps"]
+    assert any(texts[s[3]] == "sold out" and s[4] == 1 and s[2] is None for s in concepts)
+    # The tooltip writes times in the collector's zone: CET / CEST from the range's start on.
+    assert chart["zones"][0][0] == 0 and {z[1] for z in chart["zones"]} <= {"CET", "CEST"}
+    markers = {m["label"].split(" ")[0]: m for m in chart["markers"]}
+    assert markers["Lowest"]["label"].startswith("Lowest $120.00 · Kith · ")
+    assert markers["Highest"]["label"].startswith("Highest $150.00 · ")
+    assert chart["y"][0] < 120 and chart["y"][1] > 150
     tiles = size_tiles(at)
     assert tiles["US 9"] == {"text": "your size US 9 $120.00 Kith", "mine": "True"}
     assert tiles["US 10"] == {"text": "your size US 10 Sold out", "mine": "True"}

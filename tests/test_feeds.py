@@ -425,6 +425,27 @@ def test_password_gates_every_route(locked: Site, path: str) -> None:
     assert get(locked, path, headers={"If-None-Match": ok.headers["etag"]}).status_code == 401
 
 
+def test_the_chart_script_is_served_without_the_password_and_kept_by_its_version(locked: Site) -> None:
+    from dashboard import charts
+
+    body, version = charts.script()
+    # Code, no data: it loads before a signed-in page's chart can be drawn, with no token to give.
+    r = get(locked, "/assets/pricechart.js", params={"v": version})
+    assert r.status_code == 200 and r.content == body
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "Rain Cloud" not in r.text and "M2002RDA" not in r.text
+    again = get(locked, "/assets/pricechart.js", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+    # Asked for with an older version, it is the current file, and not kept: the next ask checks again.
+    old = get(locked, "/assets/pricechart.js", params={"v": "0123456789ab"})
+    assert old.content == body and old.headers["cache-control"] == "no-cache"
+    # The page asks for exactly this version.
+    assert f"assets/pricechart.js?v={version}" in charts.chart_html(
+        {"height": 340, "lowest": {}, "shops": []}
+    )
+
+
 def test_the_pages_still_answer_beside_the_routes(site: Site) -> None:
     assert get(site, "/_stcore/health").text.strip() == "ok"
     page = get(site, "/")

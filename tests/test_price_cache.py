@@ -288,9 +288,9 @@ def _from(moves: list[queries.Move], since: datetime) -> list[queries.Move]:
     return sorted(out, key=lambda m: (m[0], m[1]))
 
 
-def test_the_crosshair_stops_at_every_change_of_the_lowest_line() -> None:
-    # A year of 25 shops changing every few hours: the crosshair keeps at most HOVER_STOPS stops beside
-    # the lowest line's changes, and every one of those, its low and its high among them.
+def test_a_year_of_25_shops_is_drawn_whole_on_the_wall_clock() -> None:
+    # A year of 25 shops changing every few hours: every step of every line goes to the browser (the
+    # crosshair finds its stops there), times as minutes on the collector's clock, texts written once.
     rnd = random.Random(3)
     since, until = NOW - timedelta(days=365), NOW
     shops: dict[str, list[queries.Step]] = {}
@@ -307,9 +307,10 @@ def test_the_crosshair_stops_at_every_change_of_the_lowest_line() -> None:
         lowest.append(queries.Step(at, end, Decimal(rnd.randint(80, 120)), "Shop 00"))
         at = end
     stats = queries.step_stats(lowest, "USD", until)
+    paris = ZoneInfo("Europe/Paris")
     chart = charts.PriceChart(
         currency="USD",
-        tz=ZoneInfo("UTC"),
+        tz=paris,
         since=since,
         until=until,
         lowest=lowest,
@@ -317,15 +318,35 @@ def test_the_crosshair_stops_at_every_change_of_the_lowest_line() -> None:
         all_shops=list(shops),
         stats=stats,
     )
-    stops = charts._hover_moments(chart)
-    assert len({s.start for steps in shops.values() for s in steps}) > 5 * charts.HOVER_STOPS
-    assert {s.start for s in lowest} <= set(stops)
-    assert stats.lowest_at in stops and stats.highest_at in stops
-    assert len(stops) <= charts.HOVER_STOPS + len(lowest)
-    # The lines themselves are drawn whole: two points per step of every shop.
-    spec = charts.price_history(chart)
-    drawn = next(f for f in spec["datasets"].values() if "shop" in f and "price" in f)
-    assert len(drawn) == 2 * sum(len(v) for v in shops.values())
+    data = charts.chart_data(chart)
+
+    def wall(moment: datetime) -> int:  # minutes after the range's start on the Paris wall clock
+        local = moment.astimezone(paris).replace(tzinfo=None)
+        return int((local - since.astimezone(paris).replace(tzinfo=None)).total_seconds() // 60)
+
+    drawn = {line["name"]: line["steps"] for line in data["shops"]}
+    assert list(drawn) == list(shops)
+    for name, steps in shops.items():
+        assert [(s[0], s[1], s[2]) for s in drawn[name]] == [
+            (wall(s.start), wall(s.end), float(s.price)) for s in steps
+        ]
+    assert [data["texts"][s[3]] for s in data["lowest"]["steps"]] == [
+        f"${s.price}.00 at Shop 00" for s in lowest
+    ]
+    assert len(data["texts"]) < 200  # prices repeat: each text is written once
+    assert data["span"] == wall(until)
+    # A year in Paris changes zone twice; the tooltip names the zone from the minute it changed.
+    changes = [z for z in data["zones"] if z[0] > 0]
+    assert [z[1] for z in changes] in (["CEST", "CET"], ["CET", "CEST"])
+    hour = since.replace(minute=0, second=0, microsecond=0)
+    expected = []
+    while hour < until:
+        after = hour + timedelta(hours=1)
+        if after.astimezone(paris).tzname() != hour.astimezone(paris).tzname():
+            expected.append([wall(after), after.astimezone(paris).tzname()])
+        hour = after
+    assert changes == expected
+    assert [m["at"] for m in data["markers"]] == [wall(stats.lowest_at), wall(stats.highest_at)]
 
 
 def test_memory_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
