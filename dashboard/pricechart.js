@@ -10,7 +10,7 @@
   var MIN = 60000, HOUR = 60, DAY = 1440; // the chart counts in minutes
   var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
   var WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  var TEXT = '#31333F', GRID = '#E8E8EC', FONT = 'font-family="sans-serif"';
+  var FONT = 'font-family="sans-serif"';
   var SNAP_PX = 10; // the crosshair stops at a change this close to the pointer
   var MIN_SPAN = 60; // zooming stops at an hour in view
   var drawn = 0; // charts drawn in this page: each clip path needs its own id
@@ -76,6 +76,26 @@
     return out.map(function (t) { return [t, format(t, p.f)]; });
   }
 
+  // The page's own colours (Streamlit follows the system's light or dark theme): text, the paper
+  // under the chart (label halos, the tooltip) and, on a dark page, a light bold line.
+  function rgb(colour) { return (String(colour).match(/[\d.]+/g) || []).map(Number); }
+  function ink(box, lowest) {
+    var paper = null;
+    for (var el = box; el && el.nodeType === 1; el = el.parentElement) {
+      var c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) { paper = c; break; }
+    }
+    paper = paper || [255, 255, 255];
+    var dark = (0.299 * paper[0] + 0.587 * paper[1] + 0.114 * paper[2]) / 255 < 0.5;
+    var text = getComputedStyle(box).color || (dark ? '#FAFAFA' : '#31333F');
+    return {
+      text: text, paper: 'rgb(' + paper.slice(0, 3).join(',') + ')', dark: dark,
+      grid: dark ? 'rgba(250,250,250,0.13)' : '#E8E8EC', axis: dark ? 'rgba(250,250,250,0.45)' : '#888',
+      muted: dark ? 'rgba(250,250,250,0.65)' : '#666', cross: dark ? '#DDD' : '#444',
+      border: dark ? 'rgba(250,250,250,0.25)' : '#CCC', lowest: dark ? text : lowest
+    };
+  }
+
   function niceStep(range, count) {
     var raw = range / Math.max(1, count), mag = Math.pow(10, Math.floor(Math.log10(raw)));
     var steps = [1, 2, 2.5, 5, 10];
@@ -128,15 +148,23 @@
       [data.lowest].concat(data.shops).forEach(function (l) { l.steps.forEach(function (s) { seen[s[0]] = 1; }); });
       return Object.keys(seen).map(Number).sort(function (p, q) { return p - q; });
     })();
+    if (!document.getElementById('pc-style')) { // legend entries show the keyboard's focus
+      var style = document.createElement('style');
+      style.id = 'pc-style';
+      style.textContent = '.pc-key:focus-visible{outline:2px solid currentColor;outline-offset:1px}';
+      document.head.appendChild(style);
+    }
     box.innerHTML = '';
     box.style.position = 'relative';
+    var c = ink(box, data.lowest.color);
+    var TEXT = c.text, GRID = c.grid;
     var holder = document.createElement('div');
     holder.className = 'pc-plot';
     var tip = document.createElement('div');
     tip.className = 'pc-tip';
     tip.setAttribute('role', 'tooltip');
-    tip.style.cssText = 'position:absolute;display:none;pointer-events:none;z-index:5;background:#fff;' +
-      'border:1px solid #ccc;border-radius:4px;padding:6px 8px;font:12px sans-serif;color:' + TEXT +
+    tip.style.cssText = 'position:absolute;display:none;pointer-events:none;z-index:5;background:' + c.paper + ';' +
+      'border:1px solid ' + c.border + ';border-radius:4px;padding:6px 8px;font:12px sans-serif;color:' + TEXT +
       ';box-shadow:0 2px 6px rgba(0,0,0,.15);max-width:360px;white-space:nowrap';
     var legend = document.createElement('div');
     legend.className = 'pc-legend';
@@ -184,7 +212,7 @@
         'font-weight="bold" ' + FONT + ' fill="' + TEXT + '">' + esc(data.currency) + '</text></g>');
       svg.push(xAxis + '</g>');
       svg.push('<line x1="' + left + '" x2="' + (left + w) + '" y1="' + (top + h) + '" y2="' + (top + h) +
-        '" stroke="#888"/>');
+        '" stroke="' + c.axis + '"/>');
       svg.push('<g clip-path="url(#' + clip + ')">');
       svg.push(spans(data.nowhere, a, b, x, top, h, data.sold_out_color, 0.22, 'pc-nowhere'));
       var order = data.shops.filter(function (s) { return !state.picked[s.name]; })
@@ -200,29 +228,29 @@
           '" stroke-opacity="' + (picked ? 1 : data.shop.opacity) + '" stroke-linecap="round"/>');
       });
       svg.push('<path class="pc-lowest" d="' + linePath(data.lowest.steps, a, b, x, y) + '" fill="none" stroke="' +
-        data.lowest.color + '" stroke-width="' + data.lowest.width + '" stroke-linejoin="round"/>');
+        c.lowest + '" stroke-width="' + data.lowest.width + '" stroke-linejoin="round"/>');
       svg.push('</g>');
       data.markers.forEach(function (m) {
         if (m.at < a || m.at > b) return; // out of view when zoomed
         var mx = r1(x(m.at)), my = r1(y(m.price)), s = 7;
         var pts = m.shape === 'up' ? [mx, my - s, mx - s, my + s * 0.8, mx + s, my + s * 0.8]
           : [mx, my + s, mx - s, my - s * 0.8, mx + s, my - s * 0.8];
-        svg.push('<polygon class="pc-marker" points="' + pts.join(',') + '" fill="' + data.lowest.color +
-          '" stroke="#fff" stroke-width="1.5"/>');
+        svg.push('<polygon class="pc-marker" points="' + pts.join(',') + '" fill="' + c.lowest +
+          '" stroke="' + c.paper + '" stroke-width="1.5"/>');
         var right = m.align === 'right';
         svg.push('<text class="pc-label" x="' + (mx + (right ? -9 : 9)) + '" y="' + (my + m.dy + 4) + '" text-anchor="' +
-          (right ? 'end' : 'start') + '" font-size="11" font-weight="bold" ' + FONT + ' fill="' + data.lowest.color +
-          '" stroke="#fff" stroke-width="4" stroke-linejoin="round" paint-order="stroke">' + esc(m.label) + '</text>');
+          (right ? 'end' : 'start') + '" font-size="11" font-weight="bold" ' + FONT + ' fill="' + c.lowest +
+          '" stroke="' + c.paper + '" stroke-width="4" stroke-linejoin="round" paint-order="stroke">' + esc(m.label) + '</text>');
       });
       data.rules.forEach(function (r) {
         var ry = r1(y(r.price));
         svg.push('<line class="pc-rule" x1="' + left + '" x2="' + (left + w) + '" y1="' + ry + '" y2="' + ry +
           '" stroke="' + r.color + '" stroke-width="2" stroke-dasharray="' + r.dash.join(' ') + '"/>');
         svg.push('<text class="pc-label" x="' + (left + w - 6) + '" y="' + (ry + r.dy + 4) + '" text-anchor="end" ' +
-          'font-size="12" font-weight="bold" ' + FONT + ' fill="' + r.color + '" stroke="#fff" stroke-width="5" ' +
+          'font-size="12" font-weight="bold" ' + FONT + ' fill="' + r.color + '" stroke="' + c.paper + '" stroke-width="5" ' +
           'stroke-linejoin="round" paint-order="stroke">' + esc(r.label) + '</text>');
       });
-      svg.push('<line class="pc-crosshair" y1="' + top + '" y2="' + (top + h) + '" stroke="#444" stroke-opacity="0.55" ' +
+      svg.push('<line class="pc-crosshair" y1="' + top + '" y2="' + (top + h) + '" stroke="' + c.cross + '" stroke-opacity="0.55" ' +
         'visibility="hidden"/>');
       svg.push('<rect class="pc-hit" x="' + left + '" y="' + top + '" width="' + w + '" height="' + h +
         '" fill="transparent" style="cursor:crosshair"/></svg>');
@@ -234,7 +262,7 @@
     function row(table, colour, title, text) {
       var tr = document.createElement('tr');
       var th = document.createElement('td'), td = document.createElement('td');
-      th.style.cssText = 'padding:1px 10px 1px 0;color:#666';
+      th.style.cssText = 'padding:1px 10px 1px 0;color:' + c.muted;
       if (colour) {
         var sw = document.createElement('span');
         sw.style.cssText = 'display:inline-block;width:9px;height:3px;margin:0 5px 3px 0;background:' + colour;
@@ -265,7 +293,7 @@
       row(table, null, 'When', format(data.origin + Math.round(t), 'full') + ' ' + zone(t));
       [data.lowest].concat(data.shops).forEach(function (l) {
         var s = stepAt(l.steps, t);
-        row(table, l.color, l.name, s ? data.texts[s[3]] : 'not listed');
+        row(table, l === data.lowest ? c.lowest : l.color, l.name, s ? data.texts[s[3]] : 'not listed');
       });
       tip.innerHTML = '';
       tip.appendChild(table);

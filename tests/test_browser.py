@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bench.pages import ARGS, CHROMIUM, chromium, load, page_paths, sideways
-from tests.browser_support import BROWSER, check_chart, check_pages, served
+from tests.browser_support import BROWSER, OUT, check_chart, check_pages, served
 from tests.seed import seed, sqlite_engine, write_config
 
 pytestmark = BROWSER
@@ -29,6 +29,35 @@ def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_every_page_on_the_seeded_database(seeded_server: str) -> None:
     check_pages(seeded_server, page_paths("M2002RDA"), "seeded")
     check_chart(seeded_server, "colorway?style=M2002RDA&range=30d", shops=3)
+
+
+_DARK_JS = """() => {
+  const svg = document.querySelector('.pc-chart svg');
+  const light = (c) => { const [r, g, b] = (c.match(/[\\d.]+/g) || []).map(Number);
+                         return (0.299 * r + 0.587 * g + 0.114 * b) / 255; };
+  return {
+    paper: light(getComputedStyle(document.querySelector('.stApp')).backgroundColor),
+    tick: light(getComputedStyle(svg.querySelector('g.pc-x text')).fill),
+    lowest: light(getComputedStyle(svg.querySelector('path.pc-lowest')).stroke),
+    halo: getComputedStyle(svg.querySelector('text.pc-label')).stroke,
+    app: getComputedStyle(document.querySelector('.stApp')).backgroundColor,
+    legend: light(getComputedStyle(document.querySelector('.pc-chart .pc-key')).color),
+  };
+}"""
+
+
+def test_the_chart_reads_on_a_dark_page(seeded_server: str) -> None:
+    # Streamlit follows the system's dark theme: the chart takes the page's colours, so its axis, its
+    # bold line and its legend stay readable, and its labels' halos are the page's own background.
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
+        load(page, f"{seeded_server}/colorway?style=M2002RDA&range=30d", "colorway")
+        page.locator(".pc-chart svg g.pc-x text").first.wait_for(timeout=60_000)
+        seen = page.evaluate(_DARK_JS)
+        page.locator(".pc-chart").screenshot(path=str(OUT / "chart-dark.png"))
+    assert seen["paper"] < 0.3, seen  # the page is dark
+    assert seen["tick"] > 0.6 and seen["lowest"] > 0.6 and seen["legend"] > 0.6, seen
+    assert seen["halo"] == seen["app"], seen
 
 
 def test_overview_opened_by_its_address_and_a_row_opens_its_colorway(seeded_server: str) -> None:
