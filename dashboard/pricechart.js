@@ -322,9 +322,15 @@
       return best;
     }
 
+    function point(e) { // the crosshair and tooltip at the pointer
+      var r = holder.getBoundingClientRect(), px = e.clientX - r.left, py = e.clientY - r.top;
+      var t = nearest(geo.a + (px - left) / geo.kx);
+      state.hover = { t: t, px: px, py: py };
+      show(t, px, py);
+    }
+
     function bind(hit) {
       hit.addEventListener('pointermove', function (e) {
-        var r = holder.getBoundingClientRect(), px = e.clientX - r.left, py = e.clientY - r.top;
         if (state.pan) {
           var shift = (state.pan.x - e.clientX) / geo.kx, span = state.pan.b - state.pan.a;
           var a = Math.min(Math.max(0, state.pan.a + shift), data.span - span);
@@ -333,13 +339,12 @@
           render();
           return;
         }
-        var t = nearest(geo.a + (px - left) / geo.kx);
-        state.hover = { t: t, px: px, py: py };
-        show(t, px, py);
+        point(e);
       });
-      hit.addEventListener('pointerleave', function () { if (!state.pan) hide(); });
+      // A finger lifted leaves the chart: its tooltip stays until a tap elsewhere.
+      hit.addEventListener('pointerleave', function (e) { if (!state.pan && e.pointerType === 'mouse') hide(); });
       hit.addEventListener('pointerdown', function (e) {
-        if (!e.shiftKey) return;
+        if (!e.shiftKey) { if (e.pointerType !== 'mouse') point(e); return; }
         e.preventDefault();
         hide();
         state.pan = { x: e.clientX, a: state.a, b: state.b };
@@ -400,6 +405,11 @@
 
     render();
     box.style.minHeight = '';
+    var away = function (e) {
+      if (!box.isConnected) document.removeEventListener('pointerdown', away);
+      else if (!holder.contains(e.target)) hide();
+    };
+    document.addEventListener('pointerdown', away);
     if (window.ResizeObserver) {
       var lastWidth = box.clientWidth;
       new ResizeObserver(function () {

@@ -46,7 +46,7 @@ _DARK_JS = """() => {
 }"""
 
 
-def test_the_chart_reads_on_a_dark_page(seeded_server: str) -> None:
+def test_the_chart_reads_on_a_dark_page_and_answers_a_tap_on_a_phone(seeded_server: str) -> None:
     # Streamlit follows the system's dark theme: the chart takes the page's colours, so its axis, its
     # bold line and its legend stay readable, and its labels' halos are the page's own background.
     with chromium() as browser:
@@ -55,9 +55,22 @@ def test_the_chart_reads_on_a_dark_page(seeded_server: str) -> None:
         page.locator(".pc-chart svg g.pc-x text").first.wait_for(timeout=60_000)
         seen = page.evaluate(_DARK_JS)
         page.locator(".pc-chart").screenshot(path=str(OUT / "chart-dark.png"))
+        # On a phone a tap shows the tooltip, and it stays after the finger is lifted.
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+        load(phone, f"{seeded_server}/colorway?style=M2002RDA&range=30d", "colorway")
+        hit = phone.locator(".pc-chart svg rect.pc-hit")
+        hit.first.scroll_into_view_if_needed()
+        box = hit.first.bounding_box()
+        assert box is not None
+        phone.touchscreen.tap(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5)
+        phone.wait_for_timeout(300)
+        tapped = (
+            phone.locator(".pc-chart .pc-tip").inner_text() if phone.locator(".pc-tip").is_visible() else ""
+        )
     assert seen["paper"] < 0.3, seen  # the page is dark
     assert seen["tick"] > 0.6 and seen["lowest"] > 0.6 and seen["legend"] > 0.6, seen
     assert seen["halo"] == seen["app"], seen
+    assert "When" in tapped and "Kith" in tapped and "$" in tapped, tapped
 
 
 def test_overview_opened_by_its_address_and_a_row_opens_its_colorway(seeded_server: str) -> None:
