@@ -90,7 +90,7 @@ def test_overview_opened_by_its_address_and_a_row_opens_its_colorway(seeded_serv
         assert sideways(page)["doc"] <= 1400
 
 
-def test_the_calendar_downloads_from_the_page_itself_never_from_media(seeded_server: str) -> None:
+def test_the_calendar_downloads_from_the_dashboards_own_route_never_from_media(seeded_server: str) -> None:
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
@@ -106,9 +106,11 @@ def test_the_calendar_downloads_from_the_page_itself_never_from_media(seeded_ser
                 link.click()
             saved = download.value.path()
             assert download.value.suggested_filename == "2002r-releases.ics"
+            url = download.value.url
             text = Path(saved).read_text(encoding="utf-8")
         finally:
             browser.close()
     assert text.startswith("BEGIN:VCALENDAR") and "END:VCALENDAR" in text
+    assert urlsplit(url).path == "/calendar.ics", url
     # Streamlit serves /media/... to anyone with the address: the calendar never goes there.
     assert not [u for u in requests if urlsplit(u).path.startswith("/media/")], requests

@@ -149,7 +149,7 @@ def test_a_signed_in_page_shows_new_alerts_and_sends_nothing_between_them(
         for base in served(config):
             with chromium() as browser:
                 # A phone's width: the sidebar, where the watcher lives, starts collapsed.
-                page = browser.new_page(viewport={"width": 390, "height": 844})
+                page = browser.new_page(viewport={"width": 390, "height": 844}, accept_downloads=True)
                 page.on(
                     "response",
                     lambda r: asked.append(r.status) if urlsplit(r.url).path == "/api/v1/inbox" else None,
@@ -190,5 +190,19 @@ def test_a_signed_in_page_shows_new_alerts_and_sends_nothing_between_them(
                 # The message made the page ask for one run of the app (so the listener hears frames).
                 assert [t for t in sent if t > quiet_until]
                 assert "open sesame" not in page.content()
+
+                # Still signed in, the Releases page's calendar link downloads /calendar.ics with the
+                # read-only token.
+                page.evaluate(
+                    "() => document.querySelector('[data-testid=stSidebarNav] a[href$=\"releases\"]').click()"
+                )
+                link = page.get_by_text("Download the calendar (.ics)")
+                link.wait_for(timeout=30_000)
+                with page.expect_download(timeout=30_000) as download:
+                    link.click()
+                assert urlsplit(download.value.url).path == "/calendar.ics"
+                assert "token=" in download.value.url
+                calendar = Path(download.value.path()).read_text(encoding="utf-8")
+                assert calendar.startswith("BEGIN:VCALENDAR") and "Sea Salt" in calendar
     finally:
         engine.dispose()

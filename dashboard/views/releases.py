@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime, time
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import access, data, ui
 from dashboard.format import countdown, day, money, plain, safe_url, when
 from db.models import CONFIG_SOURCE
 from db.queries import ReleaseChangeRow, ReleaseRow
-from tracker.calendar import build_ics
 
 ctx = ui.page_context()
 tz = ctx.config.tz()
@@ -33,12 +31,14 @@ def _moment(row: ReleaseRow) -> datetime | None:
     return None if row.release_date is None else datetime.combine(row.release_date, time(0), tz)
 
 
-# The file travels inside the page (a data: link), never as a /media/... URL: Streamlit serves
-# those to anyone who has the address, password or not, and keeps them after the browser closes.
-ics = base64.b64encode(build_ics(data.engine(ctx.url), ctx.config)).decode("ascii")
+# The dashboard's own /calendar.ics (behind the password, with the read-only token this signed-in
+# page may carry), never a /media/... URL: Streamlit serves those to anyone who has the address,
+# password or not. Not the file inside the page either: 60 kB of base64 through the markdown
+# renderer on every visit, and the calendar built on every run of the page.
+secret = access.password(ctx.config)
+href = "calendar.ics" + (f"?token={access.feed_token(secret)}" if secret else "")
 st.markdown(
-    f'<a download="2002r-releases.ics" href="data:text/calendar;base64,{ics}">'
-    "Download the calendar (.ics)</a>",
+    f'<a download="2002r-releases.ics" href="{href}">Download the calendar (.ics)</a>',
     unsafe_allow_html=True,
 )
 st.caption(
