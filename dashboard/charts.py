@@ -197,7 +197,7 @@ def chart_data(chart: PriceChart, *, height: int = PLOT_HEIGHT) -> dict[str, Any
     names = {shop: shop if shop not in ("When", title) else f"{shop} (shop)" for shop in shown}
     return {
         "origin": clock.origin,
-        "span": clock.minutes(chart.until),
+        "span": max(1, clock.minutes(chart.until)),  # a history that began this minute still has a width
         "zones": clock.zones,
         "currency": chart.currency,
         "y": domain,
