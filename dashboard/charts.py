@@ -91,9 +91,10 @@ class _Clock:
 
     def __init__(self, tz: ZoneInfo, since: datetime, until: datetime) -> None:
         self.tz = tz
-        self._offsets: dict[int, int] = {}  # UTC hour -> offset in minutes (zones change on the hour)
-        self.origin = 0
-        self.origin = self.minutes(since)
+        # UTC quarter hour -> offset in minutes: a zone changes on a quarter hour of UTC (Adelaide at
+        # :30, Chatham at :45), so one lookup serves every moment of a quarter.
+        self._offsets: dict[int, int] = {}
+        self.origin = self._wall(since)
         self.zones: list[list[Any]] = []
         day, last = since, None
         while True:
@@ -119,11 +120,11 @@ class _Clock:
     def _wall(self, moment: datetime) -> int:
         """Minutes since 1970 on the wall clock in tz (the local time read as if it were UTC)."""
         seconds = int(moment.timestamp())
-        hour = seconds // 3600
-        offset = self._offsets.get(hour)
+        quarter = seconds // 900
+        offset = self._offsets.get(quarter)
         if offset is None:
             delta = moment.astimezone(self.tz).utcoffset()
-            offset = self._offsets[hour] = int(delta.total_seconds()) // 60 if delta else 0
+            offset = self._offsets[quarter] = int(delta.total_seconds()) // 60 if delta else 0
         return seconds // 60 + offset
 
     def minutes(self, moment: datetime) -> int:

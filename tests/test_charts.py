@@ -7,11 +7,12 @@ import base64
 import colorsys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from dashboard import render
-from dashboard.charts import LIST_PRICE_COLOR, TARGET_COLOR, palette
+from dashboard.charts import LIST_PRICE_COLOR, TARGET_COLOR, _Clock, palette
 from db.queries import Step
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -47,3 +48,25 @@ def test_the_sparkline_shows_the_markdown_against_the_list_price() -> None:
     ys = [float(part.split('"')[1]) for part in svg.split("y1=")[1:]]
     assert max(ys) > ys[0]
     assert render.sparkline([], Decimal(150), NOW) == ""
+
+
+@pytest.mark.parametrize("zone", ["Australia/Adelaide", "Pacific/Chatham", "America/New_York"])
+def test_the_charts_clock_is_the_wall_clock_through_every_change_of_zone(zone: str) -> None:
+    # Adelaide changes at :30 past a UTC hour, Chatham at a whole hour with a :45 offset: every moment
+    # of a year, seven minutes apart, reads as the wall clock there, and the tooltip's zone names
+    # change at the minute they do.
+    tz = ZoneInfo(zone)
+    since, until = datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
+    clock = _Clock(tz, since, until)
+    start = since.astimezone(tz).replace(tzinfo=None)
+    moment, names = since, []
+    while moment < until:
+        wall = int((moment.astimezone(tz).replace(tzinfo=None) - start).total_seconds() // 60)
+        assert clock.minutes(moment) == wall, moment
+        name = moment.astimezone(tz).tzname()
+        if not names or names[-1][1] != name:
+            names.append([wall, name])
+        moment += timedelta(minutes=7)
+    # The sampled changes land within the seven minutes after the true ones.
+    assert [z[1] for z in clock.zones] == [n[1] for n in names]
+    assert all(0 <= n[0] - z[0] < 7 for z, n in zip(clock.zones[1:], names[1:], strict=True))
