@@ -329,8 +329,17 @@
       show(t, px, py);
     }
 
+    function end() {
+      state.pan = null;
+      var hit = holder.querySelector('.pc-hit');
+      if (hit) hit.style.cursor = 'crosshair';
+    }
+
     function bind(hit) {
       hit.addEventListener('pointermove', function (e) {
+        // Drawing again replaces this element (and its pointer capture): a button let go elsewhere
+        // ends the pan on the next move over the chart.
+        if (state.pan && e.buttons === 0) end();
         if (state.pan) {
           var shift = (state.pan.x - e.clientX) / geo.kx, span = state.pan.b - state.pan.a;
           var a = Math.min(Math.max(0, state.pan.a + shift), data.span - span);
@@ -351,7 +360,6 @@
         hit.setPointerCapture(e.pointerId);
         hit.style.cursor = 'grabbing';
       });
-      var end = function () { state.pan = null; hit.style.cursor = 'crosshair'; };
       hit.addEventListener('pointerup', end);
       hit.addEventListener('pointercancel', end);
       hit.addEventListener('wheel', function (e) {
