@@ -3,7 +3,7 @@
     python -m dashboard.warm http://127.0.0.1:8501 [--clear-cache] [PAGE...]
 
 
-A new Streamlit server imports the pages' libraries (pandas, Altair, SQLAlchemy, Babel), opens and
+A new Streamlit server imports the pages' libraries (pandas, SQLAlchemy, Babel), opens and
 migrates the database and fills the read caches on its first visitor's page: seconds on a small
 machine. Running the pages once over Streamlit's own websocket when the server is up moves that
 cost out of the first visitor's way. The same session can clear the read caches, which is how the
