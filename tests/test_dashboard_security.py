@@ -3,16 +3,19 @@ in logs, scraped text shown as text, and only http(s) shop URLs accepted from th
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
@@ -34,6 +37,8 @@ PAGES = [
     "views/health.py",
 ]
 HOSTILE = "<img src=x onerror=alert(1)>[click](javascript:alert(1))"
+# A shop's name is the collector's own config text, but it travels into the chart's script too.
+HOSTILE_SHOP = "</script><img src=x onerror=alert(5)><!--"
 PASSWORD = "hunter2-Dashboard-Pass"
 TOKEN = "tok3n-AbCdEf-123456"
 HOOK_PASSWORD = "pa55w0rd-hook"
@@ -136,6 +141,37 @@ def _hostile_rows(url: str) -> None:
             )
         )
         session.add_all([listing])
+        # A shop whose name would end the chart's script, with a price on the chart.
+        odd = Source(name=HOSTILE_SHOP, kind="shopify", url="https://odd.example/", last_status="ok")
+        session.add(odd)
+        session.flush()
+        odd_run = CheckRun(
+            source_id=odd.id, started_at=now - timedelta(hours=2), finished_at=now, status="ok"
+        )
+        odd_listing = Listing(
+            source_id=odd.id,
+            colorway_id=rdb.id,
+            external_id="odd",
+            url="https://odd.example/products/rdb",
+            title="New Balance 2002R Protection Pack Phantom",
+            style_code="M2002RDB",
+            first_seen_at=now - timedelta(hours=2),
+            last_checked_at=now,
+        )
+        session.add_all([odd_run, odd_listing])
+        session.flush()
+        odd_obs = Observation(
+            listing_id=odd_listing.id,
+            run_id=odd_run.id,
+            observed_at=now - timedelta(hours=2),
+            price=Decimal("142.00"),
+            currency="USD",
+            availability="InStock",
+            sizes=[],
+        )
+        session.add(odd_obs)
+        session.flush()
+        odd_listing.last_observation_id = odd_obs.id
         session.commit()
     engine.dispose()
 
@@ -207,6 +243,7 @@ def test_scraped_text_is_text_and_scraped_urls_are_never_links(hostile_config: P
         assert "alert(2)" not in text and "alert(3)" not in text, page
     at = _app()
     at.run()
+    charts_seen = 0
     for page in PAGES:
         at.switch_page(page).run()
         if page == "views/colorway.py":
@@ -216,10 +253,27 @@ def test_scraped_text_is_text_and_scraped_urls_are_never_links(hostile_config: P
             body = getattr(proto, "body", None)
             if not isinstance(body, str) or "onerror" not in body:
                 continue
+            if 'class="pc-chart"' in body:
+                # The chart's data is JSON in a script: nothing in it can end the script or open a
+                # tag, and the shop's name arrives whole, for the legend to write as text.
+                assert "</script><img" not in body and "<!--" not in body, body[:300]
+                start = body.index("previousElementSibling,") + len("previousElementSibling,")
+                chart, _ = json.JSONDecoder().raw_decode(body[start:])
+                assert HOSTILE_SHOP in [shop["name"] for shop in chart["shops"]]
+                charts_seen += 1
+                continue
+            if hasattr(proto, "unsafe_allow_javascript"):
+                # HTML the page draws itself (st.html): scraped and configured text arrives as text.
+                assert HOSTILE not in body and HOSTILE_SHOP not in body, (page, body)
+                soup = BeautifulSoup(body, "html.parser")
+                assert not soup.find_all(attrs={"onerror": True}), page
+                assert not soup.select('[href^="javascript"], [src^="javascript"]'), page
+                continue
             # Markdown-capable text: the title must arrive escaped, with HTML off.
             assert HOSTILE not in body, (page, body)
             assert "](javascript" not in body and "<img" not in body, (page, body)
             assert not getattr(proto, "allow_html", False), page
+    assert charts_seen == 1
 
 
 def test_password_gate_serves_nothing_without_it(
