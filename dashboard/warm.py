@@ -24,7 +24,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 log = logging.getLogger(__name__)
-PAGES = ("", "colorway")  # the overview (the default page) and the colorway page (its chart library)
+PAGES = ("", "colorway")  # the overview (the default page) and the colorway page (its chart's data)
 
 
 def _stream_url(base_url: str) -> str:
