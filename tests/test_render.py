@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 
 from tracker.config import Defaults, Render, Source, parse_text
-from tracker.demo.jsshop import STYLE_CODE, JSShop
+from tracker.demo.jsshop import ABOUT_STORY, STYLE_CODE, JSShop
 from tracker.errors import FetchError
 from tracker.extract import extract_page
 from tracker.fetch import Fetcher
-from tracker.fetch.render import owned_browsers, process_group, render
+from tracker.fetch.render import QUIET_SECONDS, owned_browsers, process_group, render
 
 pytestmark = pytest.mark.browser
 
@@ -93,6 +93,34 @@ def test_rendered_page_is_read_and_the_plain_one_is_not(shop: JSShop) -> None:
     # Images and fonts are never requested; one browser served both checks.
     assert not any(path.startswith(("/img/", "/fonts/")) for path in shop.hits)
     assert len(groups) == 1
+    _no_browser_left(groups)
+
+
+def test_a_page_without_a_product_is_read_once_quiet_and_a_slow_product_is_waited_for(shop: JSShop) -> None:
+    # The about page shows no product: it is read once quiet (no request in flight, its document
+    # unchanged for QUIET_SECONDS), with what its script wrote, not at the 30 s timeout. The product
+    # page's price comes from an API answering after longer than that quiet: a request in flight is
+    # not quiet, so the product is waited for.
+    shop.state.api_delay = QUIET_SECONDS + 1.5
+
+    async def body(fetcher: Fetcher) -> tuple[Any, ...]:
+        about = await render(fetcher, shop.about_url, source=_source(shop.about_url))
+        quiet = fetcher.renderer.stats.quiet_reads
+        product = await render(fetcher, shop.product_url, source=_source(shop.product_url))
+        return (
+            about,
+            quiet,
+            product,
+            fetcher.renderer.stats.quiet_reads,
+            list(fetcher.renderer.stats.browser_pids),
+        )
+
+    about, quiet, product, quiet_after, groups = _run(_with_fetcher(body, render=Render(timeout=30)))
+    assert ABOUT_STORY in about.body.decode()
+    assert quiet == 1
+    read = extract_page(product.body, product.final_url, currency="USD")
+    assert read.price == Decimal("150.00")
+    assert quiet_after == 1  # the product page ended on its product, not on quiet
     _no_browser_left(groups)
 
 

@@ -34,6 +34,13 @@ body {{ font-family: Brand; }}</style>
 <img src="/img/{slug}.jpg" alt="">
 </main><script src="/static/app.js"></script></body></html>"""
 
+# A page with no product whose script still writes into it a moment after it loads (the shop's story).
+ABOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>About us</title></head>
+<body><h1>About us</h1><div id="story"></div>
+<script>setTimeout(() => {{ document.getElementById("story").textContent = "{story}"; }}, 300);</script>
+</body></html>"""
+ABOUT_STORY = "Sneakers since 1998."
+
 APP_JS = r"""(async () => {
   const app = document.getElementById("app");
   const res = await fetch("/api/products/" + app.dataset.slug + ".json");
@@ -89,6 +96,7 @@ class JSShop:
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.product_url = f"{self.base}/products/{SLUG}"
+        self.about_url = f"{self.base}/pages/about"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> JSShop:
@@ -120,6 +128,8 @@ class JSShop:
             self._send(handler, 200, "text/html; charset=utf-8", SHELL.format(slug=SLUG).encode())
         elif path == f"/ssr/products/{SLUG}":
             self._send(handler, 200, "text/html; charset=utf-8", self.server_rendered().encode())
+        elif path == "/pages/about":
+            self._send(handler, 200, "text/html; charset=utf-8", ABOUT.format(story=ABOUT_STORY).encode())
         elif path == "/static/app.js":
             self._send(handler, 200, "application/javascript", APP_JS.encode())
         elif path == f"/api/products/{SLUG}.json":

@@ -3,12 +3,13 @@
 One browser serves every rendering source; each check gets a fresh context (no cookies or storage
 carried between checks) with images, fonts and media blocked. A render waits for the product to
 appear (JSON-LD offers, a microdata price, or a price element with digits), or for the source's
-``wait_for`` selector, within ``[render] timeout``. At most ``max_open_pages`` pages are open at
-once; the browser is replaced after ``recycle_after`` pages or when its memory passes
-``memory_cap_mb``, and closed after ``idle_close`` without renders. Politeness is the fetcher's:
-robots.txt, a long Retry-After, the host's concurrency slots and delay (a page load is one
-request to the host, the requests its scripts make while it loads are part of that visit), and
-retries with backoff on 429, 5xx and connection failures.
+``wait_for`` selector, within ``[render] timeout``; a page that shows no product is read as it is
+once it has been quiet for QUIET_SECONDS (no request in flight, its document unchanged). At most
+``max_open_pages`` pages are open at once; the browser is replaced after ``recycle_after`` pages
+or when its memory passes ``memory_cap_mb``, and closed after ``idle_close`` without renders.
+Politeness is the fetcher's: robots.txt, a long Retry-After, the host's concurrency slots and
+delay (a page load is one request to the host, the requests its scripts make while it loads are
+part of that visit), and retries with backoff on 429, 5xx and connection failures.
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ OWNER_ENV = "TRACKER_RENDER_OWNER"
 BLOCKED_TYPES = frozenset({"image", "font", "media", "ping", "manifest", "texttrack"})
 CLOSE_TIMEOUT = 10.0
 # True once the page shows a product: JSON-LD offers, a microdata price, or a visible price with digits.
+# A page showing no product is read as it is once it has been quiet this long: no request of its own
+# in flight and nothing added to or changed in its document. A page that is never quiet (a ticker, a
+# long poll) is read at the timeout, as before.
+QUIET_SECONDS = 2.0
+# Installed before the page's own scripts: the page time of the document's last change.
+_WATCH_CHANGES = """(() => {
+  window.__trackerChanged = 0;
+  try {
+    new MutationObserver(() => { window.__trackerChanged = performance.now(); })
+      .observe(document, {subtree: true, childList: true, characterData: true});
+  } catch (e) {}
+})();"""
+
 PRODUCT_READY = """() => {
   if (document.querySelector('[itemprop="price"], [itemprop="offers"]')) return true;
   for (const s of document.querySelectorAll('script[type*="ld+json" i]'))
@@ -55,6 +69,46 @@ PRODUCT_READY = """() => {
     if (/\\d/.test(e.textContent || "") && e.getClientRects().length) return true;
   return false;
 }"""
+
+
+class _Network:
+    """A page's own requests in flight, and when the last one started or ended."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.last = time.monotonic()
+
+    def started(self, _request: Any) -> None:
+        self.in_flight += 1
+        self.last = time.monotonic()
+
+    def ended(self, _request: Any) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+        self.last = time.monotonic()
+
+
+_READY_AND_QUIET = (
+    "() => [(" + PRODUCT_READY + ")(), performance.now() - (window.__trackerChanged || 0)]"
+)
+
+
+async def _product_or_quiet(page: Any, network: _Network, deadline: float) -> str:
+    """Wait until the page shows a product ("product"), or has been quiet for QUIET_SECONDS without
+    one ("quiet"), or the render's time is up ("timeout")."""
+    while True:
+        ready, unchanged_ms = await page.evaluate(_READY_AND_QUIET)
+        if ready:
+            return "product"
+        now = time.monotonic()
+        if now >= deadline:
+            return "timeout"
+        if (
+            network.in_flight == 0
+            and now - network.last >= QUIET_SECONDS
+            and unchanged_ms >= QUIET_SECONDS * 1000
+        ):
+            return "quiet"
+        await asyncio.sleep(0.1)
 
 
 @dataclass(frozen=True)
@@ -86,6 +140,7 @@ class RenderStats:
     last_memory: int = 0
     open_peak: int = 0
     blocked_requests: int = 0
+    quiet_reads: int = 0  # pages read with no product shown, once quiet (not at the timeout)
     # The latest browsers' process groups: enough to tell a new browser from one still retiring,
     # and no list that grows with every launch of a tracker running for months.
     browser_pids: Recent[int] = field(default_factory=lambda: Recent(32))
@@ -382,7 +437,12 @@ class Renderer:
 
         deadline = time.monotonic() + self.settings.timeout
         await context.route("**/*", self._route)
+        await context.add_init_script(_WATCH_CHANGES)
         page = await context.new_page()
+        network = _Network()
+        page.on("request", network.started)
+        page.on("requestfinished", network.ended)
+        page.on("requestfailed", network.ended)
         try:
             response = await page.goto(
                 url, wait_until="domcontentloaded", timeout=self.settings.timeout * 1000
@@ -404,8 +464,8 @@ class Renderer:
         try:
             if wait_for:
                 await page.wait_for_selector(wait_for, state="attached", timeout=remaining)
-            else:
-                await page.wait_for_function(PRODUCT_READY, timeout=remaining, polling=100)
+            elif await _product_or_quiet(page, network, deadline) == "quiet":
+                self.stats.quiet_reads += 1
         except PlaywrightTimeout:
             if wait_for:
                 raise FetchError(
