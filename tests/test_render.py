@@ -96,7 +96,9 @@ def test_rendered_page_is_read_and_the_plain_one_is_not(shop: JSShop) -> None:
     _no_browser_left(groups)
 
 
-def test_a_page_without_a_product_is_read_once_quiet_and_a_slow_product_is_waited_for(shop: JSShop) -> None:
+def test_a_page_without_a_product_is_read_once_quiet_and_a_slow_or_moved_product_is_waited_for(
+    shop: JSShop,
+) -> None:
     # The about page shows no product: it is read once quiet (no request in flight, its document
     # unchanged for QUIET_SECONDS), with what its script wrote, not at the 30 s timeout. The product
     # page's price comes from an API answering after longer than that quiet: a request in flight is
@@ -107,20 +109,19 @@ def test_a_page_without_a_product_is_read_once_quiet_and_a_slow_product_is_waite
         about = await render(fetcher, shop.about_url, source=_source(shop.about_url))
         quiet = fetcher.renderer.stats.quiet_reads
         product = await render(fetcher, shop.product_url, source=_source(shop.product_url))
-        return (
-            about,
-            quiet,
-            product,
-            fetcher.renderer.stats.quiet_reads,
-            list(fetcher.renderer.stats.browser_pids),
-        )
+        # An old address whose script sends the browser on to the product: followed, not an error.
+        moved = await render(fetcher, shop.moved_url, source=_source(shop.moved_url))
+        stats = fetcher.renderer.stats
+        return about, quiet, product, moved, stats.quiet_reads, list(stats.browser_pids)
 
-    about, quiet, product, quiet_after, groups = _run(_with_fetcher(body, render=Render(timeout=30)))
+    about, quiet, product, moved, quiet_after, groups = _run(_with_fetcher(body, render=Render(timeout=30)))
     assert ABOUT_STORY in about.body.decode()
     assert quiet == 1
     read = extract_page(product.body, product.final_url, currency="USD")
     assert read.price == Decimal("150.00")
-    assert quiet_after == 1  # the product page ended on its product, not on quiet
+    followed = extract_page(moved.body, moved.final_url, currency="USD")
+    assert moved.final_url == shop.product_url and followed.price == Decimal("150.00")
+    assert quiet_after == 1  # both product pages ended on their product, not on quiet
     _no_browser_left(groups)
 
 

@@ -40,6 +40,10 @@ ABOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Abo
 <script>setTimeout(() => {{ document.getElementById("story").textContent = "{story}"; }}, 300);</script>
 </body></html>"""
 ABOUT_STORY = "Sneakers since 1998."
+# An old address whose script sends the visitor on to the product a moment after it loads.
+MOVED = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Moved</title></head>
+<body><p>This product has moved.</p>
+<script>setTimeout(() => {{ location.replace("/products/{slug}"); }}, 300);</script></body></html>"""
 
 APP_JS = r"""(async () => {
   const app = document.getElementById("app");
@@ -97,6 +101,7 @@ class JSShop:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.product_url = f"{self.base}/products/{SLUG}"
         self.about_url = f"{self.base}/pages/about"
+        self.moved_url = f"{self.base}/p/old-rain-cloud"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> JSShop:
@@ -130,6 +135,8 @@ class JSShop:
             self._send(handler, 200, "text/html; charset=utf-8", self.server_rendered().encode())
         elif path == "/pages/about":
             self._send(handler, 200, "text/html; charset=utf-8", ABOUT.format(story=ABOUT_STORY).encode())
+        elif path == "/p/old-rain-cloud":
+            self._send(handler, 200, "text/html; charset=utf-8", MOVED.format(slug=SLUG).encode())
         elif path == "/static/app.js":
             self._send(handler, 200, "application/javascript", APP_JS.encode())
         elif path == f"/api/products/{SLUG}.json":

@@ -87,16 +87,21 @@ class _Network:
         self.last = time.monotonic()
 
 
-_READY_AND_QUIET = (
-    "() => [(" + PRODUCT_READY + ")(), performance.now() - (window.__trackerChanged || 0)]"
-)
+_READY_AND_QUIET = "() => [(" + PRODUCT_READY + ")(), performance.now() - (window.__trackerChanged || 0)]"
 
 
 async def _product_or_quiet(page: Any, network: _Network, deadline: float) -> str:
     """Wait until the page shows a product ("product"), or has been quiet for QUIET_SECONDS without
     one ("quiet"), or the render's time is up ("timeout")."""
+    from playwright.async_api import Error as PlaywrightError
+
     while True:
-        ready, unchanged_ms = await page.evaluate(_READY_AND_QUIET)
+        try:
+            ready, unchanged_ms = await page.evaluate(_READY_AND_QUIET)
+        except PlaywrightError:
+            # The page navigated while asked (a script sent it elsewhere): that is activity.
+            ready, unchanged_ms = False, 0.0
+            network.last = time.monotonic()
         if ready:
             return "product"
         now = time.monotonic()
