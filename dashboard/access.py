@@ -35,6 +35,13 @@ def feed_token(secret: str) -> str:
     return hmac.new(secret.encode(), _TOKEN_PURPOSE, hashlib.sha256).hexdigest()[:32]
 
 
+def token_query(config: Config | None) -> str:
+    """The "?token=..." query for the dashboard's own addresses a signed-in page links or asks (the
+    calendar, the feeds, the inbox API); "" when no password is set."""
+    secret = password(config)
+    return f"?token={feed_token(secret)}" if secret else ""
+
+
 def _basic_password(authorization: str | None) -> str | None:
     if not authorization:
         return None

@@ -66,9 +66,8 @@ elif ctx is None:
 else:
     # New alerts: toasts now, the unread count in the navigation, and a watcher for the next ones.
     unread = live.start(ctx.url)
-    secret = ui.password(ctx)
     with st.sidebar:
-        live.watch(unread, access.feed_token(secret) if secret else None)
+        live.watch(unread, access.token_query(ctx.config))
     st.navigation(
         [
             st.Page(

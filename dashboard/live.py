@@ -63,12 +63,12 @@ def start(url: str) -> int:
     return counts.unread
 
 
-def watch(unread: int, token: str | None) -> None:
+def watch(unread: int, token_query: str) -> None:
     """The watcher: the hidden button it presses and the script that asks the inbox (with the read-only
-    token when a password is set: the page is already signed in, the API knows no session)."""
+    token's query when a password is set: the page is already signed in, the API knows no session)."""
     st.button("Show new alerts", key=POKE)
     watching = {
-        "path": "api/v1/inbox" + (f"?token={token}" if token else ""),
+        "path": "api/v1/inbox" + token_query,
         "seen": int(st.session_state.get(_SEEN, 0)),
         "unread": unread,
         "every": round(WATCH_EVERY * 1000),

@@ -426,7 +426,7 @@
     }
   }
 
-  window.__priceChart = { draw: draw, ticks: ticks, plan: plan };
+  window.__priceChart = { draw: draw, ticks: ticks };
   // Charts that asked to be drawn while this file was on its way.
   (window.__priceChartQueue || []).splice(0).forEach(function (q) { if (q[0].isConnected) draw(q[0], q[1]); });
 })();

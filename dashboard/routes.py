@@ -333,7 +333,7 @@ def chart_script(request: Request) -> Response:
         "ETag": etag,
         "Cache-Control": "public, max-age=31536000, immutable" if current else "no-cache",
     }
-    if request.headers.get("if-none-match") == etag:
+    if _not_modified(request, etag, None):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="text/javascript", headers=headers)
 

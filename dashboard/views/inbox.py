@@ -87,8 +87,7 @@ live.allow_button()
 
 st.subheader("Subscribe")
 base = (st.context.url or "http://127.0.0.1:8501/").split("?", 1)[0].rsplit("/", 1)[0]
-secret = access.password(ctx.config)
-suffix = f"?token={access.feed_token(secret)}" if secret else ""
+suffix = access.token_query(ctx.config)
 st.caption(
     "The release calendar for Google, Apple or Outlook calendars, feeds for a reader or Home "
     "Assistant, and a read-only JSON API, served by this dashboard."
@@ -96,7 +95,7 @@ st.caption(
         " With a password set, they need it: HTTP Basic (any user name), or the token in these "
         "addresses for apps that cannot send one. Keep them private; changing the password "
         "changes the token."
-        if secret
+        if suffix
         else ""
     )
 )

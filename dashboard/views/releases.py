@@ -35,8 +35,7 @@ def _moment(row: ReleaseRow) -> datetime | None:
 # page may carry), never a /media/... URL: Streamlit serves those to anyone who has the address,
 # password or not. Not the file inside the page either: 60 kB of base64 through the markdown
 # renderer on every visit, and the calendar built on every run of the page.
-secret = access.password(ctx.config)
-href = "calendar.ics" + (f"?token={access.feed_token(secret)}" if secret else "")
+href = "calendar.ics" + access.token_query(ctx.config)
 st.markdown(
     f'<a download="2002r-releases.ics" href="{href}">Download the calendar (.ics)</a>',
     unsafe_allow_html=True,
