@@ -20,3 +20,10 @@ def pid() -> int:
 def recurse() -> None:
     """Fails the way a deeply nested page used to."""
     raise RecursionError("maximum recursion depth exceeded")
+
+
+def loaded(names: list[str]) -> list[str]:
+    """Which of these modules the worker has imported."""
+    import sys
+
+    return [name for name in names if name in sys.modules]

@@ -22,9 +22,9 @@ from sqlmodel import Session, select
 
 from db.engine import make_engine
 from db.models import CheckRun, Source
-from tests.readers import pid, recurse, sleepy
+from tests.readers import loaded, pid, recurse, sleepy
 from tests.servers import PageServer, product_page
-from tracker.check.pool import PagePool, TooSlow
+from tracker.check.pool import PagePool, TooSlow, preload_for, start_fork_server, stop_fork_server
 from tracker.errors import ExtractError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +78,59 @@ def test_a_closed_pool_refuses_at_once() -> None:
     pool.close()
     with pytest.raises(ExtractError, match="stopping"):
         asyncio.run(pool.run(sleepy, 0, time_limit=10))
+
+
+PARSERS = ["bs4", "lxml", "selectolax", "soupsieve", "tracker.extract.page", "tracker.extract.calendar"]
+
+
+@pytest.mark.parametrize(
+    ("kinds", "expected"),
+    [
+        ({"shopify"}, []),
+        ({"shopify", "release_calendar"}, PARSERS),
+        ({"shopify_product"}, ["selectolax", "tracker.extract.page"]),
+        (None, PARSERS),
+    ],
+)
+def test_the_fork_server_loads_the_html_parsers_only_for_sources_that_read_pages(
+    kinds: set[str] | None, expected: list[str]
+) -> None:
+    """A Shopify catalogue is JSON: its readers start without BeautifulSoup, lxml or selectolax (a
+    fifth of a second of CPU on every `tracker check`); a kind that reads pages has them preloaded,
+    and an unknown config (None) gets every reader."""
+    stop_fork_server()  # one left by an earlier test would keep its own preload
+    start_fork_server(kinds)
+    try:
+        with PagePool(1) as pool:
+            got = asyncio.run(pool.run(loaded, PARSERS, time_limit=60))
+            assert "tracker.extract.shopify" in asyncio.run(
+                pool.run(loaded, ["tracker.extract.shopify"], time_limit=60)
+            )
+    finally:
+        stop_fork_server()
+    assert sorted(set(got) & set(PARSERS)) == sorted(expected), got
+    if kinds is not None:
+        assert preload_for(kinds)[0] == "tracker.check.collect"
+
+
+def test_check_knows_its_sources_kinds_before_loading_the_config(tmp_path: Path) -> None:
+    from tracker.commands import _source_kinds
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[sources]]\nname = "A"\nkind = "shopify"\nurl = "https://a.example"\n'
+        '[[sources]]\nname = "B"\nkind = "page"\nurls = ["https://b.example/p"]\n',
+        encoding="utf-8",
+    )
+    assert _source_kinds(config) == {"shopify", "page"}
+    # What the full load will reject (with its own message) leaves the preload whole.
+    for broken in ('[[sources]]\nname = "A"\n', "sources = 3\n", 'sources = ["a"]\n', "sources = ["):
+        config.write_text(broken, encoding="utf-8")
+        assert _source_kinds(config) is None, broken
+        assert preload_for(_source_kinds(config)) == preload_for(None)
+    assert _source_kinds(tmp_path / "missing.toml") is None
+    config.write_text("", encoding="utf-8")
+    assert _source_kinds(config) == set()  # no sources: the check says so before reading anything
 
 
 def deep_page(levels: int) -> bytes:

@@ -177,11 +177,23 @@ def _print_summaries(summaries: Sequence[Any]) -> None:
     Console().print(table)
 
 
+def _source_kinds(path: Path) -> set[str] | None:
+    """The kinds of the config's sources, from a quick read of its TOML (None when it cannot be
+    read: the full load that follows says why)."""
+    import tomllib
+
+    try:
+        sources = tomllib.loads(path.read_text(encoding="utf-8")).get("sources", [])
+        return {str(source["kind"]) for source in sources}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError, KeyError, AttributeError):
+        return None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from tracker.check.pool import start_fork_server, stop_fork_server
 
     # The page readers load in their own process while this one loads the config and the database.
-    start_fork_server()
+    start_fork_server(_source_kinds(args.config))
     try:
         return _check_command(args)
     finally:
