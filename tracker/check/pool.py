@@ -47,7 +47,7 @@ _READ_WITH = {
 def preload_for(kinds: Iterable[str] | None) -> list[str]:
     """What the fork server imports for sources of these kinds (every reader when not known). A
     Shopify catalogue needs no HTML parser: the page modules (BeautifulSoup, lxml, selectolax, about
-    a fifth of a second of CPU) load only for the kinds that read pages. A module left out still
+    a tenth of a second of CPU) load only for the kinds that read pages. A module left out still
     loads, in a worker, the first time a page needs it."""
     if kinds is None:
         return list(_PRELOAD)
