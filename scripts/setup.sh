@@ -10,7 +10,7 @@ fi
 # A new environment runs on $PYTHON when it is set, else on the system's own Python 3.11 when there
 # is one holding what the tracker needs: Debian's build runs the tracker's Python code 20-30% faster
 # than a plain build from source (pyenv's), e.g. `tracker check` of a 300-product shop in 0.79-0.89 s
-# against 0.99-1.05 s, and pytest in 394-407 s against 433-442 s. Only with uv: the system's Python
+# against 0.99-1.05 s, and pytest in 394-420 s against 433-442 s. Only with uv: the system's Python
 # may lack ensurepip, which `python -m venv` needs. Else python3.
 SYSTEM_PY=/usr/bin/python3.11
 if [ -z "${PYTHON:-}" ] && [ -x "$SYSTEM_PY" ] && command -v uv >/dev/null 2>&1 \

@@ -96,7 +96,7 @@ def test_the_fork_server_loads_the_html_parsers_only_for_sources_that_read_pages
     kinds: set[str] | None, expected: list[str]
 ) -> None:
     """A Shopify catalogue is JSON: its readers start without BeautifulSoup, lxml or selectolax (a
-    fifth of a second of CPU on every `tracker check`); a kind that reads pages has them preloaded,
+    tenth of a second of CPU on every `tracker check`); a kind that reads pages has them preloaded,
     and an unknown config (None) gets every reader."""
     stop_fork_server()  # one left by an earlier test would keep its own preload
     start_fork_server(kinds)
