@@ -46,7 +46,6 @@ CHROMIUM_ARGS = (
 OWNER_ENV = "TRACKER_RENDER_OWNER"
 BLOCKED_TYPES = frozenset({"image", "font", "media", "ping", "manifest", "texttrack"})
 CLOSE_TIMEOUT = 10.0
-# True once the page shows a product: JSON-LD offers, a microdata price, or a visible price with digits.
 # A page showing no product is read as it is once it has been quiet this long: no request of its own
 # in flight and nothing added to or changed in its document. A page that is never quiet (a ticker, a
 # long poll) is read at the timeout, as before.
@@ -60,6 +59,7 @@ _WATCH_CHANGES = """(() => {
   } catch (e) {}
 })();"""
 
+# True once the page shows a product: JSON-LD offers, a microdata price, or a visible price with digits.
 PRODUCT_READY = """() => {
   if (document.querySelector('[itemprop="price"], [itemprop="offers"]')) return true;
   for (const s of document.querySelectorAll('script[type*="ld+json" i]'))
