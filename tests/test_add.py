@@ -209,6 +209,24 @@ def test_a_page_without_a_product_says_so(server: PageServer, config: Path) -> N
     assert probe["problem"] == "no_product" and "after its JavaScript ran" in probe["reason"]
 
 
+def test_a_page_built_to_be_slow_to_parse_is_given_up_on_at_the_time_limit(
+    server: PageServer, config: Path
+) -> None:
+    # End tags the tree builder ignores (a <div> stands between each </span> and its <span>): every
+    # <div> nests one level deeper, and the parser's time grows with the square of the depth, far
+    # past a second here. The product is on the page: read in this process, it would take minutes.
+    slow = product_page("139.99", code="M2002RDA").replace("</body>", "<span><div></span>" * 60_000 + "</body>")
+    url = server.set("/p/slow", slow)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('per_host_delay = "0s"', 'per_host_delay = "0s"\nextract_timeout = "1s"'))
+    before = config.read_text(encoding="utf-8")
+    code, probe, _err = _add(config, url, "--write")
+    assert code == 1
+    assert probe["problem"] == "unreadable" and probe["products"] == []
+    assert "longer than 1 s ([defaults] extract_timeout)" in probe["reason"]
+    assert config.read_text(encoding="utf-8") == before  # nothing written
+
+
 def test_the_same_url_is_not_added_twice(server: PageServer, config: Path) -> None:
     url = server.set("/p/m2002rda", product_page("139.99", code="M2002RDA"))
     assert _add(config, url, "--write")[0] == 0

@@ -24,8 +24,8 @@ from db.engine import make_engine
 from db.models import CheckRun, Source
 from tests.readers import loaded, pid, recurse, sleepy
 from tests.servers import PageServer, product_page
-from tracker.check.pool import PagePool, TooSlow, preload_for, start_fork_server, stop_fork_server
-from tracker.errors import ExtractError
+from tracker.check.pool import PagePool, preload_for, start_fork_server, stop_fork_server
+from tracker.errors import ExtractError, TooSlow
 
 ROOT = Path(__file__).resolve().parent.parent
 

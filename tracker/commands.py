@@ -645,11 +645,23 @@ def _print_probe(found: Any, config: Config) -> None:
 
 
 async def _probe(url: str, config: Config, name: str | None) -> Any:
+    from functools import partial
+
+    from tracker.check.pool import PagePool, start_fork_server, stop_fork_server
     from tracker.fetch import Fetcher
     from tracker.probe import probe
 
-    async with Fetcher(config.defaults, render=config.render) as fetcher:
-        return await probe(url, config, fetcher, name=name)
+    # The page is read in a page reader with the check's time limit: a page built to be slow to
+    # parse ends the probe with a reason after [defaults] extract_timeout, never holds it. The
+    # reader's fork server loads the page readers on another core while the page is fetched.
+    start_fork_server(["page", "release_calendar"])
+    try:
+        with PagePool(1) as pool:
+            read = partial(pool.run, time_limit=config.defaults.extract_timeout)
+            async with Fetcher(config.defaults, render=config.render) as fetcher:
+                return await probe(url, config, fetcher, name=name, read=read)
+    finally:
+        stop_fork_server()
 
 
 def cmd_add(args: argparse.Namespace) -> int:

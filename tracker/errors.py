@@ -24,5 +24,9 @@ class ExtractError(TrackerError):
     """A body could not be read as a product or a catalogue."""
 
 
+class TooSlow(ExtractError):
+    """A page was still being read when its time limit ran out."""
+
+
 class StorageError(TrackerError):
     """The database cannot be opened or written (full, read-only, unreachable); one line says why."""

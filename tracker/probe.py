@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from tracker.config import Config
 from tracker.configedit import source_for_url, unique_name
-from tracker.errors import ExtractError, FetchError
-from tracker.extract import extract_body, extract_shopify_catalogue, extract_shopify_product_js
-from tracker.extract.calendar import extract_releases
+from tracker.errors import ExtractError, FetchError, TooSlow
+from tracker.extract import (
+    extract_shopify_catalogue,
+    extract_shopify_product_js,
+    read_page_and_releases,
+)
 from tracker.extract.model import Availability, Product
 from tracker.extract.prices import currency_from_url
 from tracker.fetch import Fetcher
@@ -67,7 +71,7 @@ class Probe:
     url: str
     kind: str | None  # shopify, shopify_product, page, release_calendar; None when unreadable
     render: bool = False
-    problem: str | None = None  # blocked, robots, unreachable, no_product, invalid
+    problem: str | None = None  # blocked, robots, unreachable, unreadable, no_product, invalid
     reason: str | None = None
     products: list[Found] = field(default_factory=list)
     releases: list[Release] = field(default_factory=list)
@@ -199,41 +203,54 @@ async def _shopify(url: str, config: Config, fetcher: Fetcher) -> Probe | None:
     return probe
 
 
-def _releases(body: bytes, url: str, content_type: str | None, config: Config) -> list[Release]:
-    try:
-        found = extract_releases(body, url, default_tz=config.timezone, content_type=content_type)
-    except (ExtractError, ValueError):
-        return []
-    return [
+# Reads a body with a module-level function: in the calling process, or (tracker add) in a page
+# reader process with a time limit, so no page can hold the probe for longer (tracker.check.pool).
+Read = Callable[..., Awaitable[Any]]
+
+
+async def read_here(fn: Callable[..., Any], /, *args: Any) -> Any:
+    """A Read that runs the function in this process (tools and tests without a page pool)."""
+    return fn(*args)
+
+
+async def _read(
+    read: Read, body: bytes, url: str, content_type: str | None, config: Config
+) -> tuple[Product | None, list[Release]]:
+    """The page's product (None when it has none) and the 2002R releases it lists."""
+    product, found = await read(read_page_and_releases, body, url, content_type, config.timezone)
+    releases = [
         Release(r.name, r.style_code, r.when.day.isoformat() if r.when.day else None, r.region)
         for r in found
         if mentions_2002r(r.name, r.style_code)
     ]
+    return product, releases
 
 
-def _read(body: bytes, url: str, content_type: str | None) -> Product | None:
-    try:
-        products = extract_body(body, url=url, content_type=content_type)
-    except (ExtractError, ValueError):
-        return None
-    return products[0] if products else None
+def _unreadable(url: str, exc: ExtractError, config: Config) -> Probe:
+    reason = f"{url}: the page cannot be read: {exc}"
+    if isinstance(exc, TooSlow):
+        limit = config.defaults.extract_timeout
+        reason = f"{url}: reading the page took longer than {limit:g} s ([defaults] extract_timeout)"
+    return Probe(url, None, problem="unreadable", reason=reason)
 
 
-async def _page(url: str, config: Config, fetcher: Fetcher) -> Probe:
+async def _page(url: str, config: Config, fetcher: Fetcher, read: Read) -> Probe:
     """A product page (plain or rendered), a release calendar, or why the URL cannot be read."""
     try:
         res = await fetcher.fetch(url)
     except FetchError as exc:
         problem = {"blocked": "blocked", "robots": "robots"}.get(exc.kind, "unreachable")
         return Probe(url, None, problem=problem, reason=str(exc))
-    product = _read(res.body, res.final_url, res.content_type)
+    try:
+        product, releases = await _read(read, res.body, res.final_url, res.content_type, config)
+    except ExtractError as exc:
+        return _unreadable(url, exc, config)
     if product is not None and product.blocked:
         reason = (
             f"{url}: the shop answers with a bot challenge ({product.blocked}); "
             "the tracker does not get past those"
         )
         return Probe(url, None, problem="blocked", reason=reason)
-    releases = _releases(res.body, res.final_url, res.content_type, config)
     # A page of several releases is a calendar (their prices are no product's); one release is a
     # calendar only when the page sells nothing.
     if len(releases) > 1 or (releases and (product is None or product.price is None)):
@@ -248,7 +265,10 @@ async def _page(url: str, config: Config, fetcher: Fetcher) -> Probe:
     except FetchError as exc:
         reason = f"{url}: no product in the page's HTML, and rendering it failed: {exc}"
         return Probe(url, None, problem="no_product", reason=reason)
-    product = _read(rendered.body, rendered.final_url, rendered.content_type)
+    try:
+        product, _ = await _read(read, rendered.body, rendered.final_url, rendered.content_type, config)
+    except ExtractError as exc:
+        return _unreadable(url, exc, config)
     if product is None or not _has_product(product):
         reason = f"{url}: no price or stock on the page, neither in its HTML nor after its JavaScript ran"
         return Probe(url, None, problem="no_product", reason=reason)
@@ -261,13 +281,16 @@ async def _page(url: str, config: Config, fetcher: Fetcher) -> Probe:
     return probe
 
 
-async def probe(url: str, config: Config, fetcher: Fetcher, *, name: str | None = None) -> Probe:
-    """Work out what url is and what the tracker would read there; nothing is written."""
+async def probe(
+    url: str, config: Config, fetcher: Fetcher, *, name: str | None = None, read: Read = read_here
+) -> Probe:
+    """Work out what url is and what the tracker would read there; nothing is written. Pages are read
+    with read: `tracker add` passes a page pool's, so a page built to be slow is given up on in time."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return Probe(url, None, problem="invalid", reason=f"{url!r} is not an http(s) URL")
-    found = await _shopify(url, config, fetcher) or await _page(url, config, fetcher)
+    found = await _shopify(url, config, fetcher) or await _page(url, config, fetcher, read)
     if found.source is not None:
         values = {k: v for k, v in found.source.items() if v not in (None, "")}
         source = {"name": unique_name(config, name or _name_for(url)), **values}

@@ -25,6 +25,7 @@ PROBLEMS = {
     "blocked": "The shop answers with a bot challenge",
     "robots": "The shop's robots.txt does not allow it",
     "unreachable": "The shop does not answer",
+    "unreadable": "The page cannot be read",
     "no_product": "No product found there",
     "invalid": "Not a shop address",
     "error": "The probe failed",

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
-from tracker.errors import ExtractError
+from tracker.errors import ExtractError, TooSlow
 
 T = TypeVar("T")
 # A worker that has read this many pages is replaced: memory a large page left behind goes with it.
@@ -78,10 +78,6 @@ def stop_fork_server() -> None:
         os.kill(pid, signal.SIGTERM)  # it has no handler for it: gone at once, unloading nothing
     with contextlib.suppress(OSError):
         server._stop()  # reaps it and forgets it, so that the next reader starts a new one
-
-
-class TooSlow(ExtractError):
-    """A page was still being read when its time limit ran out."""
 
 
 def _serve(conn: Connection) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tracker.extract.model import Availability, Product, SizeOffer
+from tracker.extract.model import Availability, Product, ReleaseInfo, SizeOffer
 
 if TYPE_CHECKING:
     from tracker.blocks import detect_block
@@ -31,6 +31,7 @@ __all__ = [
     "extract_shopify_catalogue",
     "extract_shopify_product_js",
     "parse_price",
+    "read_page_and_releases",
 ]
 
 # Where each reader lives, loaded when first asked for (PEP 562).
@@ -107,6 +108,25 @@ def extract_body(
                 return [extract_json({"$": data}, url=url, selectors=_rebase(selectors), currency=currency)]
             raise ExtractError("JSON body with no Shopify shape and no JSON-path selectors to read it")
     return [extract_page(text, url, selectors=selectors, currency=currency, content_type=content_type)]
+
+
+def read_page_and_releases(
+    body: bytes, url: str, content_type: str | None, default_tz: str
+) -> tuple[Product | None, list[ReleaseInfo]]:
+    """A page as `tracker add` reads it: its first product (None when there is none to read) and the
+    releases it lists. Module-level, so a page reader process can run it under a time limit."""
+    from tracker.errors import ExtractError
+    from tracker.extract.calendar import extract_releases
+
+    try:
+        products = extract_body(body, url=url, content_type=content_type)
+    except (ExtractError, ValueError):
+        products = []
+    try:
+        releases = extract_releases(body, url, default_tz=default_tz, content_type=content_type)
+    except (ExtractError, ValueError):
+        releases = []
+    return (products[0] if products else None), releases
 
 
 def _rebase(selectors: Selectors) -> Selectors:
