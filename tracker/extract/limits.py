@@ -24,54 +24,66 @@ MAX_JSON_DEPTH = 64
 # An embedded JSON-LD block larger than this is no product's data (real ones are a few kB).
 MAX_JSONLD_BYTES = 2_000_000
 
-# Tags, and where a comment or an element whose content is text (a script's "<div>" strings are
-# no elements) starts; svg and math are skipped too, their self-closing tags would count as open.
-_WHOLE_TAG = re.compile(r"<(/?[a-z][\w:-]*)[^<>]*>?", re.I)
-# The lookahead lets the engine reject most "<" at their first letter, before trying eleven names
-# (three times faster on a 400 KB page); tests/test_limits.py checks it finds what the names alone do.
-_SKIPPED_NAMES: tuple[str, ...] = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed")
-_SKIPPED_NAMES += ("noframes", "plaintext", "svg", "math")
-_SKIPPED = re.compile(r"<(?=[!stxinpm])(?:(" + "|".join(_SKIPPED_NAMES) + r")\b|!--)", re.I)
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source"}
     | {"track", "wbr", "keygen", "frame", "basefont", "bgsound", "image"}
 )
 # Elements a parser closes when a sibling of the same kind opens ("<li>a<li>b").
 _SELF_SIBLING = frozenset({"p", "li", "dt", "dd", "option", "tr", "td", "th", "rt", "rp"})
+# End tags a parser closes nothing at: after "</body>" or "</html>" a page's next tag still opens
+# inside what was open ("</head>" too, once the body has begun): counted as closing, they would let
+# a page nest 250 levels, end its body, and nest 250 more.
+_KEPT_OPEN = frozenset({"html", "head", "body"})
+_IGNORED_ENDS = frozenset("/" + name for name in _KEPT_OPEN)
 
-
-def _segments(text: str) -> list[tuple[int, int]]:
-    """The parts of text outside comments, scripts, styles, svg and other text-only elements."""
-    out: list[tuple[int, int]] = []
-    pos = 0
-    while pos < len(text):
-        found = _SKIPPED.search(text, pos)
-        if found is None:
-            out.append((pos, len(text)))
-            break
-        out.append((pos, found.start()))
-        closer = "-->" if found.group(1) is None else "</" + found.group(1)
-        end = re.compile(re.escape(closer), re.I).search(text, found.end())
-        pos = len(text) if end is None else end.end()
-    return out
+# The page's tags read the way an HTML tokenizer reads them (ASCII letters, ASCII case only: "<ſcript>"
+# is no script): a name runs to whitespace, "/" or ">" ("</div.>" closes no div), a quoted attribute
+# value may hold "<" and ">" ('<div title="</div>">' is one start tag), a comment ends at "-->",
+# "--!>" or at once ("<!-->"), "<!x", "<?x" and "</ x" are comments up to the next ">" (a "<style>" in
+# them starts nothing), and an element whose content is text (a script's "<div>" strings are
+# no elements) ends only at its own end tag ("</script>", not "</scripts>"). svg and math are skipped
+# too, their self-closing tags would count as open. Every part after a repeat is optional, so no input
+# makes the engine backtrack (and no possessive repeat: Python 3.11.2's ignore a lookahead inside them).
+_WS = "\t\n\f\r "
+_ATTRIBUTES = (
+    rf"(?:[{_WS}]*(?:[^{_WS}/>][^{_WS}/>=]*(?:[{_WS}]*=[{_WS}]*(?:\"[^\"]*\"?|'[^']*'?|[^{_WS}>]*))?"
+    rf"|/(?!>)))*[{_WS}]*/?>?"
+)
+_SKIPPED_NAMES: tuple[str, ...] = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed")
+_SKIPPED_NAMES += ("noframes", "plaintext", "svg", "math")
 
 
 def _skipped_element(name: str) -> str:
-    """The rest of a text-only element after "<name": its text up to the first "</name", or the page's end."""
-    # Unrolled ("[^<]*" runs between tries) so the engine never tries the end tag at every character.
-    return rf"{name}\b[^<]*(?:<(?!/{name})[^<]*)*(?:</{name})?"
+    """A text-only element from its name on: its start tag, its text, then its own end tag."""
+    end = rf"/{name}[{_WS}/>]"  # after a "<"
+    if name == "script":
+        # A script's "<!--" may hide its end: after "<!--<script>", a "</script>" ends only that inner
+        # "<script>", and the script goes on to the next one; "-->" ends the hiding.
+        inner = rf"<script[{_WS}/>](?:[^<-]+|-(?!-+>)|<(?!{end}))*(?:<{end}|(?=--+>))?"
+        hidden = rf"<!--(?:-*>|(?:[^<-]+|-(?!-+>)|<(?!{end}|script[{_WS}/>])|{inner})*(?:--+>)?)"
+        text = rf"[^<]*(?:<(?!!--|{end})[^<]*)*"
+        body = rf"{text}(?:{hidden}{text})*"
+    else:
+        # Unrolled ("[^<]*" runs between tries) so the engine never tries the end tag at every character.
+        body = rf"[^<]*(?:<(?!{end}|/{name}\Z)[^<]*)*"
+    return rf"{name}(?=[{_WS}/>]|\Z){_ATTRIBUTES}{body}(?:</{name}{_ATTRIBUTES})?"
 
 
-# One pass over the page: a comment or text-only element is one match that captures nothing (what
-# _segments skips), any other tag a match that captures its name: the tags _segments leaves, in one
-# try at each "<" instead of two (a closer is matched ignoring case like _segments' own;
-# tests/test_limits.py compares the two ways).
+# One pass over the page: a comment or text-only element is one match that captures nothing, any
+# other tag (with its attributes) a match that captures its name. The lookahead lets the engine
+# reject most "<" at their first character, before trying eleven names.
 _TAG_OR_SKIPPED = re.compile(
-    r"<(?:(?=[!stxinpm])(?:!--[^-]*(?:-(?!->)[^-]*)*(?:-->)?|"
+    r"<(?:(?=[!stxinpm?/])(?:!--(?:-?>|[^-]*(?:-(?!-!?>)[^-]*)*(?:--!?>)?)|[!?][^>]*>?|/(?![a-z>])[^>]*>?|"
     + "|".join(map(_skipped_element, _SKIPPED_NAMES))
-    + r")|(/?[a-z][\w:-]*))",
-    re.I,
+    + rf")|(/?[a-z][^{_WS}/>]*){_ATTRIBUTES})",
+    re.I | re.A,
 )
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _lower(name: str) -> str:
+    """A tag name in lower case as a parser lowers it: ASCII letters only (the Kelvin sign stays)."""
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
 def _tags(text: str) -> list[str]:
@@ -89,7 +101,7 @@ class _Stack:
 
     def close(self, name: str) -> bool:
         """Close the nearest open element of that name (and those inside it); False when none is."""
-        if not self.count.get(name):
+        if not self.count.get(name) or name in _KEPT_OPEN:
             return False
         while True:
             top = self.names.pop()
@@ -115,15 +127,17 @@ def _depth_of(tags: list[str]) -> int:
     """How deeply the tags nest as a parser would open and close them (approximately)."""
     if not tags:
         return 0
-    joined = "\x00".join(tags)
+    joined = " ".join(tags)  # no tag name holds a space
     # One lower() over all the tags is the same as one per tag when they are ASCII, and cheaper.
-    lower = joined.lower().split("\x00") if joined.isascii() else [tag.lower() for tag in tags]
+    lower = joined.lower().split(" ") if joined.isascii() else [_lower(tag) for tag in tags]
     # _Stack's rules, inlined: a page is 10,000 tags, and most end tags close the innermost element.
     stack: list[str] = []
     count: dict[str, int] = {}
     deepest = 0
     for tag in lower:
         if tag[0] == "/":
+            if tag in _IGNORED_ENDS:
+                continue
             if stack and stack[-1] == tag:
                 stack.pop()
                 count[tag] -= 1
@@ -160,6 +174,7 @@ def _depth_of(tags: list[str]) -> int:
 # unmatched ones), the start tags open at one point and closed later are nested in one another;
 # deleting every adjacent "start, end" pair once per round (the innermost pairs) takes as many
 # rounds as that nesting is high, and what is left is the end tags and the start tags never matched.
+# (The end tags of html, head and body close nothing in _depth_of: _shallow reads them as nothing.)
 _ALL_BYTES = bytes(range(256))
 _NOTHING = 255  # the code of tags that open and close nothing (void elements)
 _NAMES_PER_CODE = 127
@@ -177,10 +192,10 @@ class _Codes(dict[str, int]):
         self.names: dict[str, int] = {}
 
     def __missing__(self, tag: str) -> int:
-        lower = tag.lower()
+        lower = _lower(tag)
         end = lower[0] == "/"
         name = lower[1:] if end else lower
-        if name in _VOID:
+        if name in _VOID or (end and name in _KEPT_OPEN):
             code = _NOTHING
         else:
             index = self.names.setdefault(name, len(self.names))
@@ -244,25 +259,30 @@ def bound_depth(text: str, limit: int = MAX_HTML_DEPTH) -> str:
     dropped: dict[str, int] = {}
     parts: list[str] = []
     last = 0
-    for start, end in _segments(text):
-        for match in _WHOLE_TAG.finditer(text, start, end):
-            tag = match.group(1).lower()
-            if tag[0] == "/":
-                name = tag[1:]
-                if not dropped.get(name):
-                    stack.close(name)
-                    continue
-                # The end of an element dropped for its depth: the innermost ones end first.
-                dropped[name] -= 1
-            elif tag in _VOID:
+    for match in _TAG_OR_SKIPPED.finditer(text):
+        found = match.group(1)
+        if found is None:
+            continue  # a comment or a text-only element: left as it is
+        tag = _lower(found)
+        if tag[0] == "/":
+            name = tag[1:]
+            if not dropped.get(name):
+                stack.close(name)
                 continue
-            elif len(stack.names) < limit:
-                stack.open(tag)
-                continue
-            else:
-                dropped[tag] = dropped.get(tag, 0) + 1
-            parts.append(text[last : match.start()])
-            last = match.end()
+            # The end of an element dropped for its depth: the innermost ones end first.
+            dropped[name] -= 1
+        elif tag in _VOID:
+            continue
+        elif len(stack.names) < limit:
+            stack.open(tag)
+            continue
+        else:
+            dropped[tag] = dropped.get(tag, 0) + 1
+        # The whole tag goes, attributes and all, for a space: a "<" just before it and letters just
+        # after it would otherwise make a tag nobody counted.
+        parts.append(text[last : match.start()])
+        parts.append(" ")
+        last = match.end()
     parts.append(text[last:])
     return "".join(parts)
 
