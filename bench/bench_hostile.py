@@ -53,6 +53,26 @@ def main() -> int:
         raw_text = f"{raw:.2f} s" if raw is not None else "not run (quadratic)"
         ratio = f"{raw / now:.1f}x" if raw is not None else ""
         print(f"| {levels:,} | {len(page) / 1e6:.1f} MB | {raw_text} | {now:.2f} s | {ratio} |")
+    # Tags a quick scan would misread; each repeat nests one more element in the parser's tree.
+    tricks = {
+        "<div></div.>": "<div></div.>",
+        '<div a="</div>">': '<div a="</div>">',
+        "<!--> then <div>s": None,
+        "<div>s then </body>": None,
+    }
+    print("\n| 20,000 repeats of | parser alone | extract_page (now) | ratio |")
+    print("|---|---|---|---|")
+    for label, piece in tricks.items():
+        if piece is not None:
+            body = piece * 20_000
+        elif label.startswith("<!-->"):
+            body = "<!-->" + "<div>" * 20_000 + "-->"
+        else:
+            body = ("<div>" * 200 + "</body>") * 100
+        page = product_page().replace("</body>", body + "</body>")
+        raw = seconds(LexborHTMLParser, page)
+        now = seconds(extract_page, page, URL)
+        print(f"| `{label}` | {raw:.2f} s | {now:.2f} s | {raw / now:.1f}x |")
     ordinary = build_page(400)
     bound = statistics.median(seconds(bound_depth, ordinary) for _ in range(30))
     whole = statistics.median(seconds(extract_page, ordinary, URL) for _ in range(30))

@@ -4,7 +4,10 @@ HTML parsers spend time proportional to the depth of the open elements on every 
 page of 150,000 nested <div>s costs a minute. Browsers cap the depth (Chromium at 512); so does
 bound_depth here: tags past MAX_HTML_DEPTH are dropped (their text stays, one level up), which
 makes reading linear in the page's size. What a page puts deeper than that keeps its text but not
-its elements, as in a browser; real pages stay far below (30 levels is deep). A JSON-LD block too
+its elements, as in a browser; real pages stay far below (30 levels is deep). The scan follows the
+tokenizer, not every rule of the tree builder: end tags the builder ignores ("<span><div></span>"),
+formatting elements it reopens and HTML inside <svg> can still build a deep tree, and such a page is
+given up on at its time limit by the page readers (tracker.check.pool). A JSON-LD block too
 large or nested too deeply is not read (the rest of the page is); a JSON body nested deeper than
 the interpreter follows is an ExtractError, never a RecursionError (its size is capped before, by
 max_body_bytes).
