@@ -313,8 +313,14 @@ def test_end_tags_that_close_nothing_cannot_hide_nesting(piece: str) -> None:
 
 @pytest.mark.parametrize(
     "opener",
-    ["<!-->", "<!--->", "<!-- --!>", "<script.>", "<title.>", "<\u017fcript>", '<script a="</script>">'],
-    ids=["empty-comment", "empty-comment-dash", "bang-end", "script-dot", "title-dot", "long-s", "attr"],
+    [
+        *("<!-->", "<!--->", "<!-- --!>", "<script.>", "<title.>", "<\u017fcript>", '<script a="</script>">'),
+        *("<svg/>", "<math />"),
+    ],
+    ids=[
+        *("empty-comment", "empty-comment-dash", "bang-end", "script-dot", "title-dot", "long-s", "attr"),
+        *("empty-svg", "empty-math"),
+    ],
 )
 def test_what_only_looks_like_a_comment_or_a_script_cannot_hide_nesting(opener: str) -> None:
     page = "<html><body>" + opener + "<div>" * 20_000 + "</script>-->"

@@ -43,19 +43,21 @@ _IGNORED_ENDS = frozenset("/" + name for name in _KEPT_OPEN)
 # is no script): a name runs to whitespace, "/" or ">" ("</div.>" closes no div), a quoted attribute
 # value may hold "<" and ">" ('<div title="</div>">' is one start tag), a comment ends at "-->",
 # "--!>" or at once ("<!-->"), "<!x", "<?x" and "</ x" are comments up to the next ">" (a "<style>" in
-# them starts nothing), and an element whose content is text (a script's "<div>" strings are
-# no elements) ends only at its own end tag ("</script>", not "</scripts>"). svg and math are skipped
-# too, their self-closing tags would count as open. Every part after a repeat is optional, so no input
-# makes the engine backtrack (and no possessive repeat: Python 3.11.2's ignore a lookahead inside them).
+# them starts nothing), and an element whose content is text (a script's "<div>" strings are no
+# elements) ends only at its own end tag ("</script>", not "</scripts>"). svg and math are skipped
+# too, their self-closing tags would count as open ("<svg/>" is empty: what follows is read). Every
+# part after a repeat is optional, so no input makes the engine backtrack (and no possessive repeat:
+# Python 3.11.2's ignore a lookahead inside them).
 _WS = "\t\n\f\r "
-_ATTRIBUTES = (
-    # First the common form, name="value", fast, and the tag's end; else any attribute, each state as
-    # the tokenizer's (about twice the time of the names alone on a real page, half of it without
-    # the fast form).
-    rf"(?:[{_WS}]+[-\w:.@]+=\"[^\"]*\")*(?:>|"
+# A tag's attributes up to its end: first the common form, name="value", fast; then any attribute,
+# each state as the tokenizer's (about twice the time of the names alone on a real page, half of it
+# without the fast form).
+_COMMON_ATTRIBUTES = rf"(?:[{_WS}]+[-\w:.@]+=\"[^\"]*\")*"
+_ANY_ATTRIBUTES = (
     rf"(?:[{_WS}]*(?:[^{_WS}/>][^{_WS}/>=]*(?:[{_WS}]*=[{_WS}]*(?:\"[^\"]*\"?|'[^']*'?|[^{_WS}>]*))?"
-    rf"|/(?!>)))*[{_WS}]*/?>?)"
+    rf"|/(?!>)))*[{_WS}]*"
 )
+_ATTRIBUTES = rf"{_COMMON_ATTRIBUTES}(?:>|{_ANY_ATTRIBUTES}/?>?)"
 _SKIPPED_NAMES: tuple[str, ...] = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed")
 _SKIPPED_NAMES += ("noframes", "plaintext", "svg", "math")
 
@@ -73,7 +75,11 @@ def _skipped_element(name: str) -> str:
     else:
         # Unrolled ("[^<]*" runs between tries) so the engine never tries the end tag at every character.
         body = rf"[^<]*(?:<(?!{end}|/{name}\Z)[^<]*)*"
-    return rf"{name}(?=[{_WS}/>]|\Z){_ATTRIBUTES}{body}(?:</{name}{_ATTRIBUTES})?"
+    start = rf"{name}(?=[{_WS}/>]|\Z){_COMMON_ATTRIBUTES}{_ANY_ATTRIBUTES}"
+    if name in ("svg", "math"):
+        # "<svg/>" is an empty element (a parser honours the slash in svg and math): nothing skipped.
+        return rf"{start}(?:/>|>?{body}(?:</{name}{_ATTRIBUTES})?)"
+    return rf"{start}/?>?{body}(?:</{name}{_ATTRIBUTES})?"
 
 
 # One pass over the page: a comment or text-only element is one match that captures nothing, any
