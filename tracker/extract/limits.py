@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from itertools import accumulate
 from typing import Any
 
@@ -84,13 +85,20 @@ def _skipped_element(name: str) -> str:
 
 # One pass over the page: a comment or text-only element is one match that captures nothing, any
 # other tag (with its attributes) a match that captures its name. The lookahead lets the engine
-# reject most "<" at their first character, before trying eleven names.
-_TAG_OR_SKIPPED = re.compile(
+# reject most "<" at their first character, before trying eleven names. Compiled when first used
+# (about 10 ms): the check's main process loads this module for parse_json and never scans a page.
+_TAG_OR_SKIPPED = (
     r"<(?:(?=[!stxinpm?])(?:!--(?:-?>|[^-]*(?:-(?!-!?>)[^-]*)*(?:--!?>)?)|[!?][^>]*>?|"
     + "|".join(map(_skipped_element, _SKIPPED_NAMES))
-    + rf")|/(?![a-z>])[^>]*>?|(/?[a-z][^{_WS}/>]*){_ATTRIBUTES})",
-    re.I | re.A,
+    + rf")|/(?![a-z>])[^>]*>?|(/?[a-z][^{_WS}/>]*){_ATTRIBUTES})"
 )
+
+
+@cache
+def tag_scanner() -> re.Pattern[str]:
+    """The compiled scan: a match per tag (its name in group 1), comment or text-only element."""
+    return re.compile(_TAG_OR_SKIPPED, re.I | re.A)
+
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -101,7 +109,7 @@ def _lower(name: str) -> str:
 
 def _tags(text: str) -> list[str]:
     """The start and end tags a parser reads (names as written, end tags with their "/"), in order."""
-    return list(filter(None, _TAG_OR_SKIPPED.findall(text)))
+    return list(filter(None, tag_scanner().findall(text)))
 
 
 class _Stack:
@@ -272,7 +280,7 @@ def bound_depth(text: str, limit: int = MAX_HTML_DEPTH) -> str:
     dropped: dict[str, int] = {}
     parts: list[str] = []
     last = 0
-    for match in _TAG_OR_SKIPPED.finditer(text):
+    for match in tag_scanner().finditer(text):
         found = match.group(1)
         if found is None:
             continue  # a comment or a text-only element: left as it is

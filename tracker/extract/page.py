@@ -49,7 +49,7 @@ from tracker.extract.jsonld import (
     loads_lenient,
     products_from,
 )
-from tracker.extract.limits import bound_depth
+from tracker.extract.limits import bound_depth, tag_scanner
 from tracker.extract.model import Availability, Product, SizeOffer
 from tracker.extract.pickers import size_picker
 from tracker.extract.prices import currency_from_lang, currency_from_url, parse_amount, parse_price
@@ -67,6 +67,8 @@ from tracker.extract.visible import (
 )
 from tracker.sizes import looks_like_size, split_title_size
 from tracker.stylecode import find_style_code
+
+tag_scanner()  # the nesting scan compiled at import: a page reader's fork server does it once for all
 
 if TYPE_CHECKING:
     from tracker.config import Selectors  # read only; extraction never builds the config's schema
