@@ -214,16 +214,17 @@ async def read_here(fn: Callable[..., Any], /, *args: Any) -> Any:
 
 
 async def _read(
-    read: Read, body: bytes, url: str, content_type: str | None, config: Config
+    read: Read, body: bytes, url: str, content_type: str | None, config: Config, *, releases: bool = True
 ) -> tuple[Product | None, list[Release]]:
-    """The page's product (None when it has none) and the 2002R releases it lists."""
-    product, found = await read(read_page_and_releases, body, url, content_type, config.timezone)
-    releases = [
+    """The page's product (None when it has none) and the 2002R releases it lists (when asked)."""
+    tz = config.timezone if releases else None
+    product, found = await read(read_page_and_releases, body, url, content_type, tz)
+    listed = [
         Release(r.name, r.style_code, r.when.day.isoformat() if r.when.day else None, r.region)
         for r in found
         if mentions_2002r(r.name, r.style_code)
     ]
-    return product, releases
+    return product, listed
 
 
 def _unreadable(url: str, exc: ExtractError, config: Config) -> Probe:
@@ -266,7 +267,8 @@ async def _page(url: str, config: Config, fetcher: Fetcher, read: Read) -> Probe
         reason = f"{url}: no product in the page's HTML, and rendering it failed: {exc}"
         return Probe(url, None, problem="no_product", reason=reason)
     try:
-        product, _ = await _read(read, rendered.body, rendered.final_url, rendered.content_type, config)
+        body, final, kind = rendered.body, rendered.final_url, rendered.content_type
+        product, _ = await _read(read, body, final, kind, config, releases=False)
     except ExtractError as exc:
         return _unreadable(url, exc, config)
     if product is None or not _has_product(product):

@@ -111,10 +111,11 @@ def extract_body(
 
 
 def read_page_and_releases(
-    body: bytes, url: str, content_type: str | None, default_tz: str
+    body: bytes, url: str, content_type: str | None, default_tz: str | None
 ) -> tuple[Product | None, list[ReleaseInfo]]:
     """A page as `tracker add` reads it: its first product (None when there is none to read) and the
-    releases it lists. Module-level, so a page reader process can run it under a time limit."""
+    releases it lists (none looked for when default_tz is None). Module-level, so a page reader
+    process can run it under a time limit."""
     from tracker.errors import ExtractError
     from tracker.extract.calendar import extract_releases
 
@@ -122,6 +123,8 @@ def read_page_and_releases(
         products = extract_body(body, url=url, content_type=content_type)
     except (ExtractError, ValueError):
         products = []
+    if default_tz is None:
+        return (products[0] if products else None), []
     try:
         releases = extract_releases(body, url, default_tz=default_tz, content_type=content_type)
     except (ExtractError, ValueError):

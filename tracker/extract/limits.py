@@ -86,7 +86,8 @@ def _skipped_element(name: str) -> str:
 # One pass over the page: a comment or text-only element is one match that captures nothing, any
 # other tag (with its attributes) a match that captures its name. The lookahead lets the engine
 # reject most "<" at their first character, before trying eleven names. Compiled when first used
-# (about 10 ms): the check's main process loads this module for parse_json and never scans a page.
+# (about 10 ms) or when the page reader loads: the check's main process loads this module for
+# parse_json and never scans a page.
 _TAG_OR_SKIPPED = (
     r"<(?:(?=[!stxinpm?])(?:!--(?:-?>|[^-]*(?:-(?!-!?>)[^-]*)*(?:--!?>)?)|[!?][^>]*>?|"
     + "|".join(map(_skipped_element, _SKIPPED_NAMES))
@@ -98,6 +99,7 @@ _TAG_OR_SKIPPED = (
 def tag_scanner() -> re.Pattern[str]:
     """The compiled scan: a match per tag (its name in group 1), comment or text-only element."""
     return re.compile(_TAG_OR_SKIPPED, re.I | re.A)
+
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
