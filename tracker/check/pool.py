@@ -55,12 +55,14 @@ def preload_for(kinds: Iterable[str] | None) -> list[str]:
     return [name for name in _PRELOAD if name == _PRELOAD[0] or name in wanted]
 
 
-def start_fork_server(kinds: Iterable[str] | None = None) -> None:
+def start_fork_server(kinds: Iterable[str] | None = None, *, modules: list[str] | None = None) -> None:
     """Start the fork server now: it imports the readers the sources' kinds need (up to a second
-    of CPU) on another core while this process goes on loading the config and the database layer."""
+    of CPU), or the modules named, on another core while this process goes on loading the config
+    and the database layer."""
     from multiprocessing import forkserver
 
-    multiprocessing.get_context("forkserver").set_forkserver_preload(preload_for(kinds))
+    preload = preload_for(kinds) if modules is None else modules
+    multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     forkserver.ensure_running()
 
 
