@@ -334,6 +334,26 @@ def test_ending_the_body_again_and_again_cannot_reset_the_count(end: str) -> Non
     assert _tree_depth(bound_depth(page)) <= MAX_HTML_DEPTH + 1
 
 
+@pytest.mark.parametrize(
+    ("page", "tags"),
+    [
+        # A script's hidden part ends at two or more dashes and ">": a million dashes that do not.
+        ("<script><!--" + "-" * 1_000_000 + "x--></script><div>", ["div"]),
+        # "-->" ends the hiding: the first "</script>" ends the script, the second is a stray end tag.
+        ("<script><!--<script>" + "--" * 500_000 + "x--></script></script><p>", ["/script", "p"]),
+        ("<script><!--" + "->" * 500_000 + "</script><b>", ["b"]),
+        ("<!--" + "-" * 1_000_000 + "x--><i>", ["i"]),
+        ("<a" + ' b="c"' * 200_000 + "><i>", ["a", "i"]),
+        ("<a" + " /" * 500_000 + "><i>", ["a", "i"]),
+    ],
+    ids=["script-dashes", "double-escaped-dashes", "arrows", "comment-dashes", "attributes", "slashes"],
+)
+def test_long_runs_are_read_in_one_pass(page: str, tags: list[str]) -> None:
+    # Each a million characters: a rule that looked ahead over the run at every character of it
+    # would take hours here (the suite's per-test timeout stops it), one pass takes milliseconds.
+    assert _tags(page) == tags
+
+
 def test_the_scan_finds_text_only_elements_by_their_ascii_names_only() -> None:
     # Case is folded for ASCII letters only, as a parser folds it: "\u017fcript" (a long s) and a
     # Kelvin sign in front of a name open elements of their own, whose content is markup.

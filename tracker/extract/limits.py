@@ -69,8 +69,11 @@ def _skipped_element(name: str) -> str:
     if name == "script":
         # A script's "<!--" may hide its end: after "<!--<script>", a "</script>" ends only that inner
         # "<script>", and the script goes on to the next one; "-->" ends the hiding.
-        inner = rf"<script[{_WS}/>](?:[^<-]+|-(?!-+>)|<(?!{end}))*(?:<{end}|(?=--+>))?"
-        hidden = rf"<!--(?:-*>|(?:[^<-]+|-(?!-+>)|<(?!{end}|script[{_WS}/>])|{inner})*(?:--+>)?)"
+        # A run of dashes is read whole (a lookahead over the run at each dash would take the square
+        # of its length): text unless it is two or more right before a ">", which ends the hiding.
+        dashes = r"-+(?![->])|-(?=>)"
+        inner = rf"<script[{_WS}/>](?:[^<-]+|{dashes}|<(?!{end}))*(?:<{end}|(?=--+>))?"
+        hidden = rf"<!--(?:-*>|(?:[^<-]+|{dashes}|<(?!{end}|script[{_WS}/>])|{inner})*(?:--+>)?)"
         text = rf"[^<]*(?:<(?!!--|{end})[^<]*)*"
         body = rf"{text}(?:{hidden}{text})*"
     else:
