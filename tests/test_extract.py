@@ -22,6 +22,7 @@ from tracker.extract import (
     extract_shopify_catalogue,
     extract_shopify_product_js,
 )
+from tracker.extract.calendar import release_date_text
 from tracker.extract.page import _zero_price
 from tracker.extract.prices import parse_amount, parse_price
 
@@ -530,6 +531,32 @@ def test_the_zero_price_check_answers_as_one_pattern_would() -> None:
     assert any(_ZERO_PRICE_ONE_PATTERN.search(t) for t in texts)
     for text in texts:
         assert _zero_price(text) == bool(_ZERO_PRICE_ONE_PATTERN.search(text)), text
+
+
+# The lazy pattern a "Release Date: ..." line was read with before (it tried a lookahead at each
+# character of a run of spaces, for each of them).
+_RELEASE_TEXT_LAZY = re.compile(r"release\s+date\s*:\s*(?P<when>[^/|\n]+?)\s*(?=/|\||\n|price\s*:|$)", re.I)
+
+
+def test_the_release_date_text_is_what_the_lazy_pattern_read() -> None:
+    parts = [
+        "Release Date:", "release  date :", "May 5", " ", "  ", "/", "|", "\n", "Price:", "price :",
+        "PRICE", ":", "$150", "x", "TBC", "\t", "price\n:", "\u0131", "date",
+    ]  # fmt: skip
+    texts = _random_texts(parts, 16)
+    assert sum(release_date_text(t) is not None for t in texts) > 1_000
+    for text in texts:
+        found = _RELEASE_TEXT_LAZY.search(text)
+        expected = found.group("when") if found is not None and found.group("when").strip() else None
+        assert release_date_text(text) == expected, text
+
+
+def test_long_runs_of_spaces_and_itemprops_are_read_in_one_pass() -> None:
+    # A million spaces, 200,000 itemprops in one tag: the patterns before took hours on these.
+    spaces = " " * 1_000_000
+    assert release_date_text(f"Release Date: May 5{spaces}x / Price: $150") == f"May 5{spaces}x"
+    assert not _zero_price("<a " + 'itemprop="price"' * 200_000 + ">")
+    assert _zero_price("<a " + 'itemprop="price"' * 200_000 + ' content="0">')
 
 
 def test_the_product_hints_answer_as_one_pattern_would() -> None:

@@ -87,17 +87,25 @@ _RESULTS_HEADING = re.compile(
 # patterns that each start with a character that has no case ('"', '='), so the engine can skip to
 # it; one alternation ignoring case tried every position of the page (5 parses' worth on 400 KB).
 _ZERO_JSON_PRICE = re.compile(r"\"price\"\s*:\s*\"?0+(?:[.,]0+)?\"?\s*[,}]", re.I)
-_ZERO_ITEMPROP = re.compile(r"=\"price\"(?=[^>]*content=\"0+(?:[.,]0+)?\")", re.I)
-_ITEMPROP = re.compile("itemprop", re.I)
+_ITEMPROP_PRICE = re.compile(r"itemprop=\"price\"", re.I)
+_ZERO_CONTENT = re.compile(r"content=\"0+(?:[.,]0+)?\"", re.I)
 
 
 def _zero_price(text: str) -> bool:
     """Whether the page states a price of 0 in JSON ("price": "0.00") or microdata (content="0")."""
     if _ZERO_JSON_PRICE.search(text):
         return True
-    return any(
-        _ITEMPROP.fullmatch(text, found.start() - 8, found.start()) for found in _ZERO_ITEMPROP.finditer(text)
-    )
+    # itemprop="price" and then content="0" before the tag's ">": each stretch up to a ">" is read
+    # once, however many itemprop="price" it holds (a lookahead from each would read it once for
+    # every one: 10,000 of them in one tag took 4 s).
+    pos = 0
+    while (found := _ITEMPROP_PRICE.search(text, pos)) is not None:
+        end = text.find(">", found.end())
+        end = len(text) if end < 0 else end
+        if _ZERO_CONTENT.search(text, found.end(), end):
+            return True
+        pos = end
+    return False
 
 
 def decode(body: str | bytes, content_type: str | None = None) -> str:
