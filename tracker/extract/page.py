@@ -87,7 +87,8 @@ _RESULTS_HEADING = re.compile(
 # patterns that each start with a character that has no case ('"', '='), so the engine can skip to
 # it; one alternation ignoring case tried every position of the page (5 parses' worth on 400 KB).
 _ZERO_JSON_PRICE = re.compile(r"\"price\"\s*:\s*\"?0+(?:[.,]0+)?\"?\s*[,}]", re.I)
-_ITEMPROP_PRICE = re.compile(r"itemprop=\"price\"", re.I)
+_PRICE_VALUE = re.compile(r"=\"price\"", re.I)
+_ITEMPROP = re.compile("itemprop", re.I)
 _ZERO_CONTENT = re.compile(r"content=\"0+(?:[.,]0+)?\"", re.I)
 
 
@@ -99,7 +100,10 @@ def _zero_price(text: str) -> bool:
     # once, however many itemprop="price" it holds (a lookahead from each would read it once for
     # every one: 10,000 of them in one tag took 4 s).
     pos = 0
-    while (found := _ITEMPROP_PRICE.search(text, pos)) is not None:
+    while (found := _PRICE_VALUE.search(text, pos)) is not None:
+        if not _ITEMPROP.fullmatch(text, found.start() - 8, found.start()):
+            pos = found.end()
+            continue
         end = text.find(">", found.end())
         end = len(text) if end < 0 else end
         if _ZERO_CONTENT.search(text, found.end(), end):
