@@ -653,9 +653,9 @@ async def _probe(url: str, config: Config, name: str | None) -> Any:
 
     # The page is read in a page reader with the check's time limit: a page built to be slow to
     # parse ends the probe with a reason after [defaults] extract_timeout, never holds it. The
-    # reader's fork server loads the page and calendar readers (only: not the check's collectors,
-    # twice their import time) on another core while the page is fetched.
-    start_fork_server(modules=["tracker.extract.page", "tracker.extract.calendar"])
+    # reader's fork server loads the page and calendar readers (not the check's collectors) on
+    # another core while the page is fetched.
+    start_fork_server(["page", "release_calendar"], collectors=False)
     try:
         with PagePool(1) as pool:
             read = partial(pool.run, time_limit=config.defaults.extract_timeout)

@@ -44,24 +44,25 @@ _READ_WITH = {
 }
 
 
-def preload_for(kinds: Iterable[str] | None) -> list[str]:
+def preload_for(kinds: Iterable[str] | None, *, collectors: bool = True) -> list[str]:
     """What the fork server imports for sources of these kinds (every reader when not known). A
     Shopify catalogue needs no HTML parser: the page modules (BeautifulSoup, lxml, selectolax, about
     a tenth of a second of CPU) load only for the kinds that read pages. A module left out still
-    loads, in a worker, the first time a page needs it."""
+    loads, in a worker, the first time a page needs it. Without collectors, the readers alone (what
+    `tracker add` runs: the collectors are twice their import time)."""
     if kinds is None:
-        return list(_PRELOAD)
-    wanted = {name for kind in kinds for name in _READ_WITH.get(kind, _PRELOAD)}
-    return [name for name in _PRELOAD if name == _PRELOAD[0] or name in wanted]
+        wanted = set(_PRELOAD)
+    else:
+        wanted = {name for kind in kinds for name in _READ_WITH.get(kind, _PRELOAD)}
+    return [name for name in _PRELOAD if (name == _PRELOAD[0] and collectors) or name in wanted]
 
 
-def start_fork_server(kinds: Iterable[str] | None = None, *, modules: list[str] | None = None) -> None:
+def start_fork_server(kinds: Iterable[str] | None = None, *, collectors: bool = True) -> None:
     """Start the fork server now: it imports the readers the sources' kinds need (up to a second
-    of CPU), or the modules named, on another core while this process goes on loading the config
-    and the database layer."""
+    of CPU) on another core while this process goes on loading the config and the database layer."""
     from multiprocessing import forkserver
 
-    preload = preload_for(kinds) if modules is None else modules
+    preload = preload_for(kinds, collectors=collectors)
     multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     forkserver.ensure_running()
 
