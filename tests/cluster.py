@@ -76,6 +76,10 @@ def shop(host: str, *, latency: float = 0.0, code: str = "M2002RDB") -> Iterator
             price = state.prices.get(path, "150.00")
             body = product_page(price, code=code).encode()
             status, headers = state.answers.get(path, (200, {}))
+            # Recorded before the answer goes out: recorded after it, a client that has read the
+            # answer could look at the hits before this thread had added its own.
+            with state.lock:
+                state.hits.append(Hit(path, start, time.monotonic()))
             try:
                 self.send_response(status)
                 for key, value in headers.items():
@@ -86,8 +90,6 @@ def shop(host: str, *, latency: float = 0.0, code: str = "M2002RDB") -> Iterator
                 self.wfile.write(body)
             except OSError:
                 pass  # the worker that asked was killed
-            with state.lock:
-                state.hits.append(Hit(path, start, time.monotonic()))
 
         def log_message(self, *args: object) -> None:
             pass
