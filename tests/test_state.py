@@ -208,3 +208,66 @@ def test_any_state_blob_reads_without_error(data: Any, script: str) -> None:
     )
     product = extract_page(page, "https://shop.example/p/1")
     assert product.price is None or product.price > 0
+
+
+_UNDEFINED = "\x01undefined"  # stands for JavaScript's undefined in the generated data
+STATE_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    # Strings that hold the word, quotes and backslashes: only a bare undefined is a value.
+    | st.sampled_from(["undefined", 'say "undefined"', "a\\", '\\"undefined\\"', "x undefined,"])
+    | st.just(_UNDEFINED),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(KEYS | st.just("undefined"), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+def _as_read(data: Any) -> Any:
+    """The generated data as a reader returns it: undefined as None, floats as written (Decimal)."""
+    if data == _UNDEFINED:
+        return None
+    if isinstance(data, float):
+        return Decimal(repr(data))
+    if isinstance(data, list):
+        return [_as_read(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _as_read(value) for key, value in data.items()}
+    return data
+
+
+@FUZZ
+@given(st.dictionaries(KEYS, STATE_VALUES, min_size=1, max_size=5) | st.lists(STATE_VALUES, min_size=1))
+def test_json_written_with_undefined_reads_as_the_javascript_reader_reads_it(data: Any) -> None:
+    """A state blob in JSON but for JavaScript's undefined ({"loaded":undefined}) is decoded as JSON
+    (a quicker way): the same data as the JavaScript reader finds, the word inside strings kept."""
+    from tracker.extract.jsvalue import _NOT_JSON, _json_with_undefined, _Parser
+
+    undefined = json.dumps(_UNDEFINED)
+    # As written (escapes read by the JavaScript reader too), and with every character as \uXXXX.
+    text = json.dumps(data, ensure_ascii=False).replace(undefined, "undefined")
+    assert read_js_value(text) == _Parser(text).value() == _as_read(data)
+    escaped = json.dumps(data).replace(undefined, "undefined")
+    assert read_js_value(escaped) == _as_read(data)
+    if undefined in json.dumps(data, ensure_ascii=False):
+        assert _json_with_undefined(text) is not _NOT_JSON  # the quick way did read it
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("{a: undefined, 'b': [undefined]}", {"a": None, "b": [None]}),  # not JSON: the reader's
+        ('{"a": undefined, "b": \'x"y\'}', {"a": None, "b": 'x"y'}),
+        ('{"a": undefined, "b": [1, 2,]}', {"a": None, "b": [1, 2]}),
+        ('["undefined", undefined, "\\"undefined"]', ["undefined", None, '"undefined']),
+        ('{"a": undefinedness}', {"a": None}),  # a name, not undefined: unbound names read as None
+    ],
+)
+def test_json_with_undefined_that_is_not_json_is_read_by_the_javascript_reader(text: str, value: Any) -> None:
+    from tracker.extract.jsvalue import _Parser
+
+    assert read_js_value(text) == _Parser(text).value() == value
