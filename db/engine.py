@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Head's schema for a new SQLite database, as the migrations leave it: one script in one transaction
+# instead of loading Alembic and running every migration (python -m db.migrations.sqlite_schema
+# writes it; tests/test_storage.py checks it against the migrations).
+SQLITE_SCHEMA = Path(__file__).parent / "sqlite_schema.sql"
 _migrate_lock = threading.Lock()
 # Several processes (workers, clocks, the dashboard) may start at once against one PostgreSQL:
 # one migrates while the others wait on this transaction-scoped advisory lock, then find head.
@@ -119,9 +123,70 @@ def alembic_config(engine: Engine | None = None) -> AlembicConfig:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every Alembic migration up to head (nothing to load when the database is there)."""
+    """Bring the database to head: nothing to load when it is there, head's schema in one script for
+    a new SQLite database, else every Alembic migration still to run."""
     if at_head(engine):
         return
+    # (A database another process has just written the schema into is at head too.)
+    if engine.dialect.name == "sqlite" and (_create_new_sqlite(engine) or at_head(engine)):
+        return
+    alembic_upgrade(engine)
+
+
+def sqlite_statements(script: str) -> list[str]:
+    """The statements of a SQL script, each whole (a ";" inside a quoted text does not end one)."""
+    import sqlite3
+
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        if not pending and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"an unfinished statement at the end of the script: {pending.strip()[:80]}")
+    return statements
+
+
+def _create_new_sqlite(engine: Engine) -> bool:
+    """Head's schema (SQLITE_SCHEMA) written into a SQLite database that holds no table yet, all of it
+    or nothing in one transaction; False, with nothing done, when the database already has tables.
+
+    The write lock is taken first (BEGIN IMMEDIATE), so of several processes opening one new file at
+    once, one writes the schema and the others, after waiting on it, find the tables there.
+    """
+    import sqlite3
+
+    statements = sqlite_statements(SQLITE_SCHEMA.read_text(encoding="utf-8"))
+    # Connected through SQLAlchemy (a file that cannot be opened is its OperationalError, as anywhere
+    # else), the script run on the driver's own connection, in a transaction of its own.
+    with _migrate_lock, engine.connect() as conn:
+        raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+        statement = "BEGIN IMMEDIATE"
+        try:
+            cursor = raw.cursor()
+            cursor.execute(statement)
+            try:
+                if cursor.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    raw.rollback()
+                    return False
+                for statement in statements:  # the one that fails is named in the error
+                    cursor.execute(statement)
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+        except sqlite3.Error as exc:
+            # As SQLAlchemy's own errors are: make_engine says it in one line (disk full, read-only).
+            raise sa.exc.OperationalError(statement[:200], None, exc) from exc
+    return True
+
+
+def alembic_upgrade(engine: Engine) -> None:
+    """Run every Alembic migration the database has not had yet."""
     from alembic import command
 
     with _migrate_lock, engine.begin() as conn:

@@ -575,9 +575,7 @@ def price_points(
         mine = _placed(conn, rows, matcher, str(engine.url)) if matcher is not None else {}
         sizes = _sizes_of(conn, [r[2] for r in rows]) if with_sizes and matcher is None else {}
     return [
-        PricePoint(
-            lid, *shops[lid], at, price, cur, avail, suspect, sizes.get(oid, ()), oid, mine.get(oid)
-        )
+        PricePoint(lid, *shops[lid], at, price, cur, avail, suspect, sizes.get(oid, ()), oid, mine.get(oid))
         for lid, at, oid, price, cur, avail, suspect in rows
     ]
 
@@ -1163,6 +1161,7 @@ def overview(
         key = (str(engine.url), got.anchor, currency, None, tuple(listings), names, got.mark(listings))
         moves = [(shops[lid][1], got.rows(lid, got.anchor)) for lid in listings]
         return _line(key, lambda: _sorted_moves(moves, currency), got.anchor, since, now)
+
     release_dates = _releases_by_colorway(engine)
     today = today or now.date()
     rows = [
@@ -1851,6 +1850,8 @@ def change_stamp(engine: Engine) -> ChangeStamp:
     moments = [v for v in (values[1], values[3], values[6]) if isinstance(v, datetime)]
     token = hashlib.sha256(repr(values).encode()).hexdigest()[:32]
     return ChangeStamp(token=token, modified=max(moments) if moments else None)
+
+
 # -- workers on several machines (PostgreSQL only) -----------------------------------------------
 
 ALIVE_WITHIN = timedelta(seconds=20)  # a worker or clock silent for longer is shown as not alive
@@ -1945,7 +1946,11 @@ def cluster_health(engine: Engine, *, window: timedelta = timedelta(minutes=15))
         ]
         queues = [
             QueueDepth(
-                r.queue_name, int(r.waiting), int(r.later), int(r.running), int(r.failed),
+                r.queue_name,
+                int(r.waiting),
+                int(r.later),
+                int(r.running),
+                int(r.failed),
                 None if r.oldest is None else float(r.oldest),
             )
             for r in conn.execute(
@@ -1999,6 +2004,8 @@ def cluster_health(engine: Engine, *, window: timedelta = timedelta(minutes=15))
         lag_p95_s=None if lag.p95 is None else float(lag.p95),
         lag_window_s=window.total_seconds(),
     )
+
+
 def last_checked(engine: Engine) -> datetime | None:
     """When the tracker last checked any source (what the overview's prices are as of)."""
     with engine.connect() as conn:

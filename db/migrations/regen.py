@@ -1,4 +1,8 @@
-"""Write a new migration from the models' difference to head: python -m db.migrations.regen "message"."""
+"""Write a new migration from the models' difference to head: python -m db.migrations.regen "message".
+
+Then set db.engine.HEAD to its id and write the new SQLite schema script (python -m
+db.migrations.sqlite_schema); tests/test_cli_imports.py and tests/test_sqlite_schema.py check both.
+"""
 
 from __future__ import annotations
 
