@@ -280,13 +280,18 @@ def test_bench_pages_are_distinct_and_about_30_kb(client: httpx.Client) -> None:
 
 def test_latency_is_served_in_parallel() -> None:
     """Eight concurrent requests with added latency are all in flight at once, not queued."""
-    demo = DemoStore(clock=ManualClock(), latency=1.0, bench_products=8)
+    demo = DemoStore(clock=ManualClock(), latency=2.0, bench_products=8)
     base = demo.start()
     results: list[int] = []
+    # The clients are made first (each loads its TLS settings: tens of ms on a busy machine) and the
+    # requests leave together, so a queued one is the server's doing: with each client made in its
+    # thread, the first answer could come back before the last request was sent.
+    clients = [httpx.Client(timeout=30) for _ in range(8)]
+    start = threading.Barrier(8)
 
     def get(i: int) -> None:
-        with httpx.Client(timeout=30) as c:
-            results.append(c.get(f"{base}/bench/p/{i}.html").status_code)
+        start.wait(timeout=30)
+        results.append(clients[i].get(f"{base}/bench/p/{i}.html").status_code)
 
     threads = [threading.Thread(target=get, args=(i,)) for i in range(8)]
     try:
@@ -300,6 +305,8 @@ def test_latency_is_served_in_parallel() -> None:
             t.join(timeout=30)
         assert results == [200] * 8
     finally:
+        for client in clients:
+            client.close()
         demo.stop()
 
 
