@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Head's schema for a new SQLite database, as the migrations leave it: one script in one transaction
 # instead of loading Alembic and running every migration (python -m db.migrations.sqlite_schema
-# writes it; tests/test_storage.py checks it against the migrations).
+# writes it; tests/test_sqlite_schema.py checks it against the migrations).
 SQLITE_SCHEMA = Path(__file__).parent / "sqlite_schema.sql"
 _migrate_lock = threading.Lock()
 # Several processes (workers, clocks, the dashboard) may start at once against one PostgreSQL:

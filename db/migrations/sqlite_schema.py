@@ -2,7 +2,7 @@
 
 A new SQLite database gets this one script (db/sqlite_schema.sql) in one transaction instead of
 Alembic running every migration (db.engine.upgrade). The script is what the migrations leave in
-SQLite's catalogue, in order; tests/test_storage.py fails when it is not, and says to run this.
+SQLite's catalogue, in order; tests/test_sqlite_schema.py fails when it is not, and says to run this.
 """
 
 from __future__ import annotations
