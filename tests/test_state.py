@@ -271,3 +271,13 @@ def test_json_with_undefined_that_is_not_json_is_read_by_the_javascript_reader(t
     from tracker.extract.jsvalue import _Parser
 
     assert read_js_value(text) == _Parser(text).value() == value
+
+
+@pytest.mark.parametrize("run", ['"\\', '"\\\n', "x\\", '"'])
+def test_a_long_run_of_quotes_and_backslashes_is_read_in_one_pass(run: str) -> None:
+    """A blob that starts as JSON with undefined and goes on with a million-character run that never
+    closes its strings is refused, in one pass (a string that failed instead of running to the end
+    had every later quote tried to the end again: hours for this much)."""
+    text = '{"a": undefined, "b": "' + run * (1_000_000 // len(run))
+    with pytest.raises(ValueError):
+        read_js_value(text)
