@@ -21,6 +21,15 @@ fi
 # import hook: the hook module loads pathlib and importlib.util in every Python process the tracker
 # starts (the CLI, its page readers, workers, the dashboard), 14-17 ms each before any of its code.
 editable="--config-settings editable_mode=compat"
+# Set up from the same requirements, pyproject.toml and this script as last time: the packages and the
+# project's entry are in place and compiled, and only the project's own code is compiled again (about
+# 5 s less before each run.sh and test.sh: the installer rebuilds the project's entry every time).
+stamp=".venv/.set-up-from-$(basename "$req")"
+want=$(cat requirements*.txt pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  .venv/bin/python -m compileall -q tracker db dashboard >/dev/null 2>&1 || true
+  exit 0
+fi
 if command -v uv >/dev/null 2>&1; then
   [ -x .venv/bin/python ] || uv venv -q --python "$PY" .venv
   uv pip install -q --python .venv/bin/python -r "$req" -e . $editable
@@ -32,3 +41,4 @@ fi
 # the dashboard, the alert sender) would compile Streamlit, SQLAlchemy and the rest on each start
 # (the few files some packages ship that are not Python 3 are skipped).
 .venv/bin/python -m compileall -q -j 0 .venv/lib/python*/site-packages tracker db dashboard >/dev/null 2>&1 || true
+echo "$want" > "$stamp"
