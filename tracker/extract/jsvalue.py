@@ -286,8 +286,8 @@ def read_js_value(text: str) -> Any:
         try:
             value, _ = _JSON.raw_decode(text)
             return value
-        except json.JSONDecodeError as exc:
-            if text.startswith("undefined", exc.pos):
+        except ValueError as exc:  # a decoding error, or an integer too long to convert
+            if isinstance(exc, json.JSONDecodeError) and text.startswith("undefined", exc.pos):
                 found = _json_with_undefined(text)
                 if found is not _NOT_JSON:
                     return found
