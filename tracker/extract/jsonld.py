@@ -45,7 +45,18 @@ _OUT_OF_STOCK = (
 
 
 def loads_lenient(text: str) -> Any:
-    """JSON as shops write it: trailing commas, comments, raw newlines and CDATA tolerated."""
+    """JSON as shops write it: trailing commas, comments, raw newlines and CDATA tolerated; None when
+    it holds no data to read (too large or nested too deeply included)."""
+    try:
+        return _loads_lenient(text)
+    except RecursionError:
+        # Nested deeper than the decoder follows, which the depth check did not see: it reads the
+        # block as written, and a repair can change what is quoted (a "//" line holding a quote taken
+        # out lets the brackets after it be read as data).
+        return None
+
+
+def _loads_lenient(text: str) -> Any:
     text = text.strip()
     if embedded_json_problem(text) is not None:
         return None  # read as no structured data; the rest of the page still counts
