@@ -16,6 +16,7 @@ from tests.servers import product_page
 from tracker.errors import ExtractError
 from tracker.extract import extract_body, extract_page
 from tracker.extract.calendar import extract_releases
+from tracker.extract.jsonld import loads_lenient
 from tracker.extract.limits import (
     _SKIPPED_NAMES,
     _VOID,
@@ -123,6 +124,45 @@ def test_a_json_body_nested_too_deeply_is_one_extract_error() -> None:
 def test_json_depth_ignores_brackets_in_strings() -> None:
     assert json_depth('{"a": "[[[[{{{{", "b": [1, [2]]}') == 3
     assert json_depth("[" * 500 + "]" * 500) == 500
+
+
+def test_json_depth_reads_strings_as_before_and_long_runs_in_one_pass() -> None:
+    """The same depth as the earlier pattern (which failed on a string never closed and went on at the
+    next quote) on 20,000 random texts; and runs of a million characters whose strings never close,
+    which that pattern took the square of their length over (hours), in one pass."""
+    import re
+    from itertools import accumulate
+
+    earlier = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+    step = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+    def depth_before(text: str) -> int:
+        brackets = [c for c in earlier.sub("", text) if c in step]
+        return max(accumulate(step[c] for c in brackets), default=0)
+
+    rng = random.Random(11)
+    pieces = ['"', "\\", "[", "]", "{", "}", "x", ",", ":", "\n", '\\"', "[[", '"]']
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        if "\\\n" in text:
+            continue  # a backslash before a line end: the earlier pattern did not read it as an escape
+        assert json_depth(text) == depth_before(text), text
+    for run in ('"\\', '"\\[', '["', '\\"'):
+        text = "[" * 70 + run * (1_000_000 // len(run))
+        assert json_depth(text) >= 70  # an unclosed string's brackets still count
+
+
+def test_a_jsonld_block_whose_repair_unhides_deep_nesting_is_skipped() -> None:
+    """A "//" line holding a quote makes the brackets after it look quoted to the depth check; taking
+    the line out (a repair for comments) makes them data. Still no structured data, never a crash."""
+    block = '{"a": 1}\n// "\n' + "[" * 100_000 + "]" * 100_000 + ' "'
+    page = product_page("150.00").replace(
+        '<script type="application/ld+json">',
+        f'<script type="application/ld+json">{block}</script><script type="application/ld+json">',
+    )
+    assert loads_lenient(block) is None
+    product = extract_page(page, URL)
+    assert product.price == Decimal("150.00")
 
 
 def test_a_calendar_page_with_150000_nested_elements_beside_its_releases_is_read() -> None:

@@ -14,6 +14,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from tracker.extract.limits import JSON_STRING
+
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _NUMBER = re.compile(r"-?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 _SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.S)
@@ -246,10 +248,6 @@ def _wrapped(text: str) -> Any:
 
 _JSON_PARSE = re.compile(r"JSON\.parse\(\s*")
 _JSON = json.JSONDecoder(parse_float=Decimal, strict=False)
-# A JSON string as the decoder reads it (captured: re.split keeps it). One never closed runs to the
-# end of the text (the decoder then refuses it): were it to fail instead, each quote after it would
-# be tried to the end again, and '"\\' repeated 20,000 times took 9 s.
-_JSON_STRINGS = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z))', re.S)
 _NOT_JSON = object()
 
 
@@ -264,7 +262,7 @@ def _json_with_undefined(text: str) -> Any:
     decoder then reads, whatever stood beside "undefined" stands beside "null", so it was a word of
     its own ("undefinedness" becomes "nullness", which no decoder reads).
     """
-    parts = _JSON_STRINGS.split(text)
+    parts = JSON_STRING.split(text)  # a string never closed runs to the end: refused below
     between = "\0".join(parts[0::2])
     replaced = between.replace("undefined", "null").split("\0")
     if len(replaced) != len(parts[0::2]):  # a NUL outside the strings: no JSON text anyway

@@ -313,14 +313,24 @@ def bound_depth(text: str, limit: int = MAX_HTML_DEPTH) -> str:
     return "".join(parts)
 
 
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+# A JSON string as a decoder reads it, captured (re.split keeps it). One never closed runs to the end
+# of the text: were it to fail instead, each later quote would be tried to the end again ('"\\'
+# repeated 20,000 times took 6-9 s). Once one string never closes, no later one does: from the first
+# character after a later quote, that string and the unclosed one are read alike.
+JSON_STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z))', re.S)
+_CLOSED_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
 
 
 def json_depth(text: str) -> int:
-    """How deeply a JSON text nests its arrays and objects (brackets inside strings do not count)."""
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    """How deeply a JSON text nests its arrays and objects (brackets inside strings do not count; a
+    string never closed counts as text, as a lenient reader might read what follows its quote)."""
+    parts = JSON_STRING.split(text)
+    between = parts[0::2]
+    if len(parts) > 1 and not _CLOSED_JSON_STRING.fullmatch(parts[-2]):
+        between[-1] = parts[-2] + between[-1]
+    brackets = _NOT_BRACKET.sub("", "".join(between))
     return max(accumulate(map(_DEPTH_STEP, brackets)), default=0)
 
 
