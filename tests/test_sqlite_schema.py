@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from db.engine import HEAD, SQLITE_SCHEMA, alembic_upgrade, at_head, make_engine, sqlite_statements
+from db.engine import (
+    HEAD,
+    SQLITE_SCHEMA,
+    _create_new_sqlite,
+    alembic_upgrade,
+    at_head,
+    make_engine,
+    sqlite_statements,
+)
 from db.migrations.sqlite_schema import catalogue, from_migrations
 from tracker.errors import StorageError
 
@@ -126,6 +134,14 @@ def test_processes_opening_one_new_file_at_once_write_the_schema_once(tmp_path: 
         assert proc.returncode == 0, err.decode()
     assert _rows(path, "SELECT version_num FROM alembic_version") == [(HEAD,)]
     assert _rows(path, CATALOGUE) == _rows(_migrated(tmp_path / "migrated.db"), CATALOGUE)
+    # What a process that lost the race does once it holds the lock: finds the tables, writes nothing.
+    before = _rows(path, CATALOGUE)
+    engine = make_engine(f"sqlite:///{path}", migrate=False)
+    try:
+        assert _create_new_sqlite(engine) is False
+    finally:
+        engine.dispose()
+    assert _rows(path, CATALOGUE) == before
 
 
 def test_statements_are_cut_whole() -> None:
