@@ -248,3 +248,26 @@ def test_alerts_list_reads_the_outbox_without_loading_the_channels(tmp_path: Pat
     line = "2026-11-30 15:05 CET  phone  sent  Rain Cloud is back at Kith"
     assert line in report["stdout"], report["stdout"]
     assert not {m for m in report["modules"] if m.split(".")[0] == "apprise"}
+
+
+def test_sending_without_channels_loads_no_apprise_and_the_inbox_channel_still_sends(tmp_path: Path) -> None:
+    """The alert sender loads Apprise (~0.2 s) when a channel needs it, not at its start: with no
+    channel, `alerts deliver` (and `tracker run`, which imports the same sender) never imports it;
+    with the inbox channel, the first send loads it and makes inbox:// known to it, in a fresh process."""
+    import sqlite3
+
+    (tmp_path / "config.toml").write_text('database_url = "sqlite:///tracker.db"\n', encoding="utf-8")
+    report = _report(PROBE, ["alerts", "deliver", "--once"], tmp_path)
+    assert report["code"] in (0, None), report["stdout"]
+    assert "tracker.notify.send" in report["modules"]
+    assert not {m for m in report["modules"] if m.split(".")[0] == "apprise"}
+
+    (tmp_path / "config.toml").write_text(
+        'database_url = "sqlite:///tracker.db"\n[[alerts.channels]]\nname = "inbox"\nurl = "inbox://"\n',
+        encoding="utf-8",
+    )
+    report = _report(PROBE, ["alerts", "test"], tmp_path)
+    assert report["code"] in (0, None) and "inbox: sent" in report["stdout"], report["stdout"]
+    assert "apprise" in report["modules"]
+    with sqlite3.connect(tmp_path / "tracker.db") as db:
+        assert db.execute("SELECT count(*) FROM inbox_messages").fetchone() == (1,)

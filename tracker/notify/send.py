@@ -8,15 +8,14 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import apprise
 import httpx
-from apprise.attachment.memory import AttachMemory
 
 from tracker.config import expand_env
 from tracker.errors import ConfigError
-from tracker.notify.inbox import InboxDelivery, delivering
+from tracker.notify.inbox import InboxDelivery, delivering, register
 from tracker.redact import redact
 
 IMAGE_TIMEOUT = 3.0
@@ -26,8 +25,22 @@ ERROR_MAX_CHARS = 500
 _SECRET_MIN_LEN = 8
 _URL_SPLIT_RE = re.compile(r"[/:@?&=#,]+")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# The tracker never lets Apprise keep state on disk: the URLs it would key that state by hold secrets.
-_ASSET = apprise.AppriseAsset(storage_mode="memory")
+_APPRISE_LOCK = threading.Lock()
+_ASSET: list[Any] = []  # the tracker's AppriseAsset, once Apprise is loaded
+
+
+def _apprise() -> tuple[Any, Any]:
+    """Apprise and the tracker's asset for it, loaded on first use (by a process that sends, or warms
+    up its channels): the CLI's other commands and a service without channels never import it."""
+    import apprise
+
+    with _APPRISE_LOCK:
+        if not _ASSET:
+            register()
+            # The tracker never lets Apprise keep state on disk: the URLs it would key that state by
+            # hold secrets.
+            _ASSET.append(apprise.AppriseAsset(storage_mode="memory"))
+    return apprise, _ASSET[0]
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,12 @@ def _clean(text: str, secrets: list[str]) -> str:
 
 def warm_up(url_templates: list[str]) -> None:
     """Load the Apprise plugins these URLs need now (about 0.6 s once), not on the first alert."""
+    if not url_templates:
+        return
+    apprise, asset = _apprise()
     for template in url_templates:
         try:
-            apprise.Apprise.instantiate(expand_env(template), asset=_ASSET)
+            apprise.Apprise.instantiate(expand_env(template), asset=asset)
         except ConfigError:
             continue
 
@@ -144,7 +160,8 @@ def send_via_apprise(
         url = expand_env(url_template)
     except ConfigError as exc:
         return _clean(str(exc), secrets)
-    plugin = apprise.Apprise.instantiate(url, asset=_ASSET)
+    apprise, asset = _apprise()
+    plugin = apprise.Apprise.instantiate(url, asset=asset)
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
         return f"not a usable Apprise URL (scheme {scheme}://)"
@@ -159,6 +176,8 @@ def send_via_apprise(
         headers["X-Idempotency-Key" if is_email else "Idempotency-Key"] = idempotency_key
     attach = None
     if image is not None and getattr(plugin, "attachment_support", False):
+        from apprise.attachment.memory import AttachMemory
+
         memory = AttachMemory(content=image.content, name=image.name, mimetype=image.mimetype)  # type: ignore[no-untyped-call]
         attach = [memory]
     _LOG.start()
