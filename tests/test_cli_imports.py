@@ -271,3 +271,14 @@ def test_sending_without_channels_loads_no_apprise_and_the_inbox_channel_still_s
     assert "apprise" in report["modules"]
     with sqlite3.connect(tmp_path / "tracker.db") as db:
         assert db.execute("SELECT count(*) FROM inbox_messages").fetchone() == (1,)
+
+
+def test_status_on_sqlite_says_one_process_without_the_storage_layer(tmp_path: Path) -> None:
+    """On SQLite there is one process and no queue whatever the file holds: `tracker status` says so
+    without loading SQLAlchemy or creating the database it names."""
+    (tmp_path / "config.toml").write_text('database_url = "sqlite:///data/tracker.db"\n', encoding="utf-8")
+    report = _report(PROBE, ["status", "--json"], tmp_path)
+    assert report["code"] in (0, None), report["stdout"]
+    assert json.loads(report["stdout"])["mode"] == "single"
+    assert not {m for m in report["modules"] if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "db")}
+    assert not (tmp_path / "data").exists()

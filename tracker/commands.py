@@ -387,12 +387,16 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from db.queries import cluster_health
     from tracker.run.status import print_status
 
     config = load_config(args.config)
-    engine = _engine(config, args.config)
-    health = cluster_health(engine)
+    if config.effective_database_url(base=args.config.resolve().parent).startswith("sqlite"):
+        # One process and no queue, whatever the file holds: said without loading the storage layer
+        # (a third of a second) or opening, let alone creating, the database.
+        return print_status(None, config, as_json=args.json)
+    from db.queries import cluster_health
+
+    health = cluster_health(_engine(config, args.config))
     return print_status(health, config, as_json=args.json)
 
 

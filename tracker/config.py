@@ -635,8 +635,22 @@ class Config(_Strict):
 _DRIVERS = {"sqlite": "sqlite:///data/tracker.db", "postgresql": "postgresql+psycopg://user@host/tracker"}
 
 
+def _stdlib_sqlite() -> bool:
+    """Whether Python's own SQLite driver loads (the one SQLAlchemy uses for sqlite:// URLs)."""
+    try:
+        from sqlite3 import dbapi2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def database_url_problem(url: str) -> str | None:
     """Why url is not a database the tracker can use (the URL shown without its password), or None."""
+    if url.startswith("sqlite:///") and _stdlib_sqlite():
+        # Whatever follows is the file's path (and options): SQLAlchemy reads every such URL, and its
+        # driver is the standard library's. Said without importing SQLAlchemy (a tenth of a second of
+        # the start of every command whose config names its database).
+        return None
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 

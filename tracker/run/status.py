@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from db.queries import ClusterHealth
-from tracker.config import Config
+if TYPE_CHECKING:
+    from db.queries import ClusterHealth
+    from tracker.config import Config
 
 
 def _ago(seconds: float | None) -> str:
