@@ -493,6 +493,10 @@ async def run(config_path: Path, args: argparse.Namespace, shop_pid: int, contro
         _log_summary(summary)
 
     def sample(hour: int, service: Any, fetcher: Any) -> None:
+        # A full collection first: what is counted is what the process keeps, not cycles (a closed
+        # connection's socket and transport) waiting for the collector's next pass over the oldest
+        # generation.
+        gc.collect()
         readers = descendants(me, {shop_pid})
         total = Memory(0.0, 0.0, 0.0)
         for pid in readers:
