@@ -4,8 +4,10 @@ Usage: python bench/bench_extract.py [FOLDER] [--runs N] [--page-runs N]
 
 Without FOLDER: the built page, extract_page against the lexbor and BeautifulSoup parses of it. With a
 folder of labelled pages (labels.json and html/<id>.html.gz, as bench/extraction_eval.py reads), also
-each page's median extract_page time and median parse time (taken in turns), and the median over the
-pages of both with their ratio.
+each page's median extract_page time, parse time and depth-guard time (taken in turns), and the median
+over the pages of each with its ratio to the parse. The guard (tracker.extract.limits.bound_depth) is
+part of extract_page: it reads the page's tags before the parser does, so no page can nest deep
+enough to make the parse slow.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bs4 import BeautifulSoup
 from selectolax.lexbor import LexborHTMLParser
 
 from tracker.extract import extract_page
+from tracker.extract.limits import bound_depth
 
 SIZES = ["7", "7.5", "8", "8.5", "9", "9.5", "10", "10.5", "11", "11.5", "12", "13"]
 
@@ -121,34 +124,37 @@ def _median_ms(fn: object, runs: int, clock: object = time.perf_counter) -> floa
     return statistics.median(times)
 
 
-def _in_turns(first: object, second: object, runs: int) -> tuple[float, float]:
-    """Median wall milliseconds of two functions timed in turns, so a busy moment weighs on both."""
-    a: list[float] = []
-    b: list[float] = []
+def _in_turns(*fns: object, runs: int) -> tuple[float, ...]:
+    """Median wall milliseconds of each function, timed in turns so a busy moment weighs on all."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        a.append(_median_ms(first, 1))
-        b.append(_median_ms(second, 1))
-    return statistics.median(a), statistics.median(b)
+        for fn, taken in zip(fns, times, strict=True):
+            taken.append(_median_ms(fn, 1))
+    return tuple(statistics.median(taken) for taken in times)
 
 
-def folder_medians(folder: Path, runs: int) -> tuple[int, float, float]:
-    """(pages, median extract_page ms, median lexbor parse ms) over a folder of labelled pages."""
+def folder_medians(folder: Path, runs: int) -> tuple[int, float, float, float]:
+    """(pages, median extract_page ms, median lexbor parse ms, median depth-guard ms) over a folder."""
     labels = json.loads((folder / "labels.json").read_text())
     extract_times: list[float] = []
     parse_times: list[float] = []
+    guard_times: list[float] = []
     for page_id, label in sorted(labels.items()):
         body = gzip.decompress((folder / "html" / f"{page_id}.html.gz").read_bytes())
         url = label.get("url")
         text = body.decode("utf-8", "replace")
         extract_page(body, url)  # warm: the first read of a page fills per-key memos
-        extract_ms, parse_ms = _in_turns(
+        extract_ms, parse_ms, guard_ms = _in_turns(
             lambda: extract_page(body, url),  # noqa: B023
             lambda: LexborHTMLParser(text),  # noqa: B023
-            runs,
+            lambda: bound_depth(text),  # noqa: B023
+            runs=runs,
         )
         extract_times.append(extract_ms)
         parse_times.append(parse_ms)
-    return len(labels), statistics.median(extract_times), statistics.median(parse_times)
+        guard_times.append(guard_ms)
+    median = statistics.median
+    return len(labels), median(extract_times), median(parse_times), median(guard_times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     product = extract_page(page, url)
     assert product.price is not None and str(product.price) == "150.00", product
     text = page.decode()
-    extract_ms, lexbor_ms = _in_turns(
-        lambda: extract_page(page, url), lambda: LexborHTMLParser(text), args.runs
+    extract_ms, lexbor_ms, guard_ms = _in_turns(
+        lambda: extract_page(page, url),
+        lambda: LexborHTMLParser(text),
+        lambda: bound_depth(text),
+        runs=args.runs,
     )
     # CPU time too: on a shared machine the wall clock also counts time spent waiting for a core.
     extract_cpu_ms = _median_ms(lambda: extract_page(page, url), args.runs, time.process_time)
@@ -177,13 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"extract_page median: {extract_ms:.2f} ms wall, {extract_cpu_ms:.2f} ms CPU over {args.runs} runs")
     share = extract_ms / lexbor_ms
     print(f"lexbor parse alone median: {lexbor_ms:.2f} ms (extract_page = {share:.1f}x the parse)")
+    print(
+        f"depth guard (bound_depth, before the parse) alone median: {guard_ms:.2f} ms"
+        f" ({guard_ms / lexbor_ms:.1f}x the parse)"
+    )
     print(f"bs4 html.parser parse alone median: {bs4_ms:.1f} ms over {bs4_runs} runs")
     print(f"ratio: extract_page is {bs4_ms / extract_ms:.0f}x faster than the bs4 parse alone")
     if args.folder:
-        pages, extract_median, parse_median = folder_medians(Path(args.folder), args.page_runs)
+        pages, extract_median, parse_median, guard_median = folder_medians(Path(args.folder), args.page_runs)
         print(
             f"{pages} pages of {args.folder}: median extract_page {extract_median:.2f} ms, median lexbor"
-            f" parse {parse_median:.2f} ms (extract_page = {extract_median / parse_median:.1f}x the parse)"
+            f" parse {parse_median:.2f} ms (extract_page = {extract_median / parse_median:.1f}x the parse),"
+            f" median depth guard {guard_median:.2f} ms ({guard_median / parse_median:.1f}x the parse)"
         )
     return 0
 
